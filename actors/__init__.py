@@ -1,0 +1,1 @@
+"""actors: a supervised, actor-model crypto trading process on trio."""

@@ -1,0 +1,117 @@
+"""How a supervisor runs a child: restart type, backoff, mailbox, time limits."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from actors.runtime.backoff import Backoff
+from actors.runtime.mailbox import MailboxSpec
+
+if TYPE_CHECKING:
+    from actors.runtime.actor import Actor
+
+
+class Restart(enum.Enum):
+    """When a child is restarted (OTP meanings)."""
+
+    PERMANENT = "permanent"
+    """Always, whether it crashed or returned."""
+    TRANSIENT = "transient"
+    """Only after a crash."""
+    TEMPORARY = "temporary"
+    """Never; it is removed from its supervisor when it exits."""
+
+
+class Strategy(enum.Enum):
+    """Which children a supervisor restarts when one of them crashes (OTP meanings)."""
+
+    ONE_FOR_ONE = "one_for_one"
+    """Only the crashed child."""
+    ONE_FOR_ALL = "one_for_all"
+    """All children: the others are stopped (reverse start order), then all start again."""
+    REST_FOR_ONE = "rest_for_one"
+    """The crashed child and every child started after it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """A child of a supervisor: a name, a factory for fresh instances, and its policies.
+
+    A restart calls ``factory`` again, so every incarnation starts from fresh state; the
+    mailbox (and the ``Ref``) outlive incarnations.
+
+    >>> from actors.runtime.actor import Actor
+    >>> spec = ChildSpec("echo", Actor, restart=Restart.TRANSIENT, shutdown_grace=2.0)
+    >>> spec.name
+    'echo'
+    """
+
+    name: str
+    factory: Callable[[], Actor]
+    restart: Restart = Restart.PERMANENT
+    backoff: Backoff = field(default_factory=Backoff)
+    mailbox: MailboxSpec = field(default_factory=MailboxSpec)
+    shutdown_grace: float = 5.0
+    """Seconds to finish the current message once asked to stop, and again for ``on_stop``."""
+    start_timeout: float | None = 30.0
+    """``on_start`` running longer than this counts as a crash (None: no limit)."""
+    stall_timeout: float | None = None
+    """A handler running longer than this counts as a crash (None: no watchdog)."""
+    fairness: int = 64
+    """Messages handled back to back before the actor yields to the scheduler."""
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name:
+            raise ValueError(f"child name must be non-empty and contain no '/', got {self.name!r}")
+        if not callable(self.factory):
+            raise ValueError(f"child {self.name!r}: factory must be callable")
+        if not self.shutdown_grace >= 0:
+            raise ValueError(f"child {self.name!r}: shutdown_grace must be >= 0")
+        for attr in ("start_timeout", "stall_timeout"):
+            value = getattr(self, attr)
+            if value is not None and not value > 0:
+                raise ValueError(f"child {self.name!r}: {attr} must be > 0 or None, got {value}")
+        if self.fairness < 1:
+            raise ValueError(f"child {self.name!r}: fairness must be >= 1")
+
+
+def supervisor_spec(
+    name: str,
+    children: list[ChildSpec] | tuple[ChildSpec, ...] = (),
+    *,
+    strategy: Strategy = Strategy.ONE_FOR_ONE,
+    max_restarts: int = 3,
+    within: float = 5.0,
+    restart: Restart = Restart.PERMANENT,
+    backoff: Backoff | None = None,
+    shutdown_grace: float = math.inf,
+) -> ChildSpec:
+    """A ``ChildSpec`` for a nested supervisor.
+
+    Its shutdown grace defaults to infinity, as in OTP: each of its own children is bounded
+    by its own grace period, so stopping the subtree is bounded all the same.
+
+    >>> feeds = supervisor_spec("feeds", [], strategy=Strategy.ONE_FOR_ONE, max_restarts=5)
+    >>> feeds.name
+    'feeds'
+    """
+    from actors.runtime.supervisor import Supervisor
+
+    specs = tuple(children)
+
+    def make() -> Supervisor:
+        return Supervisor(specs, strategy=strategy, max_restarts=max_restarts, within=within)
+
+    Supervisor.validate(name, specs, max_restarts, within)
+    return ChildSpec(
+        name,
+        make,
+        restart=restart,
+        backoff=backoff or Backoff(),
+        shutdown_grace=shutdown_grace,
+        start_timeout=None,
+    )

@@ -1,0 +1,198 @@
+"""The actor system: root of the supervision tree, registry, event bus, dead letters, signals."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import signal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from actors.runtime.cell import STOP, Cell, ChildExited, unwrap
+from actors.runtime.events import DeadLetter, Event, EventBus, EventStream
+from actors.runtime.ref import Ref
+from actors.runtime.spec import ChildSpec, Strategy
+from actors.runtime.stats import ActorStats
+from actors.runtime.supervisor import Supervisor
+
+log = logging.getLogger("actors.system")
+
+
+class System:
+    """The root supervisor and everything that is global to one tree of actors.
+
+    Top-level children live at ``/name``; their children at ``/name/child``. ``run`` returns
+    once the tree has stopped (``stop()``, cancellation, SIGINT/SIGTERM when asked to handle
+    signals) and raises ``SupervisorGaveUp`` if the root supervisor exceeded its restart
+    intensity.
+
+    >>> # system = System([ChildSpec("echo", Echo)], max_restarts=5, within=10)
+    >>> # trio.run(system.run)
+    """
+
+    def __init__(
+        self,
+        children: Sequence[ChildSpec] = (),
+        *,
+        strategy: Strategy = Strategy.ONE_FOR_ONE,
+        max_restarts: int = 3,
+        within: float = 5.0,
+        seed: int | None = None,
+    ) -> None:
+        specs = tuple(children)
+        Supervisor.validate("/", specs, max_restarts, within)
+        self.rng = random.Random(seed)
+        """Source of backoff jitter; seed it for reproducible runs."""
+        self.events = EventBus()
+        self.dead_letters = 0
+        self._registry: dict[str, Cell] = {}
+        root_spec = ChildSpec(
+            "root",
+            lambda: Supervisor(specs, strategy=strategy, max_restarts=max_restarts, within=within),
+            shutdown_grace=math.inf,
+            start_timeout=None,
+        )
+        self._root = Cell(root_spec, "/", self, None)
+        self._registry["/"] = self._root
+        self._root_error: BaseException | None = None
+        self._stop_requested = False
+        self._hard = trio.CancelScope(shield=True)
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(
+        self,
+        *,
+        handle_signals: bool = False,
+        task_status: trio.TaskStatus[System] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run the tree until it stops; ``task_status.started`` fires once all children are up.
+
+        Cancelling ``run`` stops the tree gracefully (reverse start order, grace periods)
+        before the cancellation goes on. With ``handle_signals``, the first SIGINT or SIGTERM
+        does the same, and a second one cancels the tree outright.
+        """
+        up = _Up()
+        async with trio.open_nursery() as nursery:
+            # Not nursery.start(): the tree is shielded, so a cancelled start() would wait
+            # forever for a root stuck in on_start. Waiting on an event stays cancellable.
+            nursery.start_soon(self._run_tree, up)
+            try:
+                await up.event.wait()
+                if handle_signals:
+                    nursery.start_soon(self._watch_signals)
+                task_status.started(self)
+                await self._root.exited.wait()
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self.stop()
+        if self._root_error is not None:
+            raise self._root_error
+
+    async def _run_tree(self, up: _Up) -> None:
+        # Shielded so that cancelling run() turns into an orderly stop, not a massacre;
+        # only a second signal (or _hard.cancel()) cuts it short.
+        with self._hard:
+            await self._root.run(task_status=up)  # type: ignore[arg-type]
+
+    async def stop(self) -> None:
+        """Stop every actor in reverse start order, each within its grace period."""
+        self._stop_requested = True
+        await self._root.stop()
+
+    async def _watch_signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                if self._stop_requested:
+                    log.warning("second %s: cancelling everything now", name)
+                    self._hard.cancel()
+                    return
+                log.info("%s received: stopping gracefully", name)
+                self._stop_requested = True
+                self._root.mailbox.put_control(STOP)
+
+    def _root_exited(self, exited: ChildExited) -> None:
+        self._root_error = exited.error
+        self._root.terminate("system stopped")
+
+    # -- registry --------------------------------------------------------------------------
+
+    def _new_cell(self, spec: ChildSpec, parent: Cell) -> Cell:
+        path = ("" if parent.path == "/" else parent.path) + "/" + spec.name
+        if path in self._registry:
+            raise ValueError(f"an actor already lives at {path}")
+        cell = Cell(spec, path, self, parent)
+        self._registry[path] = cell
+        return cell
+
+    def _unregister(self, cell: Cell) -> None:
+        if self._registry.get(cell.path) is cell:
+            del self._registry[cell.path]
+
+    def lookup(self, path: str) -> Ref | None:
+        """The ``Ref`` of the live actor at ``path`` (e.g. ``/feeds/binance``), or None."""
+        cell = self._registry.get(path)
+        return cell.ref if cell is not None else None
+
+    def paths(self) -> list[str]:
+        """Paths of every registered actor, the root first."""
+        return list(self._registry)
+
+    def stats(self) -> dict[str, ActorStats]:
+        """A snapshot of every registered actor's counters, by path."""
+        now = trio.current_time()
+        return {path: ActorStats.of(cell, now) for path, cell in self._registry.items()}
+
+    # -- events ----------------------------------------------------------------------------
+
+    def subscribe(self, capacity: int = 1024) -> EventStream:
+        """A stream of lifecycle events from now on (bounded: a slow reader loses the oldest)."""
+        return self.events.subscribe(capacity)
+
+    def _publish(self, event: Event) -> None:
+        self.events.publish(event)
+
+    def _dead_letter(self, path: str, message: Any, reason: str) -> None:
+        self.dead_letters += 1
+        log.debug("dead letter to %s (%s): %r", path, reason, message)
+        self.events.publish(DeadLetter(path, message, reason, trio.current_time()))
+
+
+class _Up:
+    """A ``task_status`` stand-in that sets an event once the root has started."""
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+
+    def started(self, value: object = None) -> None:
+        self.event.set()
+
+
+@asynccontextmanager
+async def open_system(children: Sequence[ChildSpec] = (), **options: Any) -> AsyncIterator[System]:
+    """Run a ``System`` for the duration of an ``async with`` block, then stop it.
+
+    If the root gives up, its ``SupervisorGaveUp`` is raised from the block.
+
+    >>> # async with open_system([ChildSpec("echo", Echo)]) as system:
+    >>> #     await system.lookup("/echo").ask("hi")
+    """
+    system = System(children, **options)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(system.run)
+            try:
+                yield system
+            finally:
+                with trio.CancelScope(shield=True):
+                    await system.stop()
+    except BaseExceptionGroup as group:
+        error = unwrap(group)
+        if isinstance(error, BaseExceptionGroup):
+            raise
+        raise error from None

@@ -1,0 +1,350 @@
+"""The durable, append-only journal of order events (SQLite, WAL, synchronous=FULL).
+
+Every intent, risk decision, submit, ack, fill, cancel, status change, reconciliation and
+trading-state change is appended *before* the next step acts on it; :meth:`Journal.append`
+returns only after the transaction committed (fsync'd under ``synchronous=FULL``), so a killed
+process restarts into the same order state with :meth:`Journal.rebuild`.
+
+Schema version 1::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)         -- ('schema', 'actors.journal'), ('version', '1')
+    events(seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, kind TEXT,
+           client_order_id TEXT, payload BLOB)     -- payload: msgspec JSON of the message
+
+Methods are synchronous and guarded by one lock; the connection is opened with
+``check_same_thread=False`` so the owning actor can call them through
+``trio.to_thread.run_sync`` on a worker thread.
+
+>>> import tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "j.sqlite")
+>>> with Journal(path) as journal:
+...     journal.append("trading_state", SetTradingState(state=TradingState.HALTED, reason="x"))
+1
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from actors.trading.messages import (
+    AnyMessage,
+    CancelOrder,
+    CancelRejected,
+    Fill,
+    Message,
+    OrderIntent,
+    OrderStatus,
+    OrderUpdate,
+    ReconcileResult,
+    RiskApproved,
+    RiskRejected,
+    SetTradingState,
+    SubmitOrder,
+    SubmitUnknown,
+    TradingState,
+    TradingStateChanged,
+    client_order_id_of,
+    decode,
+    encode,
+)
+from actors.trading.orders import OrderError, OrderTable
+from actors.trading.positions import Portfolio
+
+SCHEMA_NAME = "actors.journal"
+SCHEMA_VERSION = 1
+_PAGE = 512
+
+KINDS: dict[str, tuple[type[Message], ...]] = {
+    "intent": (OrderIntent,),
+    "risk_decision": (RiskApproved, RiskRejected),
+    "submit": (SubmitOrder,),
+    "ack": (OrderUpdate,),
+    "fill": (Fill,),
+    "cancel_request": (CancelOrder,),
+    "cancel": (OrderUpdate,),
+    "state": (OrderUpdate, SubmitUnknown, CancelRejected),
+    "reconcile": (ReconcileResult,),
+    "trading_state": (SetTradingState, TradingStateChanged),
+}
+"""Journal kinds and the message types each may carry."""
+
+_ORDER_EVENTS = (
+    OrderIntent,
+    RiskApproved,
+    RiskRejected,
+    SubmitOrder,
+    SubmitUnknown,
+    CancelOrder,
+    CancelRejected,
+    OrderUpdate,
+    Fill,
+    ReconcileResult,
+)
+
+
+def kind_of(msg: Message) -> str:
+    """The journal kind of a message (an OrderUpdate is 'ack', 'cancel' or 'state')."""
+    if isinstance(msg, OrderUpdate):
+        if msg.status is OrderStatus.OPEN:
+            return "ack"
+        if msg.status is OrderStatus.CANCELLED:
+            return "cancel"
+        return "state"
+    for kind, types in KINDS.items():
+        if isinstance(msg, types):
+            return kind
+    raise JournalError(f"{type(msg).__name__} is not a journal message")
+
+
+class JournalError(Exception):
+    """The journal cannot be opened, written or read."""
+
+
+class JournalCorrupt(JournalError):
+    """A stored row cannot be decoded or replayed; names the seq."""
+
+    def __init__(self, path: str, seq: int, problem: str) -> None:
+        super().__init__(f"journal {path}: event seq={seq}: {problem}")
+        self.path = path
+        self.seq = seq
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEvent:
+    seq: int
+    at: float
+    """Wall-clock seconds (epoch) when appended."""
+    kind: str
+    client_order_id: str | None
+    message: AnyMessage
+
+
+class Journal:
+    """An open journal file. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | Path, *, wall_clock: Callable[[], float] = time.time) -> None:
+        self.path = str(path)
+        self._wall_clock = wall_clock
+        self._lock = threading.Lock()
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self.path}: cannot open: {exc}") from exc
+        try:
+            self._init_schema()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _init_schema(self) -> None:
+        conn = self._conn
+        try:
+            tables = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"journal {self.path}: not an SQLite database ({exc})") from exc
+        if tables and "meta" not in tables:
+            raise JournalError(
+                f"journal {self.path}: not a journal (tables {sorted(tables)}, no 'meta')"
+            )
+        if tables:
+            meta = dict(conn.execute("SELECT key, value FROM meta"))
+            if meta.get("schema") != SCHEMA_NAME:
+                raise JournalError(
+                    f"journal {self.path}: not a journal (schema {meta.get('schema')!r})"
+                )
+            try:
+                version = int(meta.get("version", ""))
+            except ValueError:
+                raise JournalError(
+                    f"journal {self.path}: unreadable schema version {meta.get('version')!r}"
+                ) from None
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    f"journal {self.path}: schema version {version} is newer than this "
+                    f"program's {SCHEMA_VERSION}; upgrade the program"
+                )
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise JournalError(f"journal {self.path}: cannot switch to WAL (mode {mode})")
+        conn.execute("PRAGMA synchronous=FULL")
+        if not tables:
+            with self._transaction():
+                conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                conn.execute(
+                    "CREATE TABLE events ("
+                    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                    " at REAL NOT NULL,"
+                    " kind TEXT NOT NULL,"
+                    " client_order_id TEXT,"
+                    " payload BLOB NOT NULL)"
+                )
+                conn.execute("CREATE INDEX events_order ON events (client_order_id, seq)")
+                conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [("schema", SCHEMA_NAME), ("version", str(SCHEMA_VERSION))],
+                )
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self._conn)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _row(self, kind: str, msg: Message, at: float) -> tuple[float, str, str | None, bytes]:
+        allowed = KINDS.get(kind)
+        if allowed is None:
+            raise JournalError(f"journal {self.path}: unknown kind {kind!r} (known: {list(KINDS)})")
+        if not isinstance(msg, allowed):
+            raise JournalError(
+                f"journal {self.path}: kind {kind!r} cannot carry {type(msg).__name__} "
+                f"(expects {', '.join(t.__name__ for t in allowed)})"
+            )
+        return (at, kind, client_order_id_of(msg), encode(msg))
+
+    def append(self, kind: str, msg: Message) -> int:
+        """Append one event; returns its seq once committed."""
+        row = self._row(kind, msg, self._wall_clock())
+        with self._lock, self._transaction():
+            cur = self._conn.execute(
+                "INSERT INTO events (at, kind, client_order_id, payload) VALUES (?, ?, ?, ?)",
+                row,
+            )
+            seq = cur.lastrowid
+        assert seq is not None
+        return seq
+
+    def append_message(self, msg: Message) -> int:
+        """Append with the kind derived by :func:`kind_of`."""
+        return self.append(kind_of(msg), msg)
+
+    def append_many(self, items: Iterable[tuple[str, Message]]) -> list[int]:
+        """Append several events in one transaction (all or none); returns their seqs."""
+        at = self._wall_clock()
+        rows = [self._row(kind, msg, at) for kind, msg in items]
+        seqs = []
+        with self._lock, self._transaction():
+            for row in rows:
+                cur = self._conn.execute(
+                    "INSERT INTO events (at, kind, client_order_id, payload) VALUES (?, ?, ?, ?)",
+                    row,
+                )
+                assert cur.lastrowid is not None
+                seqs.append(cur.lastrowid)
+        return seqs
+
+    # --- reading -------------------------------------------------------------------------
+
+    def last_seq(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def events(
+        self, since_seq: int = 0, client_order_id: str | None = None
+    ) -> Iterator[JournalEvent]:
+        """Events with seq > ``since_seq`` in order (read page by page, lock not held between)."""
+        last = since_seq
+        while True:
+            with self._lock:
+                if client_order_id is None:
+                    rows = self._conn.execute(
+                        "SELECT seq, at, kind, client_order_id, payload FROM events"
+                        " WHERE seq > ? ORDER BY seq LIMIT ?",
+                        (last, _PAGE),
+                    ).fetchall()
+                else:
+                    rows = self._conn.execute(
+                        "SELECT seq, at, kind, client_order_id, payload FROM events"
+                        " WHERE seq > ? AND client_order_id = ? ORDER BY seq LIMIT ?",
+                        (last, client_order_id, _PAGE),
+                    ).fetchall()
+            for seq, at, kind, cid, payload in rows:
+                yield JournalEvent(seq, at, kind, cid, self._decode(seq, kind, payload))
+                last = seq
+            if len(rows) < _PAGE:
+                return
+
+    def _decode(self, seq: int, kind: str, payload: bytes | str) -> AnyMessage:
+        try:
+            msg = decode(payload)
+        except (msgspec.DecodeError, TypeError) as exc:
+            raise JournalCorrupt(self.path, seq, f"undecodable payload ({exc})") from exc
+        allowed = KINDS.get(kind)
+        if allowed is None or not isinstance(msg, allowed):
+            raise JournalCorrupt(self.path, seq, f"kind {kind!r} holds a {type(msg).__name__}")
+        return msg
+
+    # --- recovery ------------------------------------------------------------------------
+
+    def rebuild(self, now: float = 0.0, unknown_grace: float = 30.0) -> OrderTable:
+        """Replay every order event into a fresh :class:`OrderTable`.
+
+        ``now`` is the caller's trio clock: replayed events get it as their time, and orders
+        still in flight restart their reconciliation grace period from it (trio's clock has a
+        new origin in a new process, so old clock values mean nothing).
+        """
+        table = OrderTable(unknown_grace=unknown_grace)
+        for event in self.events():
+            if isinstance(event.message, _ORDER_EVENTS):
+                try:
+                    table.apply(event.message, now)
+                except OrderError as exc:
+                    raise JournalCorrupt(self.path, event.seq, f"cannot replay: {exc}") from exc
+        table.rebase_clock(now)
+        return table
+
+    def rebuild_portfolio(self, portfolio: Portfolio | None = None) -> Portfolio:
+        """Replay every journaled fill into ``portfolio`` (a new one by default)."""
+        portfolio = portfolio if portfolio is not None else Portfolio()
+        for event in self.events():
+            if isinstance(event.message, Fill):
+                try:
+                    portfolio.apply_fill(event.message)
+                except ValueError as exc:
+                    raise JournalCorrupt(self.path, event.seq, f"cannot replay: {exc}") from exc
+        return portfolio
+
+    def last_trading_state(self) -> TradingState | None:
+        """The trading state most recently journaled (to restart HALTED if it was)."""
+        state = None
+        for event in self.events():
+            if isinstance(event.message, (SetTradingState, TradingStateChanged)):
+                state = event.message.state
+        return state
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error (autocommit connection)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        else:
+            self._conn.execute("ROLLBACK")

@@ -14,6 +14,7 @@ clock, so supervision can be tested in virtual time.
 from actors.runtime.actor import Actor, Context
 from actors.runtime.backoff import Backoff
 from actors.runtime.cell import ActorState
+from actors.runtime.envelope import Refuse
 from actors.runtime.errors import (
     ActorCrashed,
     ActorError,
@@ -67,6 +68,7 @@ __all__ = [
     "MessageDropped",
     "Overflow",
     "Ref",
+    "Refuse",
     "Restart",
     "RestartScheduled",
     "StallTimeout",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 import trio
 
 from actors.runtime.actor import Actor, Context
-from actors.runtime.envelope import Ask
+from actors.runtime.envelope import Ask, Refuse
 from actors.runtime.errors import (
     ActorCrashed,
     ActorUnavailable,
@@ -45,6 +45,9 @@ class ActorState(enum.Enum):
     """Where a cell is in its life."""
 
     IDLE = "idle"
+    """Not running: never started, or exited and awaiting the supervisor's decision."""
+    CRASHED = "crashed"
+    """Crashed; the supervisor has yet to decide on a restart."""
     STARTING = "starting"
     RUNNING = "running"
     STOPPING = "stopping"
@@ -243,9 +246,13 @@ class Cell:
                 self._busy_since = clock()
             try:
                 if type(message) is Ask:
-                    message.reply.set_result(await handle(message.message))
-                else:
-                    await handle(message)
+                    result = await handle(message.message)
+                    if type(result) is Refuse:
+                        message.reply.set_error(result.error)
+                    else:
+                        message.reply.set_result(result)
+                elif type(await handle(message)) is Refuse:
+                    self.log.warning("%s refused %r", self.path, message)
             except BaseException:
                 self._current = message
                 raise
@@ -276,10 +283,13 @@ class Cell:
         grace = self.spec.shutdown_grace
         with trio.CancelScope(shield=True) as scope:
             scope.deadline = trio.current_time() + grace
+            self.system._stop_hooks.add(scope)  # a hard stop may still cut it short
             try:
                 await actor.on_stop()
             except Exception:
                 self.log.exception("on_stop of %s raised", self.path)
+            finally:
+                self.system._stop_hooks.discard(scope)
         if scope.cancelled_caught:
             self.log.warning("on_stop of %s overran its %gs grace period", self.path, grace)
 
@@ -288,7 +298,7 @@ class Cell:
         self.actor = None
         current, self._current = self._current, None
         if self.state is not ActorState.STOPPED:
-            self.state = ActorState.IDLE
+            self.state = ActorState.IDLE if error is None else ActorState.CRASHED
         if error is not None:
             self.last_crash = error
             self.log.error("%s crashed: %r", self.path, error)

@@ -55,3 +55,23 @@ class Ask:
 
     def __repr__(self) -> str:
         return f"Ask({self.message!r})"
+
+
+class Refuse:
+    """Return this from ``handle`` to fail an ``ask`` with ``error`` without crashing.
+
+    For bad requests: the asker gets the error, the actor keeps its state and goes on.
+    Returned for a plain ``send``, the error is logged and the message counted as handled.
+
+    >>> # async def handle(self, message):
+    >>> #     if message.amount <= 0:
+    >>> #         return Refuse(ValueError(f"amount must be > 0, got {message.amount}"))
+    """
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"Refuse({self.error!r})"

@@ -26,6 +26,7 @@ import trio
 
 from actors.runtime.actor import Actor
 from actors.runtime.cell import ActorState, Cell, ChildExited
+from actors.runtime.envelope import Refuse
 from actors.runtime.errors import SupervisorGaveUp
 from actors.runtime.events import GaveUp, RestartScheduled
 from actors.runtime.spec import ChildSpec, Restart, Strategy
@@ -115,10 +116,17 @@ class Supervisor(Actor):
         await self._stop_all("supervisor stopped")
 
     async def handle(self, message: Any) -> Any:
+        # A bad request is refused (the asker gets the error); it never crashes the tree.
         if isinstance(message, StartChild):
-            return (await self._start_new(message.spec)).ref
+            try:
+                return (await self._start_new(message.spec)).ref
+            except ValueError as exc:
+                return Refuse(exc)
         if isinstance(message, StopChild):
-            cell = self._find(message.name)
+            try:
+                cell = self._find(message.name)
+            except KeyError as exc:
+                return Refuse(exc)
             await self._retire(cell, f"stopped by request to {self.ctx.path}")
             return True
         if isinstance(message, WhichChildren):

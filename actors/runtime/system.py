@@ -61,6 +61,7 @@ class System:
         self._root_error: BaseException | None = None
         self._stop_requested = False
         self._hard = trio.CancelScope(shield=True)
+        self._stop_hooks: set[trio.CancelScope] = set()
 
     # -- running ---------------------------------------------------------------------------
 
@@ -84,12 +85,13 @@ class System:
             try:
                 await up.event.wait()
                 if handle_signals:
-                    nursery.start_soon(self._watch_signals)
+                    await nursery.start(self._watch_signals)
                 task_status.started(self)
                 await self._root.exited.wait()
             finally:
                 with trio.CancelScope(shield=True):
                     await self.stop()
+                nursery.cancel_scope.cancel()  # the signal watcher
         if self._root_error is not None:
             raise self._root_error
 
@@ -104,13 +106,20 @@ class System:
         self._stop_requested = True
         await self._root.stop()
 
-    async def _watch_signals(self) -> None:
+    def kill(self) -> None:
+        """Cancel every actor now, stop hooks included: the way out of a stuck shutdown."""
+        self._hard.cancel()
+        for scope in list(self._stop_hooks):
+            scope.cancel()
+
+    async def _watch_signals(self, *, task_status: trio.TaskStatus[None]) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
             async for signum in signals:
                 name = signal.Signals(signum).name
                 if self._stop_requested:
                     log.warning("second %s: cancelling everything now", name)
-                    self._hard.cancel()
+                    self.kill()
                     return
                 log.info("%s received: stopping gracefully", name)
                 self._stop_requested = True

@@ -240,7 +240,7 @@ class Cell:
             else:
                 message = popleft()
                 if mailbox._blocked:
-                    mailbox._senders.unpark()
+                    mailbox._wake_sender()
             if watched:
                 self._current = message
                 self._busy_since = clock()

@@ -163,6 +163,8 @@ class Mailbox:
         if depth > self.high_water:
             self.high_water = depth
         if self._sleeping:
+            # Clear at once: the receiver runs later, and further puts must not unpark again.
+            self._sleeping = False
             self._receiver.unpark()
         return True
 
@@ -176,11 +178,13 @@ class Mailbox:
             while len(self._items) >= self.capacity:
                 if self.closed:
                     raise MailboxClosed(self.path)
+                # Whoever unparks us takes us off the count; only an aborted park must.
                 self._blocked += 1
                 try:
                     await self._senders.park()
-                finally:
+                except BaseException:
                     self._blocked -= 1
+                    raise
         return self.put_nowait(message)
 
     def put_control(self, message: Any) -> None:
@@ -189,6 +193,8 @@ class Mailbox:
             raise MailboxClosed(self.path)
         self._control.append(message)
         if self._sleeping:
+            # Clear at once: the receiver runs later, and further puts must not unpark again.
+            self._sleeping = False
             self._receiver.unpark()
 
     def pop_control(self) -> Any:
@@ -202,8 +208,13 @@ class Mailbox:
             return EMPTY
         message = items.popleft()
         if self._blocked:
-            self._senders.unpark()
+            self._wake_sender()
         return message
+
+    def _wake_sender(self) -> None:
+        """Hand the slot just freed to one parked sender (once: it runs later)."""
+        self._blocked -= 1
+        self._senders.unpark()
 
     async def wait(self) -> None:
         """Sleep until a message or control message arrives (one receiver only)."""
@@ -224,6 +235,7 @@ class Mailbox:
         self._items.clear()
         self._items.extend(kept)
         if removed and self._blocked:
+            self._blocked = 0
             self._senders.unpark_all()
         return removed
 
@@ -236,6 +248,7 @@ class Mailbox:
         self.closed = True
         left = self.drain()
         self._control.clear()
+        self._blocked = 0
         self._senders.unpark_all()
         self._receiver.unpark_all()
         return left
@@ -278,6 +291,8 @@ class ConflatingMailbox(Mailbox):
         if depth > self.high_water:
             self.high_water = depth
         if self._sleeping:
+            # Clear at once: the receiver runs later, and further puts must not unpark again.
+            self._sleeping = False
             self._receiver.unpark()
         return True
 

@@ -1,0 +1,196 @@
+"""Loading and validating a topology file, with errors that name the file and the key."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from actors.runtime import Backoff
+from actors.topology.schema import Topology
+from actors.trading.risk import RiskLimits, SymbolLimits
+
+NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
+CLASS_PATH = re.compile(r"^[A-Za-z_][\w.]*([:.][A-Za-z_]\w*)$")
+
+
+class ConfigError(ValueError):
+    """A topology that cannot be used; each line names the file and the key at fault."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+def load(path: str | Path) -> Topology:
+    """Read, parse and validate a topology file.
+
+    >>> # topology = load("config/paper.toml")
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    return parse(data, source=str(path))
+
+
+def parse(data: dict[str, Any], *, source: str = "<topology>") -> Topology:
+    """Convert and validate already-parsed TOML data."""
+    problems = _unknown_risk_keys(data.get("risk"))
+    if problems:
+        raise ConfigError(source, problems)
+    try:
+        topology = msgspec.convert(data, Topology)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(source, [_located(str(exc))]) from None
+    problems = validate(topology)
+    if problems:
+        raise ConfigError(source, problems)
+    return topology
+
+
+def _located(message: str) -> str:
+    """msgspec's "Expected `int`, got `str` - at `$.venues[0].port`" as "venues[0].port: ..."."""
+    match = re.match(r"^(?P<what>.*) - at `\$\.?(?P<where>[^`]*)`$", message, re.S)
+    what, where = (match["what"], match["where"]) if match else (message, "")
+    if what.startswith(("Expected", "Object", "Invalid")):
+        what = what[:1].lower() + what[1:]
+    return f"{where or '(top level)'}: {what}"
+
+
+def _unknown_risk_keys(risk: Any) -> list[str]:
+    # RiskLimits belongs to the trading engine and tolerates unknown keys; a config must not.
+    if not isinstance(risk, dict):
+        return []
+    known = set(RiskLimits.__struct_fields__)
+    problems = [f"risk.{key}: unknown key" for key in risk if key not in known]
+    symbols = risk.get("symbols", {})
+    if isinstance(symbols, dict):
+        per_symbol = set(SymbolLimits.__struct_fields__)
+        for symbol, limits in symbols.items():
+            if isinstance(limits, dict):
+                problems += [
+                    f'risk.symbols."{symbol}".{key}: unknown key'
+                    for key in limits
+                    if key not in per_symbol
+                ]
+    return problems
+
+
+def validate(topology: Topology) -> list[str]:
+    """Every problem msgspec's types cannot see, as ``key: what is wrong`` lines."""
+    problems: list[str] = []
+    sup = topology.supervision
+    if sup.max_restarts < 0:
+        problems.append("supervision.max_restarts: must be >= 0")
+    if not sup.within > 0:
+        problems.append("supervision.within: must be > 0 seconds")
+    if not sup.shutdown_grace >= 0:
+        problems.append("supervision.shutdown_grace: must be >= 0 seconds")
+    try:
+        backoff_of(topology)
+    except ValueError as exc:
+        problems.append(f"supervision.{exc}")
+
+    if not topology.venues:
+        problems.append("venues: at least one venue is required")
+    venue_symbols: dict[str, set[str]] = {}
+    ports: dict[int, str] = {}
+    for i, venue in enumerate(topology.venues):
+        at = f"venues[{i}]"
+        if not NAME.match(venue.name):
+            problems.append(f"{at}.name: {venue.name!r} must be 1-64 of A-Z a-z 0-9 _ . -")
+        elif venue.name in venue_symbols:
+            problems.append(f"{at}.name: duplicate venue name {venue.name!r}")
+        if not venue.symbols:
+            problems.append(f"{at}.symbols: at least one symbol is required")
+        seen: set[str] = set()
+        for j, symbol in enumerate(venue.symbols):
+            if not SYMBOL.match(symbol):
+                problems.append(f"{at}.symbols[{j}]: {symbol!r} is not BASE/QUOTE (BTC/USDT)")
+            elif symbol in seen:
+                problems.append(f"{at}.symbols[{j}]: {symbol!r} is listed twice")
+            seen.add(symbol)
+        venue_symbols.setdefault(venue.name, seen)
+        if not venue.stall_after > 0:
+            problems.append(f"{at}.stall_after: must be > 0 seconds")
+        if venue.book_depth < 1:
+            problems.append(f"{at}.book_depth: must be >= 1")
+        if venue.kind == "embedded":
+            port = venue.embedded.port
+            if not 0 <= port <= 65535:
+                problems.append(f"{at}.embedded.port: {port} is not a TCP port")
+            elif port and port in ports:
+                problems.append(f"{at}.embedded.port: {port} is also used by {ports[port]!r}")
+            ports[port] = venue.name
+            if venue.embedded.rate_hz < 0:
+                problems.append(f"{at}.embedded.rate_hz: must be >= 0")
+        else:
+            problems += _exchange_problems(at, venue.exchange, venue.api_key_env, venue.secret_env)
+
+    all_symbols = set().union(*venue_symbols.values()) if venue_symbols else set()
+    for symbol in topology.risk.symbols:
+        if symbol not in all_symbols:
+            problems.append(f'risk.symbols."{symbol}": no venue trades {symbol}')
+
+    names: set[str] = set()
+    for i, strategy in enumerate(topology.strategies):
+        at = f"strategies[{i}]"
+        if not NAME.match(strategy.name):
+            problems.append(f"{at}.name: {strategy.name!r} must be 1-64 of A-Z a-z 0-9 _ . -")
+        elif strategy.name in names:
+            problems.append(f"{at}.name: duplicate strategy name {strategy.name!r}")
+        names.add(strategy.name)
+        if not CLASS_PATH.match(strategy.class_):
+            problems.append(f"{at}.class: {strategy.class_!r} is not a dotted path")
+        venues = strategy.venues or list(venue_symbols)
+        for j, name in enumerate(strategy.venues):
+            if name not in venue_symbols:
+                problems.append(f"{at}.venues[{j}]: no venue is named {name!r}")
+        reachable = set().union(*(venue_symbols.get(v, set()) for v in venues))
+        for j, symbol in enumerate(strategy.symbols):
+            if symbol not in reachable:
+                problems.append(f"{at}.symbols[{j}]: {symbol!r} is not traded on {venues}")
+    if topology.observe.status_interval < 0:
+        problems.append("observe.status_interval: must be >= 0")
+    port = topology.observe.metrics_port
+    if port is not None and not 0 <= port <= 65535:
+        problems.append(f"observe.metrics_port: {port} is not a TCP port")
+    return problems
+
+
+def _exchange_problems(
+    at: str, exchange: str, key_env: str | None, secret_env: str | None
+) -> list[str]:
+    import ccxt.pro
+
+    problems = []
+    if exchange not in ccxt.pro.exchanges:
+        problems.append(f"{at}.exchange: ccxt.pro has no exchange {exchange!r}")
+    if (key_env is None) != (secret_env is None):
+        problems.append(f"{at}: api_key_env and secret_env go together")
+    return problems
+
+
+def backoff_of(topology: Topology) -> Backoff:
+    """The runtime ``Backoff`` of the supervision section (raises ValueError naming the key)."""
+    b = topology.supervision.backoff
+    return Backoff(
+        initial=b.initial,
+        maximum=b.maximum,
+        multiplier=b.multiplier,
+        jitter=b.jitter,
+        reset_after=b.reset_after,
+    )

@@ -1,0 +1,113 @@
+"""The shape of a topology file: venues, symbols, strategies, limits, supervision.
+
+Every section refuses keys it does not know, so a typo is an error naming the key, never a
+silently ignored setting. Values are converted by msgspec; ``load.py`` turns its errors into
+messages that name the file and the key.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+
+from actors.trading.risk import RiskLimits
+
+
+class Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every config section."""
+
+
+class BackoffSection(Section):
+    """Restart backoff of a child: ``min(maximum, initial * multiplier**n)``, jittered."""
+
+    initial: float = 0.2
+    maximum: float = 10.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+    reset_after: float = 30.0
+
+
+class SupervisionSection(Section):
+    """Restart intensity of the supervisors and the defaults of their children."""
+
+    max_restarts: int = 10
+    within: float = 60.0
+    shutdown_grace: float = 5.0
+    backoff: BackoffSection = BackoffSection()
+
+
+class EmbeddedSection(Section):
+    """Settings of an embedded (simulated) venue started inside the process."""
+
+    port: int = 0
+    """0 picks a free port."""
+    seed: int = 1
+    rate_hz: float = 20.0
+    """Book changes per second per symbol from the synthetic participants."""
+    api_key: str = "sim-api-key"
+    secret: str = "sim-secret"
+    balances: dict[str, Decimal] | None = None
+
+
+class VenueSection(Section):
+    """One venue the desk trades on."""
+
+    name: str
+    symbols: list[str]
+    kind: Literal["embedded", "exchange"] = "embedded"
+    """``embedded``: the simulated venue in this process; ``exchange``: a real ccxt exchange."""
+    exchange: str = "binance"
+    """ccxt id of a real exchange (``kind = "exchange"``)."""
+    api_key_env: str | None = None
+    """Environment variable holding the API key of a real exchange (never the key itself)."""
+    secret_env: str | None = None
+    sandbox: bool = False
+    options: dict[str, Any] = {}
+    """Extra ccxt constructor options."""
+    stall_after: float = 10.0
+    """Seconds without a market-data message, while connected, that count as a stalled feed."""
+    book_depth: int = 20
+    embedded: EmbeddedSection = EmbeddedSection()
+
+
+class StrategySection(Section):
+    """A strategy actor: a class loaded by dotted path, with its parameters."""
+
+    name: str
+    class_: str = msgspec.field(name="class")
+    """``package.module:Class`` or ``package.module.Class``."""
+    symbols: list[str] = []
+    venues: list[str] = []
+    """Venues it trades on (empty: all venues)."""
+    params: dict[str, Any] = {}
+
+
+class DeskSection(Section):
+    """The desk as a whole."""
+
+    name: str = "desk"
+    journal: str = "var/journal.sqlite"
+    """SQLite journal path (relative paths are taken from the current directory)."""
+    cancel_on_shutdown: bool = True
+
+
+class ObserveSection(Section):
+    """What the process tells about itself while it runs."""
+
+    status_interval: float = 10.0
+    """Seconds between status lines in the log (0: none)."""
+    metrics_port: int | None = None
+    """Port of the metrics endpoint on 127.0.0.1 (None: no endpoint, 0: a free port)."""
+
+
+class Topology(Section):
+    """A whole topology file."""
+
+    venues: list[VenueSection]
+    desk: DeskSection = DeskSection()
+    supervision: SupervisionSection = SupervisionSection()
+    risk: RiskLimits = RiskLimits()
+    strategies: list[StrategySection] = []
+    observe: ObserveSection = ObserveSection()

@@ -1,0 +1,182 @@
+"""Topology files: the shipped ones load; every kind of bad input names the file and key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.topology.load import ConfigError, load, parse
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+def minimal(**sections: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"venues": [{"name": "sim", "symbols": ["BTC/USDT"]}]}
+    data.update(sections)
+    return data
+
+
+@pytest.mark.parametrize("name", ["paper.toml", "exchange.example.toml"])
+def test_shipped_topologies_load(name: str) -> None:
+    topology = load(CONFIG / name)
+    assert topology.venues and topology.strategies
+
+
+def test_paper_topology_has_two_embedded_venues() -> None:
+    topology = load(CONFIG / "paper.toml")
+    assert [(v.name, v.kind) for v in topology.venues] == [
+        ("sim-a", "embedded"),
+        ("sim-b", "embedded"),
+    ]
+    assert str(topology.risk.for_symbol("BTC/USDT").max_position) == "0.2"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml: no such file"):
+        load(tmp_path / "nope.toml")
+
+
+def test_broken_toml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[desk]\nname = \n")
+    with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML: .*line 2"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, r"\(top level\): object missing required field `venues`"),
+        (minimal(desk={"nmae": "x"}), r"desk: object contains unknown field `nmae`"),
+        (
+            {"venues": [{"name": "sim", "symbols": ["BTC/USDT"], "embedded": {"port": "80"}}]},
+            r"venues\[0\]\.embedded\.port: expected `int`, got `str`",
+        ),
+        (
+            {"venues": [{"name": "sim", "symbols": ["BTC/USDT"], "kind": "paper"}]},
+            r"venues\[0\]\.kind: invalid enum value 'paper'",
+        ),
+        (minimal(risk={"max_positon": 1}), r"risk\.max_positon: unknown key"),
+        (
+            minimal(risk={"symbols": {"BTC/USDT": {"max_open_orders": 1}}}),
+            r'risk\.symbols\."BTC/USDT"\.max_open_orders: unknown key',
+        ),
+        (minimal(risk={"max_position": -1}), r"risk: RiskLimits.max_position must be > 0, got -1"),
+        (minimal(risk={"max_open_orders": "x"}), r"risk\.max_open_orders: expected `int \| null`"),
+    ],
+)
+def test_type_errors_name_the_key(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^my\.toml: {message}"):
+        parse(data, source="my.toml")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"venues": []}, "venues: at least one venue is required"),
+        (
+            {"venues": [{"name": "a/b", "symbols": ["BTC/USDT"]}]},
+            r"venues\[0\]\.name: 'a/b' must be 1-64 of",
+        ),
+        (
+            {"venues": [{"name": "x", "symbols": ["BTC/USDT"]}] * 2},
+            r"venues\[1\]\.name: duplicate venue name 'x'",
+        ),
+        (
+            {"venues": [{"name": "x", "symbols": ["btcusdt"]}]},
+            r"venues\[0\]\.symbols\[0\]: 'btcusdt' is not BASE/QUOTE",
+        ),
+        (
+            {"venues": [{"name": "x", "symbols": ["BTC/USDT", "BTC/USDT"]}]},
+            r"venues\[0\]\.symbols\[1\]: 'BTC/USDT' is listed twice",
+        ),
+        (
+            {"venues": [{"name": "x", "symbols": ["BTC/USDT"], "stall_after": 0}]},
+            r"venues\[0\]\.stall_after: must be > 0 seconds",
+        ),
+        (
+            {
+                "venues": [
+                    {"name": "a", "symbols": ["BTC/USDT"], "embedded": {"port": 9000}},
+                    {"name": "b", "symbols": ["BTC/USDT"], "embedded": {"port": 9000}},
+                ]
+            },
+            r"venues\[1\]\.embedded\.port: 9000 is also used by 'a'",
+        ),
+        (
+            {"venues": [{"name": "x", "symbols": ["BTC/USDT"], "embedded": {"port": 70000}}]},
+            r"venues\[0\]\.embedded\.port: 70000 is not a TCP port",
+        ),
+        (
+            {
+                "venues": [
+                    {"name": "x", "symbols": ["BTC/USDT"], "kind": "exchange", "exchange": "nope"}
+                ]
+            },
+            r"venues\[0\]\.exchange: ccxt\.pro has no exchange 'nope'",
+        ),
+        (
+            {
+                "venues": [
+                    {
+                        "name": "x",
+                        "symbols": ["BTC/USDT"],
+                        "kind": "exchange",
+                        "api_key_env": "K",
+                    }
+                ]
+            },
+            r"venues\[0\]: api_key_env and secret_env go together",
+        ),
+        (
+            minimal(risk={"symbols": {"DOGE/USDT": {"max_position": 1}}}),
+            r'risk\.symbols\."DOGE/USDT": no venue trades DOGE/USDT',
+        ),
+        (
+            minimal(strategies=[{"name": "s", "class": "m:C", "venues": ["other"]}]),
+            r"strategies\[0\]\.venues\[0\]: no venue is named 'other'",
+        ),
+        (
+            minimal(strategies=[{"name": "s", "class": "m:C", "symbols": ["ETH/USDT"]}]),
+            r"strategies\[0\]\.symbols\[0\]: 'ETH/USDT' is not traded on \['sim'\]",
+        ),
+        (
+            minimal(strategies=[{"name": "s", "class": "not a path"}]),
+            r"strategies\[0\]\.class: 'not a path' is not a dotted path",
+        ),
+        (
+            minimal(strategies=[{"name": "s", "class": "m:C"}, {"name": "s", "class": "m:C"}]),
+            r"strategies\[1\]\.name: duplicate strategy name 's'",
+        ),
+        (minimal(supervision={"within": 0}), r"supervision\.within: must be > 0 seconds"),
+        (
+            minimal(supervision={"backoff": {"jitter": 2}}),
+            r"supervision\.backoff\.jitter must be in \[0, 1\)",
+        ),
+        (minimal(observe={"metrics_port": -1}), r"observe\.metrics_port: -1 is not a TCP port"),
+    ],
+)
+def test_semantic_errors_name_the_key(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=rf"my\.toml: {message}"):
+        parse(data, source="my.toml")
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    data = minimal(
+        supervision={"within": 0, "max_restarts": -1},
+        strategies=[{"name": "s", "class": "m:C", "venues": ["zz"]}],
+    )
+    with pytest.raises(ConfigError) as info:
+        parse(data, source="my.toml")
+    assert len(info.value.problems) == 3
+    assert all(line.startswith("my.toml: ") for line in str(info.value).splitlines())
+
+
+def test_example_file_parses_as_toml() -> None:
+    # The documented real-exchange example keeps keys out of the file.
+    text = (CONFIG / "exchange.example.toml").read_text()
+    venue = tomllib.loads(text)["venues"][0]
+    assert venue["api_key_env"] == "BINANCE_API_KEY" and "apiKey" not in text

@@ -125,6 +125,16 @@ class Context:
             raise RuntimeError(f"actor {self.path} is not running: cannot start a task")
         nursery.start_soon(fn, *args)
 
+    async def start(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Like ``start_soon`` but wait for ``fn``'s ``task_status.started(value)``; return value.
+
+        For servers that must be listening before the actor counts as started.
+        """
+        nursery = self._cell.nursery
+        if nursery is None:
+            raise RuntimeError(f"actor {self.path} is not running: cannot start a task")
+        return await nursery.start(fn, *args)
+
     def send_after(self, delay: float, message: Any) -> None:
         """Deliver ``message`` to this actor after ``delay`` seconds (a timer)."""
 

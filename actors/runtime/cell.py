@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -64,6 +65,16 @@ class _Stop:
 
 STOP: Final = _Stop()
 """Control message: finish the current message, then leave the receive loop."""
+
+
+@dataclass(frozen=True, slots=True)
+class Injected:
+    """Control message: run ``fn()`` in the actor's receive loop, as if it were a handler.
+
+    For fault injection: an exception is the actor's crash, a long sleep is a stall.
+    """
+
+    fn: Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +240,13 @@ class Cell:
                 message = control.popleft()
                 if message is STOP:
                     return
-                await actor._on_control(message)
+                if type(message) is Injected:
+                    self._current = message
+                    self._busy_since = clock()
+                    await message.fn()
+                    self._current = self._busy_since = None
+                else:
+                    await actor._on_control(message)
                 continue
             if not items:
                 done = 0

@@ -6,13 +6,13 @@ import logging
 import math
 import random
 import signal
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
 
-from actors.runtime.cell import STOP, Cell, ChildExited, unwrap
+from actors.runtime.cell import STOP, Cell, ChildExited, Injected, unwrap
 from actors.runtime.events import DeadLetter, Event, EventBus, EventStream
 from actors.runtime.ref import Ref
 from actors.runtime.spec import ChildSpec, Strategy
@@ -147,6 +147,18 @@ class System:
         """The ``Ref`` of the live actor at ``path`` (e.g. ``/feeds/binance``), or None."""
         cell = self._registry.get(path)
         return cell.ref if cell is not None else None
+
+    def inject(self, path: str, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fn()`` inside the actor at ``path`` as if it were one of its handlers.
+
+        The runtime half of fault injection (see ``actors.testing``): an exception raised by
+        ``fn`` is the actor's crash; a long sleep is a stuck handler for the stall watchdog.
+        Raises ``LookupError`` when no actor lives at ``path``.
+        """
+        cell = self._registry.get(path)
+        if cell is None:
+            raise LookupError(f"no actor lives at {path}")
+        cell.mailbox.put_control(Injected(fn))
 
     def paths(self) -> list[str]:
         """Paths of every registered actor, the root first."""

@@ -1,0 +1,93 @@
+"""Fault injection for tests of a desk: crash, stall or pause an actor; make a venue misbehave.
+
+Actor faults run inside the target actor's receive loop (``System.inject``), so they are seen
+exactly as real ones: an exception is a crash the supervisor answers, a long pause trips the
+stall watchdog. Venue faults go through the embedded venue's HTTP control endpoint on loopback,
+so they work on a venue in this process or in another one (``actors sim-exchange``).
+
+>>> # await crash_actor(system, "/market/sim-a")
+>>> # await VenueControl("http://127.0.0.1:8765").fault("drop_websockets")
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import trio
+
+from actors.runtime import System
+
+
+class InjectedCrash(RuntimeError):
+    """The default error of ``crash_actor``."""
+
+
+def crash_actor(system: System, path: str, error: BaseException | None = None) -> None:
+    """Make the actor at ``path`` crash with ``error`` after its current message."""
+    failure = error if error is not None else InjectedCrash(f"injected crash of {path}")
+
+    async def fail() -> None:
+        raise failure
+
+    system.inject(path, fail)
+
+
+def pause_actor(system: System, path: str, seconds: float) -> None:
+    """Make the actor at ``path`` stop handling messages for ``seconds`` (its mailbox fills).
+
+    Longer than the child's ``stall_timeout``, it is a stall: the watchdog crashes it.
+    """
+
+    async def pause() -> None:
+        await trio.sleep(seconds)
+
+    system.inject(path, pause)
+
+
+class VenueControl:
+    """Client of an embedded venue's ``/_sim`` control endpoint (loopback only)."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+        host = urlsplit(url).hostname
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"venue control is loopback only, not {host!r}")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    async def fault(self, action: str, **kwargs: Any) -> dict[str, Any]:
+        """Apply a fault (``drop_websockets``, ``fail_next_order``, ...); returns the state."""
+        return await self._call("POST", f"/_sim/faults/{quote(action)}", kwargs)
+
+    async def reset(self) -> dict[str, Any]:
+        """Clear every fault."""
+        return await self.fault("reset")
+
+    async def state(self) -> dict[str, Any]:
+        """The venue's status, faults included."""
+        return await self._call("GET", "/_sim/state", None)
+
+    async def book(self, symbol: str) -> dict[str, Any]:
+        """The venue's own order book for ``symbol``, as the REST depth endpoint shows it."""
+        return await self._call("GET", f"/_sim/book/{quote(symbol, safe='')}", None)
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+
+        def call() -> dict[str, Any]:
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    result: dict[str, Any] = json.loads(response.read())
+                    return result
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")
+                raise RuntimeError(
+                    f"{method} {self.url}{path}: HTTP {exc.code}: {detail}"
+                ) from None
+
+        return await trio.to_thread.run_sync(call)

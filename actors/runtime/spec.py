@@ -63,6 +63,10 @@ class ChildSpec:
     """A handler running longer than this counts as a crash (None: no watchdog)."""
     fairness: int = 64
     """Messages handled back to back before the actor yields to the scheduler."""
+    supervises: bool = False
+    """Whether this child is a supervisor made by ``supervisor_spec``."""
+    children: tuple[ChildSpec, ...] = ()
+    """A supervisor's children, for display and checks."""
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -114,4 +118,6 @@ def supervisor_spec(
         backoff=backoff or Backoff(),
         shutdown_grace=shutdown_grace,
         start_timeout=None,
+        supervises=True,
+        children=specs,
     )

@@ -50,6 +50,7 @@ class System:
         self.events = EventBus()
         self.dead_letters = 0
         self._registry: dict[str, Cell] = {}
+        self._retired: dict[str, ActorStats] = {}
         root_spec = ChildSpec(
             "root",
             lambda: Supervisor(specs, strategy=strategy, max_restarts=max_restarts, within=within),
@@ -142,6 +143,7 @@ class System:
     def _unregister(self, cell: Cell) -> None:
         if self._registry.get(cell.path) is cell:
             del self._registry[cell.path]
+            self._retired[cell.path] = ActorStats.of(cell, trio.current_time())
 
     def lookup(self, path: str) -> Ref | None:
         """The ``Ref`` of the live actor at ``path`` (e.g. ``/feeds/binance``), or None."""
@@ -168,6 +170,10 @@ class System:
         """A snapshot of every registered actor's counters, by path."""
         now = trio.current_time()
         return {path: ActorStats.of(cell, now) for path, cell in self._registry.items()}
+
+    def all_stats(self) -> dict[str, ActorStats]:
+        """Like ``stats``, plus the final counters of actors that have stopped for good."""
+        return {**self._retired, **self.stats()}
 
     # -- events ----------------------------------------------------------------------------
 

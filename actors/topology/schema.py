@@ -63,7 +63,6 @@ class VenueSection(Section):
     api_key_env: str | None = None
     """Environment variable holding the API key of a real exchange (never the key itself)."""
     secret_env: str | None = None
-    sandbox: bool = False
     options: dict[str, Any] = {}
     """Extra ccxt constructor options."""
     stall_after: float = 10.0

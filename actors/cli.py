@@ -1,0 +1,119 @@
+"""The command line: ``actors run | check | sim-exchange``. The only place that parses argv."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import trio
+
+from actors.observe.logs import configure_logging
+from actors.runtime import ChildSpec, SupervisorGaveUp
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``actors`` console script; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="actors", description=__doc__)
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING... (INFO)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a topology until SIGINT/SIGTERM")
+    run.add_argument("config", help="topology file, e.g. config/paper.toml")
+    run.add_argument("--duration", type=float, help="stop gracefully after this many seconds")
+
+    check = commands.add_parser("check", help="validate a topology and print its tree")
+    check.add_argument("config")
+
+    sim = commands.add_parser("sim-exchange", help="serve embedded venue(s) on loopback")
+    sim.add_argument("--host", default="127.0.0.1", help="loopback only (127.0.0.1)")
+    sim.add_argument(
+        "--port", type=int, action="append", help="port of a venue (repeat for several)"
+    )
+    sim.add_argument("--symbols", default="BTC/USDT,ETH/USDT", help="comma-separated symbols")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--rate", type=float, default=50.0, help="book changes/s per symbol")
+    sim.add_argument("--api-key", default="sim-api-key")
+    sim.add_argument("--secret", default="sim-secret")
+
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level, args.log_format)
+    if args.command == "run":
+        return _run(args.config, args.duration)
+    if args.command == "check":
+        return _check(args.config)
+    return _sim_exchange(args)
+
+
+def _run(path: str, duration: float | None) -> int:
+    from actors.topology.load import ConfigError, load
+    from actors.topology.run import run_topology
+
+    try:
+        topology = load(path)
+        trio.run(lambda: run_topology(topology, source=path, duration=duration))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except SupervisorGaveUp as exc:
+        print(f"actors: stopped: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check(path: str) -> int:
+    from actors.topology.build import build
+    from actors.topology.load import ConfigError, load
+
+    try:
+        topology = load(path)
+        plan = build(topology, source=path, pick_port=lambda: 0)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"{path}: ok: {len(topology.venues)} venues, {len(topology.strategies)} strategies")
+    print(f"/ (one_for_one, max {plan.max_restarts} restarts within {plan.within:g}s)")
+    for line in tree_lines(plan.specs):
+        print(line)
+    return 0
+
+
+def tree_lines(specs: Sequence[ChildSpec], indent: str = "  ") -> list[str]:
+    """The supervision tree as indented lines: name, restart type, mailbox."""
+    lines = []
+    for spec in specs:
+        if spec.supervises:
+            lines.append(f"{indent}{spec.name}/ ({spec.restart.value} supervisor)")
+            lines += tree_lines(spec.children, indent + "  ")
+        else:
+            box = spec.mailbox
+            lines.append(
+                f"{indent}{spec.name} ({spec.restart.value}, mailbox {box.overflow.value} "
+                f"{box.capacity})"
+            )
+    return lines
+
+
+def _sim_exchange(args: argparse.Namespace) -> int:
+    from actors.venues.standalone import run_sim_exchange
+
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    try:
+        run_sim_exchange(
+            host=args.host,
+            ports=args.port or [0],
+            symbols=symbols,
+            seed=args.seed,
+            rate_hz=args.rate,
+            api_key=args.api_key,
+            secret=args.secret,
+        )
+    except ValueError as exc:
+        print(f"actors sim-exchange: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

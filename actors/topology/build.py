@@ -1,0 +1,156 @@
+"""Turning a validated topology into the children of the root supervisor."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.runtime import ChildSpec
+from actors.topology.load import ConfigError, backoff_of
+from actors.topology.schema import Topology, VenueSection
+from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
+from actors.trading.desk import desk_specs
+from actors.trading.ratelimit import VenueBudget
+from actors.trading.strategy import load_strategy
+from actors.venues.actor import VenueActor
+from actors.venues.client import ccxt_config
+from actors.venues.config import DEFAULT_BALANCES, VenueConfig
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a topology becomes: the root's children and what an operator needs to know."""
+
+    specs: list[ChildSpec]
+    max_restarts: int
+    within: float
+    endpoints: dict[str, str] = field(default_factory=dict)
+    """Base URL of every embedded venue, by name."""
+    budgets: dict[str, VenueBudget] = field(default_factory=dict)
+    """Shared per-venue rate budgets (429 pauses, malformed-frame counts)."""
+
+
+def build(
+    topology: Topology,
+    *,
+    source: str = "<topology>",
+    env: Mapping[str, str] = os.environ,
+    pick_port: Callable[[], int] = free_port,
+) -> Plan:
+    """The supervision tree of ``topology``: embedded venues first, then the desk.
+
+    Embedded venues asked for port 0 get a free port now, so a restarted venue comes back
+    where its clients look for it. Keys of real exchanges come from the environment; a
+    missing variable is a ``ConfigError`` naming the key.
+    """
+    backoff = backoff_of(topology)
+    venue_configs: list[VenueConfig] = []
+    venue_specs: list[VenueSpec] = []
+    endpoints: dict[str, str] = {}
+    problems: list[str] = []
+    for i, venue in enumerate(topology.venues):
+        if venue.kind == "embedded":
+            config = _embedded(venue, pick_port)
+            venue_configs.append(config)
+            url = f"http://127.0.0.1:{config.port}"
+            endpoints[venue.name] = url
+            ccxt: dict[str, Any] = ccxt_config(url, config.api_key, config.secret)
+        else:
+            ccxt = dict(venue.options)
+            for key, var in (("apiKey", venue.api_key_env), ("secret", venue.secret_env)):
+                if var is None:
+                    continue
+                if not env.get(var):
+                    problems.append(
+                        f"venues[{i}].{_env_key(key)}: environment variable {var} is not set"
+                    )
+                else:
+                    ccxt[key] = env[var]
+        venue_specs.append(
+            VenueSpec(
+                venue.name,
+                ccxt,
+                tuple(venue.symbols),
+                exchange=venue.exchange,
+                stall_after=venue.stall_after,
+            )
+        )
+    if problems:
+        raise ConfigError(source, problems)
+
+    for i, s in enumerate(topology.strategies):
+        try:
+            load_strategy(s.class_, s.name, s.params)
+        except (ImportError, AttributeError, ValueError, TypeError) as exc:
+            problems.append(f"strategies[{i}].class: cannot load {s.class_!r}: {exc}")
+    if problems:
+        raise ConfigError(source, problems)
+    strategies = [
+        StrategySpec(
+            s.name,
+            s.class_,
+            {
+                "symbols": list(s.symbols),
+                "venues": list(s.venues) or [v.name for v in topology.venues],
+                **s.params,
+            },
+        )
+        for s in topology.strategies
+    ]
+    options = DeskOptions(
+        journal_path=topology.desk.journal,
+        book_depth=max(v.book_depth for v in topology.venues),
+        cancel_on_shutdown=topology.desk.cancel_on_shutdown,
+    )
+    budgets: dict[str, VenueBudget] = {}
+    try:
+        specs = desk_specs(venue_specs, strategies, topology.risk, options, budgets=budgets)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(source, [f"strategies: {exc}"]) from None
+    if venue_configs:
+        configs = tuple(venue_configs)
+        specs.insert(
+            0,
+            ChildSpec(
+                "venues",
+                lambda: VenueActor(configs),
+                backoff=backoff,
+                shutdown_grace=topology.supervision.shutdown_grace,
+            ),
+        )
+    return Plan(
+        specs,
+        topology.supervision.max_restarts,
+        topology.supervision.within,
+        endpoints,
+        budgets,
+    )
+
+
+def _env_key(key: str) -> str:
+    return "api_key_env" if key == "apiKey" else "secret_env"
+
+
+def _embedded(venue: VenueSection, pick_port: Callable[[], int]) -> VenueConfig:
+    embedded = venue.embedded
+    return VenueConfig(
+        name=venue.name,
+        port=embedded.port or pick_port(),
+        symbols=tuple(venue.symbols),
+        seed=embedded.seed,
+        rate_hz=embedded.rate_hz,
+        api_key=embedded.api_key,
+        secret=embedded.secret,
+        balances=dict(embedded.balances) if embedded.balances else dict(DEFAULT_BALANCES),
+    )

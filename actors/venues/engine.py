@@ -1,0 +1,427 @@
+"""Price-time-priority matching engine: one order book per symbol, partial fills, IOC/FOK/GTC."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from actors.venues.filters import Market
+
+BUY = "BUY"
+SELL = "SELL"
+LIMIT = "LIMIT"
+LIMIT_MAKER = "LIMIT_MAKER"
+MARKET = "MARKET"
+
+
+@dataclass(slots=True, eq=False)
+class Order:
+    """A resting or incoming order; prices/quantities in the market's integer units."""
+
+    order_id: int
+    symbol: str
+    side: str
+    type: str
+    tif: str
+    price: int
+    qty: int
+    account: str | None = None
+    client_id: str = ""
+    time_ms: int = 0
+    update_ms: int = 0
+    quote_qty: int = 0
+    executed: int = 0
+    cum_quote: int = 0
+    status: str = "NEW"
+    working: bool = False
+
+    @property
+    def remaining(self) -> int:
+        """Quantity units still open."""
+        return self.qty - self.executed
+
+    @property
+    def is_buy(self) -> bool:
+        """Whether this order buys."""
+        return self.side == BUY
+
+
+@dataclass(slots=True, frozen=True)
+class Fill:
+    """One match between a resting maker and an incoming taker."""
+
+    trade_id: int
+    symbol: str
+    price: int
+    qty: int
+    time_ms: int
+    maker: Order
+    taker: Order
+
+    @property
+    def buyer_is_maker(self) -> bool:
+        """Binance's ``m`` flag."""
+        return self.maker.is_buy
+
+
+class EngineListener(Protocol):
+    """What the engine tells the venue about; called synchronously during matching."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """A trade happened (maker/taker state already updated)."""
+
+    def on_order_event(self, order: Order, exec_type: str, fill: Fill | None) -> None:
+        """An order owned by an account changed (NEW, TRADE, CANCELED, EXPIRED)."""
+
+    def on_top_change(self, book: Book) -> None:
+        """The best bid or ask (price or size) changed."""
+
+
+class Level:
+    """All orders at one price, oldest first."""
+
+    __slots__ = ("orders", "price", "qty")
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.qty = 0
+        self.orders: deque[Order] = deque()
+
+
+@dataclass(slots=True)
+class Stats:
+    """Running 24h-ticker figures since the venue started."""
+
+    open: int = 0
+    high: int = 0
+    low: int = 0
+    last: int = 0
+    last_qty: int = 0
+    volume: int = 0
+    quote_volume: int = 0
+    count: int = 0
+    first_id: int = -1
+    last_id: int = -1
+    open_ms: int = 0
+
+
+@dataclass(slots=True)
+class DepthDiff:
+    """One aggregated ``depthUpdate``: levels changed by update ids ``first..last``."""
+
+    first: int
+    last: int
+    bids: list[tuple[int, int]]
+    asks: list[tuple[int, int]]
+
+
+class Book:
+    """One symbol's book: sorted price keys (bisect) plus a dict of levels per side."""
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        # bids are keyed by -price so that index 0 is the best level on both sides
+        self.bid_keys: list[int] = []
+        self.ask_keys: list[int] = []
+        self.bids: dict[int, Level] = {}
+        self.asks: dict[int, Level] = {}
+        self.update_id = 0
+        self._window_first: int | None = None
+        self._dirty_bids: set[int] = set()
+        self._dirty_asks: set[int] = set()
+        self.pending_gap = 0
+        self.trades: deque[Fill] = deque(maxlen=1000)
+        self.stats = Stats()
+
+    def best_bid(self) -> Level | None:
+        """Best bid level or None."""
+        return self.bids[-self.bid_keys[0]] if self.bid_keys else None
+
+    def best_ask(self) -> Level | None:
+        """Best ask level or None."""
+        return self.asks[self.ask_keys[0]] if self.ask_keys else None
+
+    def top(self) -> tuple[int, int, int, int]:
+        """(bid price, bid qty, ask price, ask qty); zeros for an empty side."""
+        b = self.best_bid()
+        a = self.best_ask()
+        return (b.price if b else 0, b.qty if b else 0, a.price if a else 0, a.qty if a else 0)
+
+    def _touch(self, is_bid: bool, price: int) -> None:
+        self.update_id += 1
+        if self._window_first is None:
+            self._window_first = self.update_id
+        (self._dirty_bids if is_bid else self._dirty_asks).add(price)
+
+    def add(self, order: Order) -> None:
+        """Rest ``order`` at the back of its price level."""
+        is_bid = order.is_buy
+        levels = self.bids if is_bid else self.asks
+        level = levels.get(order.price)
+        if level is None:
+            level = Level(order.price)
+            levels[order.price] = level
+            insort(
+                self.bid_keys if is_bid else self.ask_keys, -order.price if is_bid else order.price
+            )
+        level.orders.append(order)
+        level.qty += order.remaining
+        order.working = True
+        self._touch(is_bid, order.price)
+
+    def remove(self, order: Order) -> None:
+        """Take a resting order out of the book."""
+        is_bid = order.is_buy
+        levels = self.bids if is_bid else self.asks
+        level = levels[order.price]
+        level.orders.remove(order)
+        level.qty -= order.remaining
+        if not level.orders:
+            self._drop_level(is_bid, order.price)
+        self._touch(is_bid, order.price)
+
+    def _drop_level(self, is_bid: bool, price: int) -> None:
+        levels = self.bids if is_bid else self.asks
+        del levels[price]
+        keys = self.bid_keys if is_bid else self.ask_keys
+        key = -price if is_bid else price
+        del keys[bisect_left(keys, key)]
+
+    def skip_ids(self, count: int) -> None:
+        """Make the next diff jump ``count`` update ids (a sequence gap)."""
+        self.pending_gap += count
+
+    def snapshot(self, limit: int) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
+        """(lastUpdateId, bids best first, asks best first) of at most ``limit`` levels."""
+        bids = [(-k, self.bids[-k].qty) for k in self.bid_keys[:limit]]
+        asks = [(k, self.asks[k].qty) for k in self.ask_keys[:limit]]
+        return self.update_id, bids, asks
+
+    def drain_diff(self) -> DepthDiff | None:
+        """Changed levels since the last drain with their current size (0 = removed)."""
+        if self._window_first is None:
+            return None
+        first = self._window_first
+        if self.pending_gap:
+            self.update_id += self.pending_gap
+            first += self.pending_gap
+            self.pending_gap = 0
+        bids_lv = self.bids
+        asks_lv = self.asks
+        bids = [(p, lv.qty if (lv := bids_lv.get(p)) else 0) for p in self._dirty_bids]
+        asks = [(p, lv.qty if (lv := asks_lv.get(p)) else 0) for p in self._dirty_asks]
+        self._dirty_bids = set()
+        self._dirty_asks = set()
+        self._window_first = None
+        return DepthDiff(first, self.update_id, bids, asks)
+
+    def fillable(self, order: Order) -> int:
+        """Quantity units the opposite side could fill at or better than the order's price."""
+        total = 0
+        if order.is_buy:
+            for key in self.ask_keys:
+                if order.type != MARKET and key > order.price:
+                    break
+                total += self.asks[key].qty
+                if total >= order.remaining:
+                    break
+        else:
+            for key in self.bid_keys:
+                if order.type != MARKET and -key < order.price:
+                    break
+                total += self.bids[-key].qty
+                if total >= order.remaining:
+                    break
+        return total
+
+    def sweep_cost(self, qty: int) -> tuple[int, int]:
+        """(qty fillable, notional units) of buying ``qty`` from the asks now."""
+        got = 0
+        cost = 0
+        for key in self.ask_keys:
+            take = min(qty - got, self.asks[key].qty)
+            got += take
+            cost += take * key
+            if got >= qty:
+                break
+        return got, cost
+
+
+@dataclass(slots=True)
+class _Ids:
+    order: int = 1
+    trade: int = 1
+
+
+class Engine:
+    """All books of one venue plus order and trade ids.
+
+    Example: ``eng = Engine([market], clock_ms); fills = eng.submit(order)``
+    """
+
+    def __init__(
+        self,
+        markets: list[Market],
+        clock_ms: Callable[[], int],
+        listener: EngineListener | None = None,
+    ) -> None:
+        self.markets = {m.id: m for m in markets}
+        self.books = {m.id: Book(m) for m in markets}
+        self.clock_ms = clock_ms
+        self.listener = listener
+        self.live: dict[int, Order] = {}
+        self.account_orders: dict[int, Order] = {}
+        self.client_ids: dict[tuple[str, str, str], Order] = {}
+        self._ids = _Ids()
+
+    def next_order_id(self) -> int:
+        """Allocate an order id."""
+        oid = self._ids.order
+        self._ids.order += 1
+        return oid
+
+    def new_order(self, **kwargs: object) -> Order:
+        """Build an order with a fresh id and the current time."""
+        now = self.clock_ms()
+        order = Order(order_id=self.next_order_id(), time_ms=now, update_ms=now, **kwargs)  # type: ignore[arg-type]
+        return order
+
+    def submit(self, order: Order) -> list[Fill]:
+        """Match ``order`` against its book, then rest or expire the remainder."""
+        book = self.books[order.symbol]
+        listener = self.listener
+        top_before = book.top()
+        if order.account is not None:
+            self.account_orders[order.order_id] = order
+            self.client_ids[(order.account, order.symbol, order.client_id)] = order
+            if listener:
+                listener.on_order_event(order, "NEW", None)
+        fills: list[Fill] = []
+        if order.tif == "FOK" and book.fillable(order) < order.remaining:
+            self._finish(order, "EXPIRED")
+        else:
+            self._match(book, order, fills)
+            if order.remaining == 0:
+                order.status = "FILLED"
+            elif order.type in (LIMIT, LIMIT_MAKER) and order.tif == "GTC" and order.quote_qty == 0:
+                order.status = "PARTIALLY_FILLED" if order.executed else "NEW"
+                self.live[order.order_id] = order
+                book.add(order)
+            else:
+                self._finish(order, "EXPIRED")
+        if listener and book.top() != top_before:
+            listener.on_top_change(book)
+        return fills
+
+    def _finish(self, order: Order, status: str) -> None:
+        order.status = status
+        order.update_ms = self.clock_ms()
+        if order.account is not None and self.listener:
+            self.listener.on_order_event(order, status, None)
+
+    def _match(self, book: Book, taker: Order, fills: list[Fill]) -> None:
+        buy = taker.is_buy
+        keys = book.ask_keys if buy else book.bid_keys
+        levels = book.asks if buy else book.bids
+        step = book.market.step
+        budget = taker.quote_qty
+        listener = self.listener
+        exhausted = False
+        while keys and taker.remaining > 0 and not exhausted:
+            price = keys[0] if buy else -keys[0]
+            if taker.type != MARKET and (price > taker.price if buy else price < taker.price):
+                break
+            level = levels[price]
+            while level.orders and taker.remaining > 0:
+                maker = level.orders[0]
+                qty = min(taker.remaining, maker.remaining)
+                if budget:
+                    # quoteOrderQty market buys spend a quote budget, not a base quantity
+                    affordable = (budget - taker.cum_quote) // price
+                    qty = min(qty, affordable - affordable % step)
+                    if qty <= 0:
+                        taker.qty = taker.executed
+                        exhausted = True
+                        break
+                now = self.clock_ms()
+                maker.executed += qty
+                maker.cum_quote += qty * price
+                maker.update_ms = now
+                taker.executed += qty
+                taker.cum_quote += qty * price
+                taker.update_ms = now
+                level.qty -= qty
+                if maker.remaining == 0:
+                    maker.status = "FILLED"
+                    maker.working = False
+                    level.orders.popleft()
+                    self.live.pop(maker.order_id, None)
+                else:
+                    maker.status = "PARTIALLY_FILLED"
+                taker.status = "FILLED" if taker.remaining == 0 else "PARTIALLY_FILLED"
+                fill = Fill(self._ids.trade, book.market.id, price, qty, now, maker, taker)
+                self._ids.trade += 1
+                fills.append(fill)
+                self._record(book, fill)
+                if listener:
+                    listener.on_fill(fill)
+                    if maker.account is not None:
+                        listener.on_order_event(maker, "TRADE", fill)
+                    if taker.account is not None:
+                        listener.on_order_event(taker, "TRADE", fill)
+            if not level.orders:
+                book._drop_level(not buy, price)
+            book._touch(not buy, price)
+
+    def _record(self, book: Book, fill: Fill) -> None:
+        book.trades.append(fill)
+        st = book.stats
+        if st.count == 0:
+            st.open = st.high = st.low = fill.price
+            st.first_id = fill.trade_id
+            st.open_ms = fill.time_ms
+        st.high = max(st.high, fill.price)
+        st.low = min(st.low, fill.price)
+        st.last = fill.price
+        st.last_qty = fill.qty
+        st.volume += fill.qty
+        st.quote_volume += fill.qty * fill.price
+        st.count += 1
+        st.last_id = fill.trade_id
+
+    def cancel(self, order: Order) -> None:
+        """Cancel a resting order (no-op on orders that are no longer working)."""
+        if order.order_id not in self.live:
+            return
+        book = self.books[order.symbol]
+        top_before = book.top()
+        del self.live[order.order_id]
+        book.remove(order)
+        order.working = False
+        self._finish(order, "CANCELED")
+        if self.listener and book.top() != top_before:
+            self.listener.on_top_change(book)
+
+    def open_orders(self, account: str, symbol: str | None = None) -> list[Order]:
+        """Working orders of ``account`` (optionally one symbol), oldest first."""
+        return [
+            o
+            for o in self.account_orders.values()
+            if o.account == account and o.order_id in self.live and symbol in (None, o.symbol)
+        ]
+
+    def find(
+        self, account: str, symbol: str, order_id: int | None, client_id: str | None
+    ) -> Order | None:
+        """Look an account's order up by id or client order id."""
+        if order_id is not None:
+            o = self.account_orders.get(order_id)
+            if o is not None and o.account == account and o.symbol == symbol:
+                return o
+            return None
+        if client_id is not None:
+            return self.client_ids.get((account, symbol, client_id))
+        return None

@@ -1,0 +1,221 @@
+"""Synthetic participants around a seeded fair value; correlated fair values across venues."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from decimal import Decimal
+
+import trio
+
+from actors.venues.config import SymbolSpec
+from actors.venues.engine import BUY, LIMIT, MARKET, SELL, Engine
+
+STEP_S = 0.02
+
+
+class FairValueModel:
+    """Fair values per (venue, symbol): a shared seeded random walk plus per-venue deviations.
+
+    Each venue's deviation mean-reverts (Ornstein-Uhlenbeck) and now and then jumps, so two
+    venues drift apart and converge again: the cross-venue opportunities. Values are a pure
+    function of (seed, step), computed lazily, so who asks first never changes the market.
+
+    Example: ``m = FairValueModel(seed=1, specs=[spec], venues=2); m.value(0, "BTC/USDT", 10)``
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        specs: list[SymbolSpec],
+        venues: int = 1,
+        step_s: float = STEP_S,
+        divergence_bps: float = 8.0,
+        jump_per_s: float = 0.05,
+        jump_bps: float = 30.0,
+        history: int = 4096,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.specs = {s.symbol: s for s in specs}
+        self.symbols = [s.symbol for s in specs]
+        self.venues = venues
+        self.step_s = step_s
+        self._theta = 0.5
+        self._dev_sigma = divergence_bps / 1e4 * math.sqrt(2 * self._theta)
+        self._jump_p = jump_per_s * step_s
+        self._jump = jump_bps / 1e4
+        self._log = {s.symbol: math.log(float(s.price)) for s in specs}
+        self._dev = [dict.fromkeys(self.symbols, 0.0) for _ in range(venues)]
+        self._step = 0
+        self._history: deque[list[dict[str, float]]] = deque(maxlen=history)
+        self._history.append(self._values())
+
+    def _values(self) -> list[dict[str, float]]:
+        return [
+            {s: math.exp(self._log[s] + self._dev[v][s]) for s in self.symbols}
+            for v in range(self.venues)
+        ]
+
+    def _advance(self) -> None:
+        rng = self.rng
+        sq = math.sqrt(self.step_s)
+        for s in self.symbols:
+            spec = self.specs[s]
+            self._log[s] += spec.vol_bps_per_sqrt_s / 1e4 * sq * rng.gauss(0.0, 1.0)
+            for v in range(self.venues):
+                d = self._dev[v][s]
+                d += -self._theta * d * self.step_s + self._dev_sigma * sq * rng.gauss(0.0, 1.0)
+                if self.venues > 1 and rng.random() < self._jump_p:
+                    d += self._jump * (1 if rng.random() < 0.5 else -1)
+                self._dev[v][s] = d
+        self._step += 1
+        self._history.append(self._values())
+
+    def value(self, venue: int, symbol: str, step: int) -> float:
+        """Fair value of ``symbol`` on venue ``venue`` at model step ``step``."""
+        while self._step < step:
+            self._advance()
+        oldest = self._step - len(self._history) + 1
+        idx = max(step, oldest) - oldest
+        return self._history[idx][venue][symbol]
+
+
+class _Resting:
+    """Synthetic order ids of one side with O(1) random removal."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def pop_random(self, rng: random.Random) -> int:
+        i = rng.randrange(len(self.ids))
+        self.ids[i], self.ids[-1] = self.ids[-1], self.ids[i]
+        return self.ids.pop()
+
+
+class SyntheticMarket:
+    """Makers and takers trading on one venue's engine at ``rate_hz`` book events per symbol.
+
+    Example: ``nursery.start_soon(SyntheticMarket(engine, specs, model, 0, seed, 50.0).run)``
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        specs: list[SymbolSpec],
+        model: FairValueModel,
+        venue_index: int,
+        seed: int,
+        rate_hz: float,
+        max_resting_per_side: int = 150,
+    ) -> None:
+        self.engine = engine
+        self.specs = specs
+        self.model = model
+        self.venue_index = venue_index
+        self.rng = random.Random(f"{seed}:{venue_index}")
+        self.rate_hz = rate_hz
+        self.max_resting = max_resting_per_side
+        self.paused = False
+        self.step = 0
+        self.events = 0
+        self._carry = 0.0
+        self._resting = {s.market_id: (_Resting(), _Resting()) for s in specs}
+        self._markets = {s.market_id: engine.markets[s.market_id] for s in specs}
+
+    def seed_books(self, per_side: int = 40) -> None:
+        """Fill every book with resting maker orders before the venue opens."""
+        for spec in self.specs:
+            for _ in range(per_side):
+                self._maker(spec, BUY)
+                self._maker(spec, SELL)
+
+    def fair(self, spec: SymbolSpec) -> float:
+        """Current fair value of ``spec``'s symbol on this venue."""
+        return self.model.value(self.venue_index, spec.symbol, self.step)
+
+    def _maker(self, spec: SymbolSpec, side: str) -> None:
+        m = self._markets[spec.market_id]
+        fair = self.fair(spec)
+        dist = self.rng.expovariate(1.0 / spec.depth_bps) / 1e4
+        if side == BUY:
+            price = math.floor(fair * (1 - dist) * 10**m.pd / m.tick) * m.tick
+        else:
+            price = math.ceil(fair * (1 + dist) * 10**m.pd / m.tick) * m.tick
+        price = min(max(price, m.min_price), m.max_price)
+        qty = self._qty(spec, 0.2, 2.0)
+        order = self.engine.new_order(
+            symbol=m.id, side=side, type=LIMIT, tif="GTC", price=price, qty=qty
+        )
+        self.engine.submit(order)
+        if order.order_id in self.engine.live:
+            self._resting[m.id][0 if side == BUY else 1].ids.append(order.order_id)
+
+    def _qty(self, spec: SymbolSpec, lo: float, hi: float) -> int:
+        m = self._markets[spec.market_id]
+        base = float(spec.maker_qty * Decimal(10) ** m.qd)
+        units = int(base * self.rng.uniform(lo, hi))
+        return max(m.min_qty, units - units % m.step)
+
+    def _cancel(self, spec: SymbolSpec, side_index: int) -> bool:
+        resting = self._resting[spec.market_id][side_index]
+        live = self.engine.live
+        while resting.ids:
+            oid = resting.pop_random(self.rng)
+            order = live.get(oid)
+            if order is not None:
+                self.engine.cancel(order)
+                return True
+        return False
+
+    def _taker(self, spec: SymbolSpec) -> None:
+        m = self._markets[spec.market_id]
+        side = BUY if self.rng.random() < 0.5 else SELL
+        order = self.engine.new_order(
+            symbol=m.id, side=side, type=MARKET, tif="GTC", price=0, qty=self._qty(spec, 0.1, 1.0)
+        )
+        self.engine.submit(order)
+
+    def event(self, spec: SymbolSpec) -> None:
+        """One synthetic action on ``spec``'s book: quote, cancel or take."""
+        bids, asks = self._resting[spec.market_id]
+        if len(bids.ids) > self.max_resting and self._cancel(spec, 0):
+            return
+        if len(asks.ids) > self.max_resting and self._cancel(spec, 1):
+            return
+        r = self.rng.random()
+        if r < 0.5:
+            self._maker(spec, BUY if self.rng.random() < 0.5 else SELL)
+        elif r < 0.9:
+            if not self._cancel(spec, 0 if self.rng.random() < 0.5 else 1):
+                self._maker(spec, BUY if self.rng.random() < 0.5 else SELL)
+        else:
+            self._taker(spec)
+
+    def run_step(self) -> None:
+        """Advance one model step and perform this step's share of events."""
+        self.step += 1
+        if self.paused:
+            return
+        want = self.rate_hz * self.model.step_s + self._carry
+        n = int(want)
+        self._carry = want - n
+        for _ in range(n):
+            for spec in self.specs:
+                self.event(spec)
+        self.events += n * len(self.specs)
+
+    async def run(self) -> None:
+        """Run forever on trio's clock, in fixed steps so the same seed gives the same market."""
+        step_s = self.model.step_s
+        deadline = trio.current_time()
+        while True:
+            deadline += step_s
+            now = trio.current_time()
+            if deadline < now - 1.0:
+                # far behind (a stalled machine): skip ahead instead of bursting
+                deadline = now
+            await trio.sleep_until(deadline)
+            self.run_step()

@@ -1,0 +1,147 @@
+"""The matching engine, the synthetic market and venue lifecycle, without ccxt."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import msgspec
+import pytest
+import trio
+
+from actors.venues import VenueConfig, open_venue, open_venues
+from actors.venues.config import symbol_spec
+from actors.venues.engine import BUY, LIMIT, MARKET, SELL, Engine
+from actors.venues.filters import Market
+from actors.venues.market import FairValueModel, SyntheticMarket
+
+
+def _engine() -> Engine:
+    return Engine([Market(symbol_spec("BTC/USDT"))], lambda: 0)
+
+
+def test_price_time_priority_and_partial_fills() -> None:
+    eng = _engine()
+    mk = eng.new_order
+    first = mk(symbol="BTCUSDT", side=SELL, type=LIMIT, tif="GTC", price=100, qty=5)
+    second = mk(symbol="BTCUSDT", side=SELL, type=LIMIT, tif="GTC", price=100, qty=5)
+    better = mk(symbol="BTCUSDT", side=SELL, type=LIMIT, tif="GTC", price=99, qty=2)
+    for o in (first, second, better):
+        eng.submit(o)
+    taker = mk(symbol="BTCUSDT", side=BUY, type=LIMIT, tif="GTC", price=100, qty=4)
+    fills = eng.submit(taker)
+    assert [(f.maker.order_id, f.price, f.qty) for f in fills] == [
+        (better.order_id, 99, 2),
+        (first.order_id, 100, 2),
+    ]
+    assert first.status == "PARTIALLY_FILLED" and second.status == "NEW"
+    assert taker.status == "FILLED"
+    _, bids, asks = eng.books["BTCUSDT"].snapshot(10)
+    assert asks == [(100, 8)] and bids == []
+
+
+def test_ioc_fok_market() -> None:
+    eng = _engine()
+    mk = eng.new_order
+    eng.submit(mk(symbol="BTCUSDT", side=BUY, type=LIMIT, tif="GTC", price=50, qty=3))
+    fok = mk(symbol="BTCUSDT", side=SELL, type=LIMIT, tif="FOK", price=50, qty=4)
+    assert eng.submit(fok) == [] and fok.status == "EXPIRED"
+    ioc = mk(symbol="BTCUSDT", side=SELL, type=LIMIT, tif="IOC", price=50, qty=4)
+    assert sum(f.qty for f in eng.submit(ioc)) == 3 and ioc.status == "EXPIRED"
+    mkt = mk(symbol="BTCUSDT", side=BUY, type=MARKET, tif="GTC", price=0, qty=1)
+    assert eng.submit(mkt) == [] and mkt.status == "EXPIRED"
+
+
+def test_depth_diffs_cover_every_update_id_once() -> None:
+    eng = _engine()
+    book = eng.books["BTCUSDT"]
+    eng.submit(eng.new_order(symbol="BTCUSDT", side=BUY, type=LIMIT, tif="GTC", price=5, qty=1))
+    d1 = book.drain_diff()
+    eng.submit(eng.new_order(symbol="BTCUSDT", side=BUY, type=LIMIT, tif="GTC", price=6, qty=1))
+    book.skip_ids(3)
+    d2 = book.drain_diff()
+    assert d1 is not None and d2 is not None
+    assert (d1.first, d1.last) == (1, 1)
+    assert d2.first == d1.last + 1 + 3 and d2.last == book.update_id
+    assert book.drain_diff() is None
+
+
+def _run_market(seed: int) -> list[tuple[int, int]]:
+    spec = symbol_spec("BTC/USDT")
+    eng = Engine([Market(spec)], lambda: 0)
+    mkt = SyntheticMarket(eng, [spec], FairValueModel(seed, [spec]), 0, seed, 500.0)
+    mkt.seed_books()
+    for _ in range(200):
+        mkt.run_step()
+    _, bids, asks = eng.books["BTCUSDT"].snapshot(1000)
+    return bids + asks
+
+
+def test_same_seed_same_market() -> None:
+    assert _run_market(4) == _run_market(4)
+    assert _run_market(4) != _run_market(5)
+
+
+def test_two_venues_correlated_but_diverging() -> None:
+    spec = symbol_spec("BTC/USDT")
+    model = FairValueModel(9, [spec], venues=2)
+    a = [model.value(0, "BTC/USDT", k) for k in range(0, 30000, 10)]
+    b = [model.value(1, "BTC/USDT", k) for k in range(0, 30000, 10)]
+    gaps = [abs(x - y) / x for x, y in zip(a, b, strict=True)]
+    assert max(gaps) > 5e-4  # drifts apart now and then
+    assert sum(gaps) / len(gaps) < 5e-3  # but stays close on average
+    assert max(a) / min(a) > 1.001  # the common walk moves
+
+
+def test_non_loopback_host_is_refused() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        VenueConfig(host="0.0.0.0")
+
+
+async def test_two_venues_in_one_process_and_prompt_cancellation() -> None:
+    cfgs = [VenueConfig(name="a", seed=3), VenueConfig(name="b", seed=3)]
+    with trio.fail_after(10):
+        async with open_venues(cfgs) as (a, b):
+            assert a.port != b.port
+            assert a.market.model is b.market.model
+        # the block exited: both listeners are closed
+        for port in (a.port, b.port):
+            with pytest.raises(OSError):
+                await trio.open_tcp_stream("127.0.0.1", port)
+
+
+async def test_cancel_with_open_websocket_is_prompt() -> None:
+    with trio.fail_after(5):
+        async with open_venue(VenueConfig(seed=1)) as v:
+            stream = await trio.open_tcp_stream("127.0.0.1", v.port)
+            await stream.send_all(
+                b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            assert b"101" in await stream.receive_some(1024)
+        await stream.aclose()
+
+
+def test_standalone_prints_ccxt_options_and_stops_on_sigint() -> None:
+    code = (
+        "from actors.venues import run_sim_exchange;"
+        "run_sim_exchange(ports=[0, 0], symbols=['BTC/USDT'], seed=1, rate_hz=20.0)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [msgspec.json.decode(proc.stdout.readline()) for _ in range(2)]
+        assert {ln["venue"] for ln in lines} == {"sim0", "sim1"}
+        assert lines[0]["ccxt"]["urls"]["api"]["public"].startswith("http://127.0.0.1:")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -272,29 +272,21 @@ class ConflatingMailbox(Mailbox):
     def put_nowait(self, message: Any) -> bool:
         if self.closed:
             raise MailboxClosed(self.path)
-        self.received += 1
         # Asks are never conflated: each one has an asker waiting for its own answer.
         key = None if type(message) is Ask else self._key(message)
         latest = self._latest
         if key is None:
             key = _Unique()
         elif key in latest:
+            self.received += 1
             self._discard(latest[key])
             latest[key] = message
             return True
         if len(self._items) >= self.capacity:
-            oldest = self._items.popleft()
-            self._discard(latest.pop(oldest))
-        self._items.append(key)
+            self._discard(latest.pop(self._items.popleft()))
         latest[key] = message
-        depth = len(self._items)
-        if depth > self.high_water:
-            self.high_water = depth
-        if self._sleeping:
-            # Clear at once: the receiver runs later, and further puts must not unpark again.
-            self._sleeping = False
-            self._receiver.unpark()
-        return True
+        # The line holds keys; the base class appends, counts and wakes the receiver.
+        return super().put_nowait(key)
 
     async def put(self, message: Any) -> bool:
         return self.put_nowait(message)

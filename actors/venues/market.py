@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import trio
@@ -209,13 +210,20 @@ class SyntheticMarket:
 
     async def run(self) -> None:
         """Run forever on trio's clock, in fixed steps so the same seed gives the same market."""
-        step_s = self.model.step_s
-        deadline = trio.current_time()
-        while True:
-            deadline += step_s
-            now = trio.current_time()
-            if deadline < now - 1.0:
-                # far behind (a stalled machine): skip ahead instead of bursting
-                deadline = now
-            await trio.sleep_until(deadline)
+        async for _ in ticks(self.model.step_s):
             self.run_step()
+
+
+async def ticks(interval: float) -> AsyncIterator[None]:
+    """Yield every ``interval`` seconds on trio's clock, at fixed deadlines.
+
+    Far behind (a stalled machine), it skips ahead instead of bursting to catch up.
+    """
+    deadline = trio.current_time()
+    while True:
+        deadline += interval
+        now = trio.current_time()
+        if deadline < now - 1.0:
+            deadline = now
+        await trio.sleep_until(deadline)
+        yield

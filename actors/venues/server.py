@@ -26,7 +26,7 @@ from actors.venues.config import VenueConfig
 from actors.venues.engine import MARKET, Book, Engine, Fill, Order
 from actors.venues.faults import Faults
 from actors.venues.filters import Market
-from actors.venues.market import FairValueModel, SyntheticMarket
+from actors.venues.market import FairValueModel, SyntheticMarket, ticks
 from actors.venues.orders import OrderService
 from actors.venues.ratelimit import RateLimiter
 from actors.venues.streams import Conn, Hub, dumps, market_endpoint
@@ -420,25 +420,11 @@ class Venue:
                 hub.publish(n, payload)
 
     async def _depth_loop(self) -> None:
-        interval = self.config.depth_interval_s
-        deadline = trio.current_time()
-        while True:
-            deadline += interval
-            now = trio.current_time()
-            if deadline < now - 1.0:
-                deadline = now
-            await trio.sleep_until(deadline)
+        async for _ in ticks(self.config.depth_interval_s):
             self.publish_depth()
 
     async def _market_loop(self) -> None:
-        step_s = self.model.step_s
-        deadline = trio.current_time()
-        while True:
-            deadline += step_s
-            now = trio.current_time()
-            if deadline < now - 1.0:
-                deadline = now
-            await trio.sleep_until(deadline)
+        async for _ in ticks(self.model.step_s):
             self.market.run_step()
             self.flush_user_events()
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from actors.runtime import ChildSpec
 from actors.topology.load import ConfigError, backoff_of
-from actors.topology.schema import Topology, VenueSection
+from actors.topology.schema import StrategySection, Topology, VenueSection
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
 from actors.trading.desk import desk_specs
 from actors.trading.ratelimit import VenueBudget
@@ -91,21 +91,13 @@ def build(
 
     for i, s in enumerate(topology.strategies):
         try:
-            load_strategy(s.class_, s.name, s.params)
+            load_strategy(s.class_, s.name, strategy_params(s, []))
         except (ImportError, AttributeError, ValueError, TypeError) as exc:
             problems.append(f"strategies[{i}].class: cannot load {s.class_!r}: {exc}")
     if problems:
         raise ConfigError(source, problems)
     strategies = [
-        StrategySpec(
-            s.name,
-            s.class_,
-            {
-                "symbols": list(s.symbols),
-                "venues": list(s.venues) or [v.name for v in topology.venues],
-                **s.params,
-            },
-        )
+        StrategySpec(s.name, s.class_, strategy_params(s, [v.name for v in topology.venues]))
         for s in topology.strategies
     ]
     options = DeskOptions(
@@ -136,6 +128,18 @@ def build(
         endpoints,
         budgets,
     )
+
+
+def strategy_params(strategy: StrategySection, all_venues: list[str]) -> dict[str, Any]:
+    """A strategy's params plus where it trades: ``symbols``/``venues`` lists, and
+    ``symbol``/``venue`` when there is exactly one (explicit params win)."""
+    venues = list(strategy.venues) or all_venues
+    where: dict[str, Any] = {"symbols": list(strategy.symbols), "venues": venues}
+    if len(strategy.symbols) == 1:
+        where["symbol"] = strategy.symbols[0]
+    if len(venues) == 1:
+        where["venue"] = venues[0]
+    return {**where, **strategy.params}
 
 
 def _env_key(key: str) -> str:

@@ -60,7 +60,8 @@ async def run_plan(
     for name, url in plan.endpoints.items():
         log.info("embedded venue %s at %s", name, url)
     try:
-        async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        async with trio_asyncio.open_loop() as loop, trio.open_nursery() as nursery:
+            loop.set_exception_handler(_log_asyncio_error)
             if status_interval > 0:
                 nursery.start_soon(report_status, system, status_interval)
             if metrics_port is not None:
@@ -76,6 +77,14 @@ async def run_plan(
     finally:
         log.info("%s", run_summary(system.all_stats(), time.monotonic() - started))
     return system
+
+
+def _log_asyncio_error(loop: object, context: dict[str, object]) -> None:
+    # trio-asyncio's default re-raises into the loop's nursery, ending every ccxt client at
+    # once. An error in a callback belongs to one connection, whose actor notices on its own
+    # (a stalled or broken stream is a crash it restarts from): log it, keep the process up.
+    error = context.get("exception")
+    log.error("error in an asyncio callback: %s (%r)", context.get("message"), error)
 
 
 async def _stop_after(system: System, seconds: float) -> None:

@@ -38,7 +38,7 @@ stores; rebuilding from the journal is therefore the same sequence of calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from actors.trading.messages import (
@@ -67,6 +67,7 @@ __all__ = [
     "OrderError",
     "OrderStatus",
     "OrderTable",
+    "replay",
 ]
 
 S = OrderStatus
@@ -585,3 +586,29 @@ class OrderTable:
         for order in self._orders.values():
             if order.status in IN_FLIGHT:
                 order.submitted_at = now
+
+
+def replay(
+    messages: Iterable[Message],
+    now: float = 0.0,
+    unknown_grace: float = 30.0,
+    *,
+    strict: bool = True,
+) -> OrderTable:
+    """Rebuild an :class:`OrderTable` from journaled messages (non-order messages skipped).
+
+    The in-memory twin of :meth:`actors.trading.journal.Journal.rebuild`, for actors that read
+    the journal through the journal actor; in-flight grace timers restart at ``now``.
+    ``strict=False`` skips events that do not apply instead of raising :class:`OrderError`.
+    """
+    table = OrderTable(unknown_grace=unknown_grace)
+    for msg in messages:
+        if getattr(msg, "client_order_id", None) is None and not isinstance(msg, OrderIntent):
+            continue
+        try:
+            table.apply(msg, now)
+        except OrderError:
+            if strict:
+                raise
+    table.rebase_clock(now)
+    return table

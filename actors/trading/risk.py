@@ -240,6 +240,27 @@ class RiskEngine:
             # but never raise what fills already consumed).
             order.remaining = min(order.remaining, update.remaining)
 
+    def restore_open(
+        self,
+        client_order_id: str,
+        *,
+        venue: str | None,
+        symbol: str,
+        side: str,
+        remaining: Decimal,
+        price: Decimal,
+    ) -> None:
+        """Count an order that was approved before a restart (rebuilt from the journal)."""
+        self._seen.add(client_order_id)
+        if remaining > 0:
+            self._open[client_order_id] = _OpenOrder(
+                venue=venue, symbol=symbol, side=side, remaining=remaining, price=price
+            )
+
+    def mark_seen(self, client_order_id: str) -> None:
+        """Remember a client order id used before a restart (duplicates stay refused)."""
+        self._seen.add(client_order_id)
+
     def release(self, client_order_id: str) -> None:
         """Stop counting an order that ended without an update (e.g. never reached venue)."""
         self._open.pop(client_order_id, None)

@@ -1,0 +1,265 @@
+"""The only module that touches trio-asyncio and ccxt's classes: calls, errors, conversions.
+
+ccxt.pro runs on asyncio; the process runs on trio with one ``trio_asyncio.open_loop()`` at the
+root. :func:`aio` turns a ccxt coroutine method into a trio-awaitable. :func:`make_exchange`
+builds a ccxt.pro exchange whose REST requests honour a shared :class:`VenueBudget` (token and
+venue-wide 429 pause) and whose websocket frames that cannot be parsed are counted and dropped
+instead of killing ccxt's receive loop. The converters copy ccxt's live, mutating structures
+into immutable messages.
+
+>>> classify_submit_error(RuntimeError("boom"))
+'unknown'
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+from typing import Any, Literal
+
+import ccxt
+import ccxt.pro
+import trio_asyncio
+
+from actors.trading.messages import BookSnapshot, Fill, OrderStatus, OrderUpdate, TradeTick
+from actors.trading.ratelimit import VenueBudget, retry_after
+
+log = logging.getLogger("actors.trading.ccxt")
+
+SubmitOutcome = Literal["rejected", "rate_limited", "unknown"]
+
+
+def aio(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """``await aio(exchange.fetch_balance)()`` runs a ccxt coroutine on the asyncio loop."""
+    return trio_asyncio.aio_as_trio(fn)
+
+
+@functools.cache
+def _budgeted_class(name: str) -> type[Any]:
+    """A subclass of ``ccxt.pro.<name>`` with the budget and frame-guard hooks."""
+    base = getattr(ccxt.pro, name, None)
+    if base is None:
+        raise ValueError(f"ccxt.pro has no exchange {name!r}")
+
+    class Budgeted(base):  # type: ignore[misc,valid-type]
+        actors_budget: VenueBudget | None = None
+
+        async def fetch(
+            self, url: str, method: str = "GET", headers: Any = None, body: Any = None
+        ) -> Any:
+            # Every REST call of this instance, ccxt-internal ones (book snapshots) included,
+            # waits for the venue-wide budget and any 429 pause.
+            if self.actors_budget is not None:
+                await self.actors_budget.acquire_async()
+            return await super().fetch(url, method, headers, body)
+
+        def handle_errors(
+            self,
+            code: int,
+            reason: str,
+            url: str,
+            method: str,
+            headers: Any,
+            body: Any,
+            response: Any,
+            request_headers: Any,
+            request_body: Any,
+        ) -> Any:
+            if code in (418, 429) and self.actors_budget is not None:
+                self.actors_budget.pause(retry_after(headers), f"HTTP {code} on {method} {url}")
+            return super().handle_errors(
+                code, reason, url, method, headers, body, response, request_headers, request_body
+            )
+
+        def handle_message(self, client: Any, message: Any) -> Any:
+            # ccxt passes frames that do not look like JSON on as raw strings, and a
+            # well-formed frame with impossible fields can make a handler raise: both are
+            # counted and dropped here, so a bad frame never ends the receive loop.
+            if not isinstance(message, (dict, list)):
+                self._count_malformed(client, f"non-JSON frame {str(message)[:40]!r}")
+                return None
+            try:
+                return super().handle_message(client, message)
+            except Exception as exc:
+                self._count_malformed(client, repr(exc))
+                return None
+
+        def _count_malformed(self, client: Any, why: str) -> None:
+            if self.actors_budget is not None:
+                self.actors_budget.malformed_frames += 1
+            log.warning("malformed frame from %s dropped: %s", getattr(client, "url", "?"), why)
+
+        def client(self, url: str) -> Any:
+            client = super().client(url)
+            if not getattr(client, "_actors_guarded", False):
+                client._actors_guarded = True
+                original = client.handle_text_or_binary_message
+                budget = self.actors_budget
+
+                def guarded(data: Any) -> Any:
+                    # A frame ccxt cannot decode would raise inside an asyncio callback and
+                    # silently end the receive loop; count it and keep reading instead.
+                    try:
+                        return original(data)
+                    except Exception as exc:
+                        if budget is not None:
+                            budget.malformed_frames += 1
+                        log.warning("malformed frame from %s dropped: %r", url, exc)
+                        return None
+
+                client.handle_text_or_binary_message = guarded
+            return client
+
+    Budgeted.__name__ = f"Budgeted_{name}"
+    return Budgeted
+
+
+def make_exchange(name: str, config: Mapping[str, Any], budget: VenueBudget | None) -> Any:
+    """A ccxt.pro ``name`` instance (call inside the asyncio loop's lifetime; close it after)."""
+    cfg = dict(config)
+    cfg.setdefault("enableRateLimit", True)
+    exchange = _budgeted_class(name)(cfg)
+    exchange.actors_budget = budget
+    return exchange
+
+
+async def close_exchange(exchange: Any) -> None:
+    """Close an exchange's sessions and sockets; errors are logged, not raised."""
+    try:
+        await aio(exchange.close)()
+    except Exception:
+        log.exception("closing %s failed", getattr(exchange, "id", exchange))
+
+
+def classify_submit_error(exc: BaseException) -> SubmitOutcome:
+    """What a failed ``create_order`` means for the order.
+
+    A 429/418 (``DDoSProtection``) is answered before the venue looks at the order:
+    ``rate_limited``. Any other ``ExchangeError`` (bad order, funds, duplicate id) is a
+    definite refusal: ``rejected``. Time-outs, 5xx (``ExchangeNotAvailable``), dropped
+    connections and anything unexpected leave the outcome open: ``unknown``.
+    """
+    if isinstance(exc, ccxt.DDoSProtection):
+        return "rate_limited"
+    if isinstance(exc, ccxt.NetworkError):
+        return "unknown"
+    if isinstance(exc, ccxt.ExchangeError):
+        return "rejected"
+    return "unknown"
+
+
+def is_order_not_found(exc: BaseException) -> bool:
+    """The venue says it does not know the order."""
+    return isinstance(exc, ccxt.OrderNotFound)
+
+
+# --- conversions (copies; ccxt's structures keep mutating) -----------------------------------
+
+
+def dec(value: Any) -> Decimal:
+    """A float/str from ccxt as an exact Decimal (via its shortest repr)."""
+    if value is None:
+        return Decimal(0)
+    return Decimal(str(value))
+
+
+def snapshot_of(
+    venue: str, symbol: str, book: Mapping[str, Any], depth: int, now: float
+) -> BookSnapshot:
+    """Copy the top ``depth`` levels of a ccxt order book into a ``BookSnapshot``."""
+    bids = tuple((float(level[0]), float(level[1])) for level in book["bids"][:depth])
+    asks = tuple((float(level[0]), float(level[1])) for level in book["asks"][:depth])
+    return BookSnapshot(
+        venue=venue,
+        symbol=symbol,
+        bids=bids,
+        asks=asks,
+        nonce=book.get("nonce"),
+        timestamp_ms=book.get("timestamp"),
+        received_at=now,
+    )
+
+
+def trade_tick_of(venue: str, trade: Mapping[str, Any], now: float) -> TradeTick:
+    """A public ccxt trade as a ``TradeTick``."""
+    side = trade.get("side")
+    return TradeTick(
+        venue=venue,
+        symbol=trade["symbol"],
+        price=float(trade["price"]),
+        amount=float(trade["amount"]),
+        side=side if side in ("buy", "sell") else None,
+        trade_id=None if trade.get("id") is None else str(trade["id"]),
+        timestamp_ms=trade.get("timestamp"),
+        received_at=now,
+    )
+
+
+def client_order_id_of_ccxt(order: Mapping[str, Any]) -> str | None:
+    """The client order id of a ccxt order or trade (binance keeps it in ``info.c``)."""
+    cid = order.get("clientOrderId")
+    if cid:
+        return str(cid)
+    info = order.get("info") or {}
+    for key in ("clientOrderId", "c", "origClientOrderId"):
+        if info.get(key):
+            return str(info[key])
+    return None
+
+
+_STATUS = {
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELLED,
+    "cancelled": OrderStatus.CANCELLED,
+    "expired": OrderStatus.EXPIRED,
+    "rejected": OrderStatus.REJECTED,
+}
+
+
+def order_update_of(venue: str, order: Mapping[str, Any]) -> OrderUpdate | None:
+    """A ccxt order as an ``OrderUpdate`` (None when it carries no client order id)."""
+    cid = client_order_id_of_ccxt(order)
+    if cid is None:
+        return None
+    filled = dec(order.get("filled"))
+    amount = dec(order.get("amount"))
+    remaining = order.get("remaining")
+    left = dec(remaining) if remaining is not None else max(amount - filled, Decimal(0))
+    raw = order.get("status")
+    status = _STATUS.get(str(raw))
+    if status is None:
+        status = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
+    if status is OrderStatus.FILLED and amount and filled != amount:
+        filled = amount  # 'closed' means fully executed; float noise must not contradict it
+        left = Decimal(0)
+    average = order.get("average")
+    venue_id = order.get("id")
+    return OrderUpdate(
+        client_order_id=cid,
+        venue=venue,
+        venue_order_id=None if venue_id is None else str(venue_id),
+        status=status,
+        filled=filled,
+        remaining=left,
+        average_price=None if not average else dec(average),
+        timestamp_ms=order.get("lastUpdateTimestamp") or order.get("timestamp"),
+    )
+
+
+def fill_of(venue: str, trade: Mapping[str, Any], client_order_id: str) -> Fill:
+    """A private ccxt trade (one execution of our order) as a ``Fill``."""
+    fee = trade.get("fee") or {}
+    return Fill(
+        client_order_id=client_order_id,
+        venue=venue,
+        symbol=trade["symbol"],
+        side=trade["side"],
+        price=dec(trade["price"]),
+        amount=dec(trade["amount"]),
+        fee=dec(fee.get("cost")),
+        fee_currency=fee.get("currency"),
+        trade_id=str(trade["id"]),
+        timestamp_ms=trade.get("timestamp"),
+    )

@@ -1,0 +1,114 @@
+"""Frozen configuration values of a desk, and the actor paths derived from them.
+
+Every trading actor takes plain values or these frozen objects and finds its peers by path
+(see :func:`book_path` and friends), so a topology builder can wire a desk from a TOML file.
+
+>>> book_path("sim", "BTC/USDT")
+'/books/sim/BTC-USDT'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+JOURNAL = "/journal"
+RISK = "/risk"
+ROUTER = "/router"
+
+
+def symbol_tag(symbol: str) -> str:
+    """'BTC-USDT' for 'BTC/USDT' ('/' is not allowed in actor names)."""
+    return symbol.replace("/", "-").replace(":", "_")
+
+
+def book_path(venue: str, symbol: str) -> str:
+    """Path of the order-book actor of ``venue`` and ``symbol``."""
+    return f"/books/{venue}/{symbol_tag(symbol)}"
+
+
+def consolidated_path(symbol: str) -> str:
+    """Path of the consolidated best bid/offer actor of ``symbol``."""
+    return f"/consolidated/{symbol_tag(symbol)}"
+
+
+def market_path(venue: str) -> str:
+    """Path of the market-data connection of ``venue``."""
+    return f"/market/{venue}"
+
+
+def exec_path(venue: str) -> str:
+    """Path of the private session (orders, fills, balances) of ``venue``."""
+    return f"/exec/{venue}"
+
+
+def strategy_path(name: str) -> str:
+    """Path of the strategy actor called ``name``."""
+    return f"/strategies/{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSpec:
+    """One venue of the desk: its ccxt options and the symbols traded there.
+
+    >>> VenueSpec("sim", {"apiKey": "k"}, ("BTC/USDT",)).exchange
+    'binance'
+    """
+
+    name: str
+    ccxt: Mapping[str, Any]
+    symbols: tuple[str, ...]
+    exchange: str = "binance"
+    """ccxt.pro class name."""
+    stall_after: float = 5.0
+    """A market stream silent this long while connected counts as a crash."""
+    watch_trades: bool = True
+    rate: float = 20.0
+    """Desk-wide REST requests per second to this venue (shared by its connections)."""
+    burst: int = 10
+    submit_timeout: float = 5.0
+    """ccxt's REST time-out of the private session; a submit that overruns it is UNKNOWN."""
+    user_streams: bool = True
+    """Watch orders/fills/balances over the websocket; False: REST only, the router polls
+    open orders every ``DeskOptions.reconcile_interval`` (venues without a user stream)."""
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name:
+            raise ValueError(f"venue name must be non-empty without '/', got {self.name!r}")
+        if not self.symbols:
+            raise ValueError(f"venue {self.name}: at least one symbol is required")
+        if self.stall_after <= 0 or self.submit_timeout <= 0:
+            raise ValueError(f"venue {self.name}: stall_after and submit_timeout must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class StrategySpec:
+    """A strategy to load by dotted path (``pkg.mod:Class`` or ``pkg.mod.Class``) with params.
+
+    >>> StrategySpec("mm", "actors.trading.strategies.market_maker:MarketMaker").name
+    'mm'
+    """
+
+    name: str
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeskOptions:
+    """Desk-wide knobs of books, router and journal."""
+
+    journal_path: str = "journal.sqlite"
+    book_depth: int = 20
+    book_stale_after: float = 3.0
+    """A book without an update this long marks itself stale."""
+    cancel_on_shutdown: bool = False
+    unknown_grace: float = 30.0
+    """An in-flight order the venue does not know is REJECTED only after this long."""
+    unknown_retry: float = 0.5
+    """Seconds between reconciliation attempts of an UNKNOWN order."""
+    reconcile_interval: float = 2.0
+    """How often the router looks for submits that never got an answer."""
+    journal_flush_interval: float = 0.05
+    """Non-durable journal appends are committed at most this late."""

@@ -1,0 +1,222 @@
+"""One wiring of a desk: the supervision tree of every trading actor, as ``ChildSpec``s.
+
+Tests and the topology builder share :func:`desk_specs`::
+
+    /journal                      JournalActor          block mailbox
+    /risk                         RiskActor             conflating (tops by venue+symbol)
+    /consolidated/<BASE-QUOTE>    ConsolidatedActor     conflating
+    /books/<venue>/<BASE-QUOTE>   OrderBookActor        conflating (latest snapshot)
+    /exec/<venue>                 PrivateSession        block (orders are never dropped)
+    /router                       Router                block
+    /strategies/<name>            Strategy subclasses   conflating (market data only)
+    /market/<venue>               MarketDataConnection  block
+
+Start order is that list, so shutdown (reverse) stops market data first, then strategies,
+then the router (which may cancel open orders through sessions still running), and the
+journal last. Feeds and sessions are supervised one_for_one with exponential backoff and a
+generous restart intensity (a flapping venue must not take the desk down).
+
+>>> from decimal import Decimal
+>>> from actors.trading.risk import RiskLimits
+>>> specs = desk_specs([VenueSpec("sim", {}, ("BTC/USDT",))], [], RiskLimits(),
+...     DeskOptions(journal_path=":memory:"))
+>>> [s.name for s in specs]
+['journal', 'risk', 'consolidated', 'books', 'exec', 'router', 'strategies', 'market']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from actors.runtime import Backoff, ChildSpec, MailboxSpec, Overflow, supervisor_spec
+from actors.trading.book_actor import OrderBookActor, market_data_key
+from actors.trading.config import (
+    RISK,
+    DeskOptions,
+    StrategySpec,
+    VenueSpec,
+    consolidated_path,
+    strategy_path,
+    symbol_tag,
+)
+from actors.trading.consolidated import ConsolidatedActor
+from actors.trading.journal_actor import JournalActor
+from actors.trading.market_data import MarketDataConnection
+from actors.trading.messages import BookSnapshot
+from actors.trading.private import PrivateSession
+from actors.trading.ratelimit import VenueBudget
+from actors.trading.risk import RiskLimits
+from actors.trading.risk_actor import RiskActor
+from actors.trading.router import Router
+from actors.trading.strategy import load_strategy
+
+FEED_BACKOFF = Backoff(initial=0.2, maximum=10.0, multiplier=2.0, jitter=0.2, reset_after=30.0)
+CORE_BACKOFF = Backoff(initial=0.05, maximum=2.0, multiplier=2.0, jitter=0.1, reset_after=30.0)
+CONFLATED = MailboxSpec(capacity=65536, overflow=Overflow.CONFLATE, key=market_data_key)
+"""Market data conflated per (kind, venue, symbol); anything else (orders, fills) queued.
+
+65536 distinct waiting non-market messages would evict the oldest; asks are then failed
+(``MessageDropped``), never lost silently. See the report: a runtime policy "conflate keyed
+messages, block the rest" would remove even that bound."""
+
+
+def _book_key(message: object) -> object:
+    return "snapshot" if type(message) is BookSnapshot else None
+
+
+def desk_specs(
+    venues: Sequence[VenueSpec],
+    strategies: Sequence[StrategySpec],
+    limits: RiskLimits,
+    options: DeskOptions,
+    *,
+    budgets: dict[str, VenueBudget] | None = None,
+) -> list[ChildSpec]:
+    """The top-level ``ChildSpec``s of a desk (pass them to ``open_system``/``System``).
+
+    ``budgets`` (one :class:`VenueBudget` per venue name) are made when not given; pass them
+    to inspect rate-limit pauses and malformed-frame counts.
+    """
+    names = [v.name for v in venues]
+    if len(set(names)) != len(names):
+        raise ValueError(f"venue names must be unique, got {names}")
+    budgets = budgets if budgets is not None else {}
+    for v in venues:
+        budgets.setdefault(v.name, VenueBudget(v.name, v.rate, v.burst))
+    all_symbols = sorted({s for v in venues for s in v.symbols})
+    strategy_paths = tuple(strategy_path(s.name) for s in strategies)
+
+    journal = ChildSpec(
+        "journal",
+        lambda: JournalActor(options.journal_path, options.journal_flush_interval),
+        backoff=CORE_BACKOFF,
+        mailbox=MailboxSpec(capacity=4096),
+    )
+    risk = ChildSpec(
+        "risk",
+        lambda: RiskActor(limits, unknown_grace=options.unknown_grace),
+        backoff=CORE_BACKOFF,
+        mailbox=CONFLATED,
+    )
+    consolidated = supervisor_spec(
+        "consolidated",
+        [
+            ChildSpec(
+                symbol_tag(symbol),
+                _consolidated_factory(symbol, strategy_paths),
+                backoff=CORE_BACKOFF,
+                mailbox=CONFLATED,
+            )
+            for symbol in all_symbols
+        ],
+        max_restarts=10,
+        within=10.0,
+    )
+    books = supervisor_spec(
+        "books",
+        [
+            supervisor_spec(
+                v.name,
+                [
+                    ChildSpec(
+                        symbol_tag(symbol),
+                        _book_factory(v.name, symbol, options, strategy_paths),
+                        backoff=CORE_BACKOFF,
+                        mailbox=MailboxSpec(
+                            capacity=4096, overflow=Overflow.CONFLATE, key=_book_key
+                        ),
+                    )
+                    for symbol in v.symbols
+                ],
+                max_restarts=10,
+                within=10.0,
+            )
+            for v in venues
+        ],
+        max_restarts=10,
+        within=10.0,
+    )
+    sessions = supervisor_spec(
+        "exec",
+        [
+            ChildSpec(
+                v.name,
+                _session_factory(v, budgets[v.name]),
+                backoff=FEED_BACKOFF,
+                mailbox=MailboxSpec(capacity=4096),
+                start_timeout=30.0,
+            )
+            for v in venues
+        ],
+        max_restarts=30,
+        within=60.0,
+    )
+    router = ChildSpec(
+        "router",
+        lambda: Router(
+            tuple(names),
+            {v.name: v.symbols for v in venues},
+            options,
+            polled=frozenset(v.name for v in venues if not v.user_streams),
+            submit_timeouts={v.name: v.submit_timeout for v in venues},
+        ),
+        backoff=CORE_BACKOFF,
+        mailbox=MailboxSpec(capacity=8192),
+        start_timeout=60.0,
+        shutdown_grace=15.0,
+    )
+    strategy_specs = supervisor_spec(
+        "strategies",
+        [
+            ChildSpec(
+                s.name,
+                load_strategy(s.path, s.name, s.params),
+                backoff=CORE_BACKOFF,
+                mailbox=CONFLATED,
+            )
+            for s in strategies
+        ],
+        max_restarts=10,
+        within=10.0,
+    )
+    market = supervisor_spec(
+        "market",
+        [
+            ChildSpec(
+                v.name,
+                _feed_factory(v, budgets[v.name], options.book_depth),
+                backoff=FEED_BACKOFF,
+                start_timeout=30.0,
+            )
+            for v in venues
+        ],
+        max_restarts=30,
+        within=60.0,
+    )
+    return [journal, risk, consolidated, books, sessions, router, strategy_specs, market]
+
+
+def _consolidated_factory(symbol: str, subscribers: tuple[str, ...]) -> object:
+    return lambda: ConsolidatedActor(symbol, subscribers=subscribers)
+
+
+def _book_factory(
+    venue: str, symbol: str, options: DeskOptions, strategies: tuple[str, ...]
+) -> object:
+    subscribers = (RISK, consolidated_path(symbol), *strategies)
+    return lambda: OrderBookActor(
+        venue,
+        symbol,
+        depth=options.book_depth,
+        stale_after=options.book_stale_after,
+        subscribers=subscribers,
+        trade_subscribers=strategies,
+    )
+
+
+def _session_factory(venue: VenueSpec, budget: VenueBudget) -> object:
+    return lambda: PrivateSession(venue, budget)
+
+
+def _feed_factory(venue: VenueSpec, budget: VenueBudget, depth: int) -> object:
+    return lambda: MarketDataConnection(venue, budget, depth)

@@ -1,0 +1,282 @@
+"""The private session of one venue: order entry, the user-data streams, reconciliation queries.
+
+A separate ccxt.pro instance from the market-data connection, so a market-data crash does not
+drop order updates. It runs ``watch_orders`` / ``watch_my_trades`` / ``watch_balance`` and
+sends what they report to the router as :class:`OrderUpdate`, :class:`Fill` and
+:class:`Balances`. Order entry is REST: :class:`PlaceOrder` (sent, not asked) starts the
+``create_order`` in a task and the outcome goes back to the router as an ``OrderUpdate``
+(ack or venue rejection) or a :class:`SubmitUnknown` (time-out, 5xx, dropped connection: the
+venue may or may not have it; never retried here). The router's reconciliation asks are
+answered from the venue by client order id. A stream error is a crash; after a restart the
+session tells the router (:class:`SessionUp`), which reconciles the venue.
+
+>>> # ChildSpec("sim", lambda: PrivateSession(venue_spec, budget))
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import trio
+
+from actors.runtime import Actor, Ref
+from actors.trading.ccxt_bridge import (
+    aio,
+    classify_submit_error,
+    client_order_id_of_ccxt,
+    close_exchange,
+    dec,
+    fill_of,
+    is_order_not_found,
+    make_exchange,
+    order_update_of,
+)
+from actors.trading.config import ROUTER, VenueSpec
+from actors.trading.messages import (
+    CancelRejected,
+    OrderStatus,
+    OrderUpdate,
+    SubmitOrder,
+    SubmitUnknown,
+)
+from actors.trading.protocol import (
+    Balances,
+    CancelAtVenue,
+    FetchBalances,
+    FetchFills,
+    FetchOpenOrders,
+    FetchOrder,
+    PlaceOrder,
+    SessionUp,
+    VenueFill,
+    VenueOrder,
+)
+from actors.trading.ratelimit import VenueBudget
+
+
+class PrivateSession(Actor):
+    """Orders, fills and balances of one venue account."""
+
+    def __init__(self, venue: VenueSpec, budget: VenueBudget | None = None) -> None:
+        self.venue = venue
+        self.budget = budget
+        self.exchange: Any = None
+        self.submits = 0
+        self.unknown = 0
+        self._scopes: list[trio.CancelScope] = []
+
+    def _spawn(self, fn: Any, *args: Any) -> None:
+        """Run a stream loop that ``on_stop`` can cancel before the exchange closes."""
+        scope = trio.CancelScope()
+        self._scopes.append(scope)
+
+        async def run() -> None:
+            with scope:
+                await fn(*args)
+
+        self.ctx.start_soon(run)
+
+    async def on_start(self) -> None:
+        """Create the exchange, load markets, start the user-data streams."""
+        self._router: Ref | None = None
+        config = dict(self.venue.ccxt)
+        config["timeout"] = int(self.venue.submit_timeout * 1000)
+        self.exchange = make_exchange(self.venue.exchange, config, self.budget)
+        await aio(self.exchange.load_markets)()
+        if self.venue.user_streams:
+            self._spawn(self._orders_loop)
+            self._spawn(self._trades_loop)
+            self._spawn(self._balance_loop)
+        if self.ctx.incarnation > 1:
+            # Updates may have been missed while we were down: the router reconciles.
+            await self._tell(SessionUp(venue=self.venue.name, incarnation=self.ctx.incarnation))
+
+    async def _tell(self, message: Any) -> None:
+        """Send to the router, looked up lazily (it starts after the sessions).
+
+        Before the router exists nothing needs telling: it reconciles the venue at start-up.
+        """
+        if self._router is None:
+            self._router = self.ctx.lookup(ROUTER)
+            if self._router is None:
+                self.ctx.log.debug("no router yet; dropping %r", message)
+                return
+        await self._router.send(message)
+
+    # --- streams -------------------------------------------------------------------------
+
+    async def _orders_loop(self) -> None:
+        watch = aio(self.exchange.watch_orders)
+        venue = self.venue.name
+        while True:
+            for order in await watch():
+                update = order_update_of(venue, order)
+                if update is not None:
+                    await self._tell(update)
+
+    async def _trades_loop(self) -> None:
+        watch = aio(self.exchange.watch_my_trades)
+        venue = self.venue.name
+        while True:
+            for trade in await watch():
+                cid = client_order_id_of_ccxt(trade)
+                if cid:
+                    await self._tell(fill_of(venue, trade, cid))
+                elif trade.get("order") is not None:
+                    await self._tell(
+                        VenueFill(
+                            venue_order_id=str(trade["order"]), fill=fill_of(venue, trade, "")
+                        )
+                    )
+
+    async def _balance_loop(self) -> None:
+        watch = aio(self.exchange.watch_balance)
+        while True:
+            balance = await watch()
+            await self._tell(self._balances(balance))
+
+    def _balances(self, balance: dict[str, Any]) -> Balances:
+        free = {k: float(v) for k, v in (balance.get("free") or {}).items() if v is not None}
+        total = {k: float(v) for k, v in (balance.get("total") or {}).items() if v is not None}
+        return Balances(venue=self.venue.name, free=free, total=total, at=trio.current_time())
+
+    # --- requests ------------------------------------------------------------------------
+
+    async def handle(self, message: Any) -> Any:
+        """Order entry (sent) and reconciliation queries (asked)."""
+        if isinstance(message, PlaceOrder):
+            self.ctx.start_soon(self._place, message.submit)
+            return None
+        if isinstance(message, CancelAtVenue):
+            return await self._cancel(message)
+        if isinstance(message, FetchOrder):
+            return await self._fetch_order(message)
+        if isinstance(message, FetchOpenOrders):
+            return await self._fetch_open(message)
+        if isinstance(message, FetchFills):
+            trades = await aio(self.exchange.fetch_my_trades)(message.symbol)
+            return tuple(
+                VenueFill(venue_order_id=str(t["order"]), fill=fill_of(self.venue.name, t, ""))
+                for t in trades
+                if t.get("order") is not None
+            )
+        if isinstance(message, FetchBalances):
+            return self._balances(await aio(self.exchange.fetch_balance)())
+        return await super().handle(message)
+
+    async def _place(self, submit: SubmitOrder) -> None:
+        intent = submit.intent
+        cid = intent.client_order_id
+        params: dict[str, Any] = {"clientOrderId": cid}
+        if intent.order_type == "limit":
+            params["timeInForce"] = intent.time_in_force
+        price = float(intent.price) if intent.price is not None else None
+        self.submits += 1
+        try:
+            order = await aio(self.exchange.create_order)(
+                intent.symbol, intent.order_type, intent.side, float(intent.amount), price, params
+            )
+        except Exception as exc:
+            outcome = classify_submit_error(exc)
+            reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+            if outcome == "unknown":
+                self.unknown += 1
+                self.ctx.log.warning("submit %s outcome unknown: %s", cid, reason)
+                await self._tell(
+                    SubmitUnknown(
+                        client_order_id=cid,
+                        venue=self.venue.name,
+                        reason=reason,
+                        at=trio.current_time(),
+                    )
+                )
+            else:
+                await self._tell(self._rejected(cid, intent.amount, reason))
+            return
+        update = order_update_of(self.venue.name, order)
+        if update is None or update.client_order_id != cid:
+            update = OrderUpdate(
+                client_order_id=cid,
+                venue=self.venue.name,
+                venue_order_id=None if order.get("id") is None else str(order["id"]),
+                status=OrderStatus.OPEN,
+                filled=Decimal(0),
+                remaining=intent.amount,
+            )
+        await self._tell(update)
+        for trade in order.get("trades") or ():
+            if trade.get("id") is not None and trade.get("price") and trade.get("amount"):
+                trade = {**trade, "symbol": trade.get("symbol") or intent.symbol}
+                trade.setdefault("side", intent.side)
+                if trade.get("side") is None:
+                    trade["side"] = intent.side
+                await self._tell(fill_of(self.venue.name, trade, cid))
+
+    def _rejected(self, cid: str, amount: Decimal, reason: str) -> OrderUpdate:
+        return OrderUpdate(
+            client_order_id=cid,
+            venue=self.venue.name,
+            venue_order_id=None,
+            status=OrderStatus.REJECTED,
+            filled=Decimal(0),
+            remaining=amount,
+            reason=reason,
+        )
+
+    async def _cancel(self, message: CancelAtVenue) -> OrderUpdate | CancelRejected:
+        cid = message.client_order_id
+        try:
+            order = await aio(self.exchange.cancel_order)(
+                None, message.symbol, {"origClientOrderId": cid}
+            )
+        except Exception as exc:
+            result: OrderUpdate | CancelRejected = CancelRejected(
+                client_order_id=cid,
+                venue=self.venue.name,
+                reason=f"{type(exc).__name__}: {str(exc)[:300]}",
+                at=trio.current_time(),
+            )
+        else:
+            update = order_update_of(self.venue.name, {**order, "clientOrderId": cid})
+            assert update is not None
+            result = update
+        return result
+
+    async def _fetch_order(self, message: FetchOrder) -> OrderUpdate | None:
+        try:
+            order = await aio(self.exchange.fetch_order)(
+                None, message.symbol, {"origClientOrderId": message.client_order_id}
+            )
+        except Exception as exc:
+            if is_order_not_found(exc):
+                return None
+            raise
+        return order_update_of(self.venue.name, {**order, "clientOrderId": message.client_order_id})
+
+    async def _fetch_open(self, message: FetchOpenOrders) -> tuple[VenueOrder, ...]:
+        out: list[VenueOrder] = []
+        for symbol in message.symbols:
+            for order in await aio(self.exchange.fetch_open_orders)(symbol):
+                update = order_update_of(self.venue.name, order)
+                if update is None:
+                    continue
+                out.append(
+                    VenueOrder(
+                        client_order_id=update.client_order_id,
+                        symbol=order["symbol"],
+                        side=order["side"],
+                        amount=dec(order.get("amount")),
+                        price=None if not order.get("price") else dec(order["price"]),
+                        update=update,
+                    )
+                )
+        return tuple(out)
+
+    async def on_stop(self) -> None:
+        """Close the exchange (also after a crash)."""
+        for scope in self._scopes:
+            scope.cancel()
+        if self.exchange is not None:
+            exchange, self.exchange = self.exchange, None
+            await close_exchange(exchange)

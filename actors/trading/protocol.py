@@ -1,0 +1,207 @@
+"""Requests and replies between the trading actors (not journaled, but serialisable).
+
+The journaled domain messages live in :mod:`actors.trading.messages`; this module holds the
+plumbing around them: journal appends, book and order queries, venue commands of the router
+to a private session, and session notices. All are frozen ``msgspec.Struct``s, so a remote
+transport can carry them like any other message.
+
+>>> Append(events=(), durable=False).durable
+False
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from actors.trading.messages import (
+    BookSnapshot,
+    Fill,
+    Message,
+    OrderStatus,
+    OrderUpdate,
+    Side,
+    SubmitOrder,
+    TradingState,
+)
+
+
+class Request(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
+    """Base of the actor-to-actor requests of the trading wing."""
+
+
+# --- journal -------------------------------------------------------------------------------
+
+
+class Append(Request, frozen=True, kw_only=True):
+    """Append ``events`` in one transaction; ``durable=True`` commits before the reply.
+
+    ``durable=False`` only queues them: they are committed with the next durable append
+    (same transaction, same order) or by the journal's flush timer, whichever comes first.
+    """
+
+    events: tuple[Message, ...]
+    durable: bool = True
+
+
+class ReadJournal(Request, frozen=True, kw_only=True):
+    """Ask for every journaled message, oldest first (start-up rebuild)."""
+
+
+class Flush(Request, frozen=True, kw_only=True):
+    """Commit whatever non-durable appends are queued."""
+
+
+# --- books ---------------------------------------------------------------------------------
+
+
+class GetBook(Request, frozen=True, kw_only=True):
+    """Ask a book actor for its current book (a ``BookView``)."""
+
+
+class BookView(Request, frozen=True, kw_only=True):
+    """A book actor's state: its last accepted snapshot, staleness and counters."""
+
+    snapshot: BookSnapshot | None
+    stale: bool
+    stale_reason: str | None
+    updates: int
+    rejected: int
+
+
+class GetConsolidated(Request, frozen=True, kw_only=True):
+    """Ask a consolidated-BBO actor for its current ``ConsolidatedTop`` (or None)."""
+
+
+# --- router <-> private session -------------------------------------------------------------
+
+
+class PlaceOrder(Request, frozen=True, kw_only=True):
+    """Router -> session: send this (already journaled) submit to the venue."""
+
+    submit: SubmitOrder
+
+
+class CancelAtVenue(Request, frozen=True, kw_only=True):
+    """Router -> session: cancel an order by client order id."""
+
+    client_order_id: str
+    symbol: str
+
+
+class FetchOrder(Request, frozen=True, kw_only=True):
+    """Router -> session (ask): the venue's view of one order, or None if unknown there."""
+
+    client_order_id: str
+    symbol: str
+    amount: Decimal | None = None
+
+
+class FetchOpenOrders(Request, frozen=True, kw_only=True):
+    """Router -> session (ask): every open order of the account on the given symbols."""
+
+    symbols: tuple[str, ...]
+
+
+class FetchFills(Request, frozen=True, kw_only=True):
+    """Router -> session (ask): the account's fills of one symbol (for catch-up)."""
+
+    symbol: str
+
+
+class FetchBalances(Request, frozen=True, kw_only=True):
+    """Router -> session (ask): the account's balances as ``Balances``."""
+
+
+class VenueOrder(Request, frozen=True, kw_only=True):
+    """An order as the venue reports it, with what is needed to adopt or compare it."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    amount: Decimal
+    price: Decimal | None
+    update: OrderUpdate
+
+
+class Balances(Request, frozen=True, kw_only=True):
+    """Free and total balance per asset of one venue account."""
+
+    venue: str
+    free: dict[str, float]
+    total: dict[str, float]
+    at: float = 0.0
+
+
+class SessionUp(Request, frozen=True, kw_only=True):
+    """A private session (re)connected: the router reconciles that venue."""
+
+    venue: str
+    incarnation: int
+
+
+class ReconcileVenue(Request, frozen=True, kw_only=True):
+    """Ask the router to reconcile one venue (None: all) now; replies with a summary."""
+
+    venue: str | None = None
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+class GetOrders(Request, frozen=True, kw_only=True):
+    """Ask the router for its orders (``active_only``: only possibly-live ones)."""
+
+    active_only: bool = False
+
+
+class OrderView(Request, frozen=True, kw_only=True):
+    """The router's view of one order."""
+
+    client_order_id: str
+    strategy: str
+    venue: str | None
+    symbol: str
+    side: Side
+    amount: Decimal
+    price: Decimal | None
+    status: OrderStatus
+    filled: Decimal
+    venue_order_id: str | None
+    reason: str = ""
+
+
+class ReleaseOrder(Request, frozen=True, kw_only=True):
+    """Router -> risk: stop counting an order that ended without a venue update."""
+
+    client_order_id: str
+
+
+class ReconcileOrder(Request, frozen=True, kw_only=True):
+    """Router -> itself: ask the venue about one in-flight order by client order id."""
+
+    client_order_id: str
+
+
+class VenueFill(Request, frozen=True, kw_only=True):
+    """A fill as the venue's trade history reports it (by venue order id, no client id)."""
+
+    venue_order_id: str
+    fill: Fill
+
+
+class GetRiskState(Request, frozen=True, kw_only=True):
+    """Ask the risk actor for a ``RiskView``."""
+
+
+class RiskView(Request, frozen=True, kw_only=True):
+    """Trading state, positions (net base quantity per symbol) and counters of the risk actor."""
+
+    state: TradingState
+    reason: str
+    positions: dict[str, Decimal]
+    open_orders: int
+    approved: int
+    rejected: dict[str, int]
+    total_pnl: Decimal

@@ -1,0 +1,100 @@
+"""Cross-venue taker arbitrage: buy where it is cheap, sell where it is dear, both at once.
+
+When venue A's best bid exceeds venue B's best ask by more than ``threshold_bps`` net of
+both legs' taker fees, it buys on B at B's ask and sells on A at A's bid with IOC limit
+orders, sized by the smaller touch and ``max_amount``. It fires again only once both legs
+have ended and ``cooldown`` seconds have passed, so it never stacks legs on a stale view.
+
+Params: ``symbol``, ``venues`` (list), ``threshold_bps`` (5), ``fee_bps`` (10, per leg),
+``max_amount``, ``step`` ("0.00001"), ``tick`` ("0.01"), ``cooldown`` (1.0 s).
+
+>>> arb_edge_bps(bid_a=101.0, ask_b=100.0, fee_bps=10)
+80.0
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import trio
+
+from actors.trading.messages import OrderUpdate, TopOfBook
+from actors.trading.orders import TERMINAL
+from actors.trading.strategy import Strategy, quantize
+
+
+def arb_edge_bps(bid_a: float, ask_b: float, fee_bps: float) -> float:
+    """Profit in bps of buying at ``ask_b`` and selling at ``bid_a``, after both fees."""
+    return round((bid_a - ask_b) / ask_b * 1e4 - 2 * fee_bps, 9)
+
+
+class TakerArbitrage(Strategy):
+    """Two-legged IOC arbitrage between venues of one symbol."""
+
+    async def setup(self) -> None:
+        """Read params."""
+        p = self.params
+        self.symbol: str = p["symbol"]
+        self.venues: tuple[str, ...] = tuple(p["venues"])
+        self.threshold_bps = float(p.get("threshold_bps", 5.0))
+        self.fee_bps = float(p.get("fee_bps", 10.0))
+        self.max_amount = Decimal(str(p["max_amount"]))
+        self.step = Decimal(str(p.get("step", "0.00001")))
+        self.tick = Decimal(str(p.get("tick", "0.01")))
+        self.cooldown = float(p.get("cooldown", 1.0))
+        self.tops: dict[str, TopOfBook] = {}
+        self.pending: set[str] = set()
+        self.last_fire = -1e9
+        self.fired = 0
+
+    async def on_book(self, top: TopOfBook) -> None:
+        """Look for a crossed pair of venues on every book change."""
+        if top.symbol != self.symbol or top.venue not in self.venues:
+            return
+        self.tops[top.venue] = top
+        if self.pending or trio.current_time() - self.last_fire < self.cooldown:
+            return
+        best: tuple[float, str, str] | None = None
+        for sell_venue, a in self.tops.items():
+            for buy_venue, b in self.tops.items():
+                if sell_venue == buy_venue or a.stale or b.stale:
+                    continue
+                if a.bid is None or b.ask is None:
+                    continue
+                edge = arb_edge_bps(a.bid, b.ask, self.fee_bps)
+                if edge > self.threshold_bps and (best is None or edge > best[0]):
+                    best = (edge, sell_venue, buy_venue)
+        if best is not None:
+            await self._fire(self.tops[best[1]], self.tops[best[2]])
+
+    async def _fire(self, sell_top: TopOfBook, buy_top: TopOfBook) -> None:
+        assert sell_top.bid_size is not None and buy_top.ask_size is not None
+        size = min(float(self.max_amount), sell_top.bid_size, buy_top.ask_size)
+        amount = quantize(size, self.step)
+        if amount <= 0:
+            return
+        self.last_fire = trio.current_time()
+        self.fired += 1
+        assert buy_top.ask is not None and sell_top.bid is not None
+        buy = await self.submit(
+            self.symbol,
+            "buy",
+            amount,
+            quantize(buy_top.ask, self.tick),
+            venue=buy_top.venue,
+            time_in_force="IOC",
+        )
+        sell = await self.submit(
+            self.symbol,
+            "sell",
+            amount,
+            quantize(sell_top.bid, self.tick),
+            venue=sell_top.venue,
+            time_in_force="IOC",
+        )
+        self.pending.update(cid for cid in (buy, sell) if cid is not None)
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        """A leg that ended frees the strategy to fire again."""
+        if update.status in TERMINAL:
+            self.pending.discard(update.client_order_id)

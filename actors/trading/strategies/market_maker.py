@@ -1,0 +1,115 @@
+"""A market maker: one bid and one ask around mid, skewed against inventory.
+
+Quotes ``spread_bps`` wide around the venue's mid; inventory (from our fills) moves both
+quotes by up to ``skew_bps`` (long: lower, to sell more and buy less; short: higher), and
+the side that would grow inventory beyond ``max_inventory`` is not quoted. When mid moves
+more than ``tolerance_bps`` from where the quotes were made (or a quote ended), the live
+quotes are cancelled and replaced. Orders go through risk like every other intent.
+
+Params: ``venue``, ``symbol``, ``amount``, ``spread_bps`` (20), ``skew_bps`` (10),
+``max_inventory`` (10 x amount), ``tolerance_bps`` (3), ``tick`` ("0.01"), ``step``
+("0.00001"), ``min_requote_interval`` (0.25 s).
+
+>>> mm_quotes(mid=100.0, spread_bps=20, skew_bps=10, inventory=0.0, max_inventory=1.0)
+(99.9, 100.1)
+>>> mm_quotes(mid=100.0, spread_bps=20, skew_bps=10, inventory=1.0, max_inventory=1.0)
+(99.8, 100.0)
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+import trio
+
+from actors.trading.messages import Fill, OrderStatus, OrderUpdate, Side, TopOfBook
+from actors.trading.orders import TERMINAL
+from actors.trading.strategy import Strategy, quantize
+
+
+def mm_quotes(
+    mid: float, spread_bps: float, skew_bps: float, inventory: float, max_inventory: float
+) -> tuple[float, float]:
+    """(bid, ask) around ``mid``: half the spread each side, shifted against inventory."""
+    ratio = max(-1.0, min(1.0, inventory / max_inventory)) if max_inventory > 0 else 0.0
+    shift = -ratio * skew_bps
+    bid = mid * (1 + (-spread_bps / 2 + shift) / 1e4)
+    ask = mid * (1 + (spread_bps / 2 + shift) / 1e4)
+    return round(bid, 10), round(ask, 10)
+
+
+class MarketMaker(Strategy):
+    """Two-sided quotes around mid with inventory skew, cancel/replace on mid moves."""
+
+    async def setup(self) -> None:
+        """Read params; start flat with no quotes."""
+        p = self.params
+        self.venue: str = p["venue"]
+        self.symbol: str = p["symbol"]
+        self.amount = Decimal(str(p["amount"]))
+        self.spread_bps = float(p.get("spread_bps", 20.0))
+        self.skew_bps = float(p.get("skew_bps", 10.0))
+        self.max_inventory = Decimal(str(p.get("max_inventory", self.amount * 10)))
+        self.tolerance_bps = float(p.get("tolerance_bps", 3.0))
+        self.tick = Decimal(str(p.get("tick", "0.01")))
+        self.step = Decimal(str(p.get("step", "0.00001")))
+        self.min_requote = float(p.get("min_requote_interval", 0.25))
+        self.inventory = Decimal(0)
+        self.live: dict[str, Side] = {}
+        """Client order ids of our quotes that may still be live, with their side."""
+        self.cancelling: set[str] = set()
+        self.quoted_mid: float | None = None
+        self.last_quote = -1e9
+        self.requotes = 0
+
+    async def on_book(self, top: TopOfBook) -> None:
+        """Requote when mid moved beyond the tolerance or a side is missing."""
+        if top.venue != self.venue or top.symbol != self.symbol or top.stale:
+            return
+        mid = top.mid
+        if mid is None:
+            return
+        now = trio.current_time()
+        sides = set(self.live.values())
+        moved = (
+            self.quoted_mid is None or abs(mid - self.quoted_mid) / mid * 1e4 > self.tolerance_bps
+        )
+        if not moved and len(sides) == 2:
+            return
+        if now - self.last_quote < self.min_requote:
+            return
+        self.last_quote = now
+        for cid in list(self.live):
+            if cid not in self.cancelling:
+                self.cancelling.add(cid)
+                await self.cancel(cid, "requote")
+        bid, ask = mm_quotes(
+            mid, self.spread_bps, self.skew_bps, float(self.inventory), float(self.max_inventory)
+        )
+        # Never cross the book: a maker quote stays at or behind the touch.
+        if top.ask is not None:
+            bid = min(bid, top.ask - float(self.tick))
+        if top.bid is not None:
+            ask = max(ask, top.bid + float(self.tick))
+        self.quoted_mid = mid
+        self.requotes += 1
+        if self.inventory < self.max_inventory:
+            await self._quote("buy", quantize(bid, self.tick, ROUND_FLOOR))
+        if self.inventory > -self.max_inventory:
+            await self._quote("sell", quantize(ask, self.tick, ROUND_CEILING))
+
+    async def _quote(self, side: Side, price: Decimal) -> None:
+        amount = quantize(self.amount, self.step)
+        cid = await self.submit(self.symbol, side, amount, price, venue=self.venue)
+        if cid is not None:
+            self.live[cid] = side
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        """Forget quotes that ended."""
+        if update.status in TERMINAL or update.status is OrderStatus.REJECTED:
+            self.live.pop(update.client_order_id, None)
+            self.cancelling.discard(update.client_order_id)
+
+    async def on_fill(self, fill: Fill) -> None:
+        """Track inventory."""
+        self.inventory += fill.amount if fill.side == "buy" else -fill.amount

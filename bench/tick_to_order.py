@@ -1,0 +1,278 @@
+"""Tick-to-order latency: the actor pipeline vs a bare ccxt.pro asyncio script, same run.
+
+The embedded venue runs in this process with its synthetic market paused (a still book). Each
+trial, a second venue account posts a sell one tick inside the best ask: that is the
+opportunity. The clock starts when the venue emits the depth update carrying it
+(``publish_depth``) and stops when the venue receives the taker's order (its order service's
+``place``), both measured at the venue with ``time.perf_counter``. The taker IOC-buys exactly
+the posted quantity, which restores the book for the next trial.
+
+Two takers run as their own processes, one at a time, in alternating blocks (A B A B):
+
+* ``bare``: ``asyncio.run`` of ccxt.pro ``watch_order_book`` -> decide -> ``create_order``;
+* ``desk``: the full desk (``desk_specs``: market-data connection -> book actor -> strategy ->
+  risk -> journal (fsync'd write-ahead) -> router -> private session -> ``create_order``),
+  on trio with trio-asyncio.
+
+Both use the same ccxt options (``enableRateLimit`` on) and the same rule: buy when the best
+ask is below the trigger, once per book update (nonce) showing it.
+
+Run: ``.venv/bin/python bench/tick_to_order.py [--trials 100] [--blocks 2]`` (< 2 min).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import trio
+
+SCRIPT = str(Path(__file__).resolve())
+ROOT = Path(SCRIPT).parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from actors.trading.messages import TopOfBook  # noqa: E402
+from actors.trading.strategy import Strategy  # noqa: E402
+
+SYM = "BTC/USDT"
+KEY, SECRET = "sim-api-key", "sim-secret"
+MAKER_KEY, MAKER_SECRET = "bench-maker", "bench-maker-secret"
+AMOUNT = "0.001"
+
+
+# --- the takers ----------------------------------------------------------------------------
+
+
+class BenchTaker(Strategy):
+    """Buys the posted quantity at the best ask when it is below ``trigger`` (once per nonce)."""
+
+    async def setup(self) -> None:
+        """Read the trigger."""
+        self.trigger = float(self.params["trigger"])
+        self.amount = Decimal(str(self.params["amount"]))
+        self.fired_nonce = -1
+
+    async def on_book(self, top: TopOfBook) -> None:
+        """Decide on every top."""
+        ask = top.ask
+        if ask is None or top.stale:
+            return
+        nonce = top.nonce if top.nonce is not None else 0
+        if ask < self.trigger and nonce > self.fired_nonce:
+            self.fired_nonce = nonce
+            await self.submit(
+                SYM,
+                "buy",
+                self.amount,
+                Decimal(str(ask)),
+                venue="sim",
+                time_in_force="IOC",
+            )
+
+
+async def bare_client(port: int, trigger: float, amount: float) -> None:
+    """The baseline: a plain asyncio ccxt.pro loop."""
+    import ccxt.pro
+
+    from actors.venues import ccxt_config
+
+    cfg = ccxt_config(port, KEY, SECRET)
+    if os.environ.get("BENCH_NO_RL"):
+        cfg["enableRateLimit"] = False
+    exchange = ccxt.pro.binance(cfg)
+    try:
+        await exchange.load_markets()
+        fired_nonce = -1
+        print("READY", flush=True)
+        while True:
+            book = await exchange.watch_order_book(SYM)
+            asks = book["asks"]
+            ask = asks[0][0] if asks else None
+            if ask is None:
+                continue
+            nonce = book.get("nonce") or 0
+            if ask < trigger and nonce > fired_nonce:
+                fired_nonce = nonce
+                params = {"timeInForce": "IOC"}
+                await exchange.create_order(SYM, "limit", "buy", amount, ask, params)
+    finally:
+        await exchange.close()
+
+
+async def desk_client(port: int, trigger: float, amount: str, journal: str) -> None:
+    """The actor pipeline: a full desk with one ``BenchTaker`` strategy."""
+    import trio_asyncio
+
+    from actors.runtime import open_system
+    from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
+    from actors.trading.desk import desk_specs
+    from actors.trading.risk import RiskLimits
+    from actors.venues import ccxt_config
+
+    cfg = ccxt_config(port, KEY, SECRET)
+    if os.environ.get("BENCH_NO_RL"):
+        cfg["enableRateLimit"] = False
+    venue = VenueSpec(
+        "sim",
+        cfg,
+        (SYM,),
+        stall_after=3600.0,  # the benchmark's book is still between trials on purpose
+        watch_trades=False,
+        rate=1000.0,
+        burst=100,
+    )
+    strategy = StrategySpec(
+        "taker", "bench.tick_to_order:BenchTaker", {"trigger": trigger, "amount": amount}
+    )
+    options = DeskOptions(journal_path=journal, book_stale_after=3600.0)
+    specs = desk_specs([venue], [strategy], RiskLimits(), options)
+    async with trio_asyncio.open_loop(), open_system(specs):
+        print("READY", flush=True)
+        await trio.sleep_forever()
+
+
+# --- the venue side ------------------------------------------------------------------------
+
+
+async def main(trials: int, blocks: int) -> dict[str, list[float]]:
+    """Run the venue and alternate blocks of both takers."""
+    from actors.venues import VenueConfig, open_venue
+    from actors.venues.accounts import Account
+
+    config = VenueConfig(seed=1, symbols=(SYM,), rate_hz=50.0, order_limit_10s=100000)
+    results: dict[str, list[float]] = {"bare": [], "desk": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        async with open_venue(config) as venue:
+            venue.accounts.add(
+                Account(MAKER_KEY, MAKER_SECRET, {"BTC": Decimal(100), "USDT": Decimal(10**7)})
+            )
+            await trio.sleep(0.5)
+            venue.pause_market()
+            trigger = float(venue.book(SYM, limit=1)["asks"][0][0])
+            original = venue.orders.place
+            seen: dict[str, list[float]] = {"t": []}
+
+            def hooked(account: Any, params: Any) -> Any:
+                if account.api_key == KEY:
+                    seen["t"].append(time.perf_counter())
+                return original(account, params)
+
+            venue.orders.place = hooked  # type: ignore[method-assign]
+            for _ in range(blocks):
+                for kind in ("bare", "desk"):
+                    seen["t"] = []
+                    results[kind] += await _block(venue, kind, trials, trigger, tmp, seen)
+    return results
+
+
+async def _block(
+    venue: Any, kind: str, trials: int, trigger: float, tmp: str, seen: dict[str, list[float]]
+) -> list[float]:
+    """Start one taker process, run ``trials`` opportunities, return latencies in ms."""
+    from actors.venues.accounts import Account
+
+    maker: Account = venue.accounts.by_key[MAKER_KEY]
+    cmd = [sys.executable, SCRIPT, "--client", kind]
+    cmd += ["--port", str(venue.port), "--trigger", repr(trigger)]
+    cmd += ["--journal", os.path.join(tmp, f"journal-{kind}-{time.time_ns()}.sqlite")]
+    proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE, cwd=str(ROOT))
+    assert proc.stdout is not None
+    latencies: list[float] = []
+    try:
+        with trio.fail_after(60):
+            buf = b""
+            while b"READY" not in buf:
+                chunk = await proc.stdout.receive_some(4096)
+                if not chunk:
+                    raise RuntimeError(f"{kind} taker exited before READY")
+                buf += chunk
+        await trio.sleep(1.5)  # let subscriptions and start-up reconciliation settle
+        tick = Decimal("0.01")
+        for _ in range(trials):
+            seen["t"] = []
+            book = venue.book(SYM, limit=1)
+            ask = Decimal(str(book["asks"][0][0]))
+            price = ask - tick
+            venue.orders.place(
+                maker,
+                {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
+                 "quantity": AMOUNT, "price": str(price)},
+            )  # fmt: skip
+            t0 = time.perf_counter()
+            venue.publish_depth()
+            with trio.move_on_after(2.0):
+                # Polling, not an Event: the hook runs inside the venue's request handler.
+                while not seen["t"]:  # noqa: ASYNC110
+                    await trio.sleep(0.0002)
+            if seen["t"]:
+                latencies.append((seen["t"][0] - t0) * 1000)
+            venue.orders.cancel_all(maker, {"symbol": "BTCUSDT"})
+            venue.publish_depth()
+            await trio.sleep(0.12)
+    finally:
+        proc.kill()
+        await proc.wait()
+    return latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def report(results: dict[str, list[float]], trials: int, blocks: int) -> str:
+    """A markdown table of the figures."""
+    lines = [
+        "| taker | samples | p50 ms | p99 ms | mean ms | p50 vs bare |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    base = statistics.median(results["bare"]) if results["bare"] else float("nan")
+    for kind in ("bare", "desk"):
+        v = results[kind]
+        if not v:
+            lines.append(f"| {kind} | 0 | - | - | - | - |")
+            continue
+        p50 = statistics.median(v)
+        lines.append(
+            f"| {kind} | {len(v)}/{trials * blocks} | {p50:.3f} | {pct(v, 0.99):.3f} | "
+            f"{statistics.fmean(v):.3f} | {p50 / base:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--blocks", type=int, default=2)
+    parser.add_argument("--client", choices=("bare", "desk"))
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--trigger", type=float)
+    parser.add_argument("--journal")
+    parser.add_argument(
+        "--no-ccxt-throttle",
+        action="store_true",
+        help="both takers with ccxt's enableRateLimit off (isolates the pipeline's own cost)",
+    )
+    args = parser.parse_args()
+    if args.no_ccxt_throttle:
+        os.environ["BENCH_NO_RL"] = "1"  # inherited by both taker processes
+    if args.client == "bare":
+        asyncio.run(bare_client(args.port, args.trigger, float(AMOUNT)))
+    elif args.client == "desk":
+        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal)
+    else:
+        started = time.perf_counter()
+        res = trio.run(main, args.trials, args.blocks)
+        print(report(res, args.trials, args.blocks))
+        print(f"wall time {time.perf_counter() - started:.1f}s")

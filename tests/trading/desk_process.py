@@ -1,0 +1,76 @@
+"""A desk as a separate process, for the SIGKILL test: ``python -m tests.trading.desk_process``.
+
+``--mode trade`` runs a market maker against the venue on ``--port`` and prints ``READY``;
+``--mode recover`` runs no strategy: once start-up reconciliation is done and no order is in
+flight it prints ``RECOVERED <json of the router's active orders>`` and keeps running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+import trio
+import trio_asyncio
+
+from actors.runtime import open_system
+from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
+from actors.trading.desk import desk_specs
+from actors.trading.messages import OrderStatus
+from actors.trading.protocol import GetOrders
+from actors.trading.risk import RiskLimits
+from actors.venues import ccxt_config
+
+MM = "actors.trading.strategies.market_maker:MarketMaker"
+
+
+async def main(port: int, journal: str, mode: str) -> None:
+    """Run the desk until killed."""
+    venue = VenueSpec(
+        "sim",
+        ccxt_config(port, "sim-api-key", "sim-secret"),
+        ("BTC/USDT",),
+        stall_after=3.0,
+        submit_timeout=2.0,
+        rate=500.0,
+        burst=50,
+    )
+    strategies = []
+    if mode == "trade":
+        params = {
+            "venue": "sim",
+            "symbol": "BTC/USDT",
+            "amount": "0.001",
+            "spread_bps": 6,
+            "tolerance_bps": 0.5,
+            "min_requote_interval": 0.05,
+        }
+        strategies.append(StrategySpec("mm", MM, params))
+    options = DeskOptions(journal_path=journal, unknown_grace=1.5, unknown_retry=0.2)
+    specs = desk_specs([venue], strategies, RiskLimits(), options)
+    async with trio_asyncio.open_loop(), open_system(specs, max_restarts=20, within=30) as system:
+        print("READY", flush=True)
+        if mode == "recover":
+            router = system.lookup("/router")
+            assert router is not None
+            while True:
+                views = await router.ask(GetOrders(active_only=True))
+                if not any(
+                    v.status in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN) for v in views
+                ):
+                    break
+                await trio.sleep(0.2)
+            payload = {v.client_order_id: v.status.value for v in views}
+            print("RECOVERED " + json.dumps(payload), flush=True)
+        await trio.sleep_forever()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--journal", required=True)
+    parser.add_argument("--mode", choices=("trade", "recover"), required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    trio.run(main, args.port, args.journal, args.mode)

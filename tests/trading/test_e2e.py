@@ -1,0 +1,296 @@
+"""End to end on the embedded venue over loopback, real ccxt.pro, no mocks."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import trio
+
+from actors.trading.config import DeskOptions, StrategySpec
+from actors.trading.messages import OrderStatus, RejectReason, RiskRejected
+from actors.trading.protocol import GetConsolidated
+from actors.venues import VenueConfig, open_venue, open_venues
+from tests.trading.e2e_helpers import price_of, running_desk, wait_for
+
+pytestmark = pytest.mark.e2e
+SYM = "BTC/USDT"
+
+
+async def test_intent_flows_to_venue_and_fills_update_positions(tmp_path: Path) -> None:
+    async with (
+        open_venue(VenueConfig(seed=3, rate_hz=40.0, symbols=(SYM,))) as venue,
+        running_desk([venue], str(tmp_path / "j.sqlite")) as desk,
+    ):
+        view = await desk.wait_fresh("sim", SYM)
+        assert view.snapshot is not None
+        ask = view.snapshot.asks[0][0]
+        cid = await desk.submit(
+            venue="sim",
+            symbol=SYM,
+            side="buy",
+            amount=Decimal("0.002"),
+            price=price_of(ask * 1.001),
+            time_in_force="IOC",
+        )
+        assert isinstance(cid, str)
+        orders = await wait_for(lambda: _terminal(desk, cid), timeout=10.0)
+        assert orders[cid].status is OrderStatus.FILLED
+        risk = await wait_for(lambda: _position(desk, Decimal("0.002")), timeout=10.0)
+        assert risk.positions[SYM] == Decimal("0.002")
+        venue_order = venue.engine.client_ids[(venue.config.api_key, "BTCUSDT", cid)]
+        assert venue_order.status == "FILLED"
+
+
+async def _terminal(desk, cid):  # type: ignore[no-untyped-def]
+    orders = await desk.orders()
+    return (
+        orders
+        if cid in orders
+        and orders[cid].status
+        in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
+        else None
+    )
+
+
+async def _position(desk, qty):  # type: ignore[no-untyped-def]
+    risk = await desk.risk()
+    return risk if risk.positions.get(SYM) == qty else None
+
+
+def _restarts(desk, path: str) -> int:  # type: ignore[no-untyped-def]
+    return desk.system.stats()[path].restarts
+
+
+async def _stale(desk) -> bool:  # type: ignore[no-untyped-def]
+    return (await desk.book("sim", SYM)).stale
+
+
+async def _limit_far(desk, side: str = "buy", off: float = 0.002) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    view = await desk.wait_fresh("sim", SYM)
+    assert view.snapshot is not None
+    bid, ask = view.snapshot.bids[0][0], view.snapshot.asks[0][0]
+    price = bid * (1 - off) if side == "buy" else ask * (1 + off)
+    return {
+        "venue": "sim",
+        "symbol": SYM,
+        "side": side,
+        "amount": Decimal("0.001"),
+        "price": price_of(price),
+    }
+
+
+@pytest.mark.parametrize("fault", ["desync", "stall"])
+async def test_market_data_crash_restarts_only_the_feed_and_refuses_orders_meanwhile(
+    tmp_path: Path, fault: str
+) -> None:
+    async with (
+        open_venue(VenueConfig(seed=4, rate_hz=60.0, symbols=(SYM,))) as venue,
+        running_desk([venue], str(tmp_path / "j.sqlite")) as desk,
+    ):
+        await desk.wait_fresh("sim", SYM)
+        order = await _limit_far(desk)
+        if fault == "desync":
+            venue.faults.skip_update_ids(SYM, 5)
+        else:
+            venue.faults.stall_streams(3.5)
+        await wait_for(lambda: _stale(desk), timeout=10.0, poll=0.005)
+        refused = await desk.submit(**order)
+        assert isinstance(refused, RiskRejected)
+        assert refused.reason is RejectReason.STALE_BOOK
+        await wait_for(lambda: _restarts(desk, "/market/sim") >= 1, timeout=10.0)
+        view = await desk.wait_fresh("sim", SYM, timeout=15.0)
+        # In sync again: with the market paused, our copy equals the venue's own book.
+        venue.pause_market()
+        await wait_for(lambda: _synced(desk, venue), timeout=10.0)
+        venue.resume_market()
+        assert view.rejected >= 0
+        # Only the feed restarted: the private session, router, risk and books did not.
+        for path in ("/exec/sim", "/router", "/risk", "/books/sim/BTC-USDT", "/journal"):
+            assert _restarts(desk, path) == 0, path
+        cid = await desk.submit(**await _limit_far(desk))
+        assert isinstance(cid, str)
+
+
+async def _synced(desk, venue) -> bool:  # type: ignore[no-untyped-def]
+    view = await desk.book("sim", SYM)
+    own = venue.book(SYM, limit=20)
+    if view.stale or view.snapshot is None or own["lastUpdateId"] != own["publishedUpdateId"]:
+        return False
+    if view.snapshot.nonce != own["publishedUpdateId"]:
+        return False
+    assert [list(x) for x in view.snapshot.bids] == own["bids"][:20]
+    assert [list(x) for x in view.snapshot.asks] == own["asks"][:20]
+    return True
+
+
+async def _venue_orders(venue, cid: str) -> list:  # type: ignore[no-untyped-def,type-arg]
+    return [o for o in venue.engine.account_orders.values() if o.client_id == cid]
+
+
+@pytest.mark.parametrize(
+    ("mode", "streams"),
+    [("error_after", False), ("timeout_after", False), ("error_after", True)],
+)
+async def test_5xx_or_timeout_after_accept_is_unknown_then_reconciled_once(
+    tmp_path: Path, mode: str, streams: bool
+) -> None:
+    # Without user streams the 5xx is the only news, so UNKNOWN is certain; with them the
+    # stream's ack may beat the 5xx (then UNKNOWN is skipped, rightly): either way one order.
+    async with (
+        open_venue(VenueConfig(seed=5, rate_hz=40.0, symbols=(SYM,))) as venue,
+        running_desk(
+            [venue], str(tmp_path / "j.sqlite"), venue_overrides={"user_streams": streams}
+        ) as desk,
+    ):
+        order = await _limit_far(desk)
+        venue.faults.fail_next_order(mode, status=503, hold_s=4.0)
+        cid = await desk.submit(**order)
+        assert isinstance(cid, str)
+        seen: set[OrderStatus] = set()
+
+        async def opened() -> bool:
+            view = (await desk.orders())[cid]
+            seen.add(view.status)
+            return view.status is OrderStatus.OPEN
+
+        await wait_for(opened, timeout=15.0, poll=0.005)
+        if not streams:
+            assert OrderStatus.UNKNOWN in seen
+        assert len(await _venue_orders(venue, cid)) == 1
+        # Later reconciliations change nothing and never resubmit.
+        await trio.sleep(1.5)
+        assert len(await _venue_orders(venue, cid)) == 1
+        assert (await desk.orders())[cid].status is OrderStatus.OPEN
+
+
+async def test_error_before_accept_is_rejected_after_grace(tmp_path: Path) -> None:
+    async with (
+        open_venue(VenueConfig(seed=6, rate_hz=40.0, symbols=(SYM,))) as venue,
+        running_desk([venue], str(tmp_path / "j.sqlite")) as desk,
+    ):
+        order = await _limit_far(desk)
+        venue.faults.fail_next_order("error_before", status=502)
+        cid = await desk.submit(**order)
+
+        async def rejected() -> bool:
+            return (await desk.orders())[cid].status is OrderStatus.REJECTED
+
+        await wait_for(rejected, timeout=15.0)
+        assert (await desk.orders())[cid].reason == "never reached venue"
+        assert await _venue_orders(venue, cid) == []
+
+
+@pytest.mark.parametrize("kind", ["truncated", "garbage", "wrong_types"])
+async def test_malformed_frames_are_counted_never_crash(tmp_path: Path, kind: str) -> None:
+    async with (
+        open_venue(VenueConfig(seed=7, rate_hz=60.0, symbols=(SYM,))) as venue,
+        running_desk([venue], str(tmp_path / "j.sqlite")) as desk,
+    ):
+        await desk.wait_fresh("sim", SYM)
+        before = desk.budgets["sim"].malformed_frames
+        assert venue.faults.send_malformed_frame(kind) >= 1
+        if kind != "wrong_types":
+            # wrong_types is valid JSON that ccxt's binance class skips without an error.
+            await wait_for(lambda: desk.budgets["sim"].malformed_frames > before, timeout=5.0)
+        # The feed keeps running and the book keeps updating.
+        updates = (await desk.book("sim", SYM)).updates
+        await wait_for(lambda: _more_updates(desk, updates), timeout=5.0)
+        assert _restarts(desk, "/market/sim") == 0
+        assert not (await desk.book("sim", SYM)).stale
+
+
+async def _more_updates(desk, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return (await desk.book("sim", SYM)).updates > n + 3
+
+
+async def test_429_pauses_everyone_until_retry_after(tmp_path: Path) -> None:
+    async with (
+        open_venue(VenueConfig(seed=8, rate_hz=40.0, symbols=(SYM,))) as venue,
+        running_desk([venue], str(tmp_path / "j.sqlite")) as desk,
+    ):
+        order = await _limit_far(desk)
+        venue.faults.rate_limit_next(1, retry_after=1)
+        first = await desk.submit(**order)
+
+        async def done(cid: str) -> OrderStatus | None:
+            status = (await desk.orders())[cid].status
+            return status if status in (OrderStatus.REJECTED, OrderStatus.OPEN) else None
+
+        assert await wait_for(lambda: done(first), timeout=10.0) is OrderStatus.REJECTED
+        budget = desk.budgets["sim"]
+        assert budget.pauses == 1
+        assert budget.paused_for() > 0.5  # everyone on this venue waits now
+        started = trio.current_time()
+        second = await desk.submit(**await _limit_far(desk))
+        assert await wait_for(lambda: done(second), timeout=10.0) is OrderStatus.OPEN
+        # The venue saw the second order only after Retry-After had passed.
+        placed = (await _venue_orders(venue, second))[0]
+        assert budget.paused_until <= trio.current_time()
+        assert trio.current_time() - started > 0.4
+        assert placed.client_id == second
+
+
+async def test_best_price_routing_for_intents_without_a_venue(tmp_path: Path) -> None:
+    configs = [
+        VenueConfig(name="a", seed=21, rate_hz=40.0, symbols=(SYM,)),
+        VenueConfig(name="b", seed=21, rate_hz=40.0, symbols=(SYM,)),
+    ]
+    async with (
+        open_venues(configs) as venues,
+        running_desk(venues, str(tmp_path / "j.sqlite")) as desk,
+    ):
+        for v in venues:
+            await desk.wait_fresh(v.config.name, SYM)
+            v.pause_market()
+        await trio.sleep(0.3)  # the last updates reach the books
+        consolidated = await desk.ref("/consolidated/BTC-USDT").ask(GetConsolidated())
+        assert set(consolidated.venues) == {"a", "b"}
+        buy = await desk.submit(
+            venue=None,
+            symbol=SYM,
+            side="buy",
+            amount=Decimal("0.001"),
+            price=price_of(consolidated.bid * 0.999),
+        )
+        sell = await desk.submit(
+            venue=None,
+            symbol=SYM,
+            side="sell",
+            amount=Decimal("0.001"),
+            price=price_of(consolidated.ask * 1.001),
+        )
+
+        async def routed() -> bool:
+            orders = await desk.orders()
+            return all(orders[c].status is OrderStatus.OPEN for c in (buy, sell))
+
+        await wait_for(routed, timeout=10.0)
+        orders = await desk.orders()
+        # A buy goes where the offer is lowest, a sell where the bid is highest.
+        assert orders[buy].venue == consolidated.ask_venue
+        assert orders[sell].venue == consolidated.bid_venue
+
+
+async def test_market_maker_quotes_on_the_venue_and_cancels_on_shutdown(tmp_path: Path) -> None:
+    params = {"venue": "sim", "symbol": SYM, "amount": "0.001", "spread_bps": 8,
+              "tolerance_bps": 1, "min_requote_interval": 0.1}  # fmt: skip
+    mm = StrategySpec("mm", "actors.trading.strategies.market_maker:MarketMaker", params)
+    options = DeskOptions(journal_path=str(tmp_path / "j.sqlite"), cancel_on_shutdown=True)
+    async with open_venue(VenueConfig(seed=22, rate_hz=60.0, symbols=(SYM,))) as venue:
+        key = venue.config.api_key
+        async with running_desk(
+            [venue], options.journal_path, strategies=[mm], options=options
+        ) as desk:
+            await wait_for(lambda: len(venue.engine.open_orders(key, None)) == 2, timeout=15.0)
+            await trio.sleep(2.0)
+            placed = [o for o in venue.engine.account_orders.values() if o.account == key]
+            assert len(placed) > 2  # it requoted as mid moved
+            assert all(o.client_id.startswith("axmm-") for o in placed)
+            live = venue.engine.open_orders(key, None)
+            assert {o.side for o in live} <= {"BUY", "SELL"} and len(live) <= 4
+            mid = (await desk.book("sim", SYM)).snapshot
+            assert mid is not None
+        # Shutdown cancelled every open quote.
+        assert venue.engine.open_orders(key, None) == []

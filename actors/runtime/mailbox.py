@@ -34,7 +34,8 @@ class Overflow(enum.Enum):
     DROP_NEWEST = "drop_newest"
     """The new message is discarded."""
     CONFLATE = "conflate"
-    """A message replaces the waiting one with the same key; latest wins."""
+    """A message replaces the waiting one with the same key; latest wins. Messages without
+    a key are never dropped: when full they wait for room, as under ``BLOCK``."""
     FAIL = "fail"
     """The sender gets ``MailboxFull``."""
 
@@ -174,18 +175,21 @@ class Mailbox:
         Not a checkpoint unless it has to wait: appending is synchronous, which is what makes
         a hop cheap. A task that only ever sends must checkpoint on its own.
         """
-        if self.overflow is Overflow.BLOCK:
-            while len(self._items) >= self.capacity:
-                if self.closed:
-                    raise MailboxClosed(self.path)
-                # Whoever unparks us takes us off the count; only an aborted park must.
-                self._blocked += 1
-                try:
-                    await self._senders.park()
-                except BaseException:
-                    self._blocked -= 1
-                    raise
+        if self.blocking:
+            await self._wait_for_room()
         return self.put_nowait(message)
+
+    async def _wait_for_room(self) -> None:
+        while len(self._items) >= self.capacity:
+            if self.closed:
+                raise MailboxClosed(self.path)
+            # Whoever unparks us takes us off the count; only an aborted park must.
+            self._blocked += 1
+            try:
+                await self._senders.park()
+            except BaseException:
+                self._blocked -= 1
+                raise
 
     def put_control(self, message: Any) -> None:
         """Queue a control message: never bounded, never dropped, taken first."""
@@ -257,44 +261,74 @@ class Mailbox:
 class ConflatingMailbox(Mailbox):
     """A mailbox where a new message replaces the waiting one with the same key.
 
-    The replaced message keeps its place in line, so a busy symbol cannot starve a quiet one;
-    the receiver always sees the latest value. Superseded messages count as dropped. When
-    more distinct keys are waiting than the capacity allows, the oldest key is dropped.
+    Keyed messages (market data: the key is, say, venue and symbol) are conflated: the
+    replaced message keeps its place in line, so a busy symbol cannot starve a quiet one,
+    and the receiver always sees the latest value. Superseded messages count as dropped.
+
+    Messages whose key is ``None`` (order updates, fills, asks) are never conflated and never
+    dropped: when the mailbox is full, a keyed message makes room by dropping the oldest
+    waiting keyed one (or, if only unkeyed messages wait, is dropped itself), while an
+    unkeyed one waits for room (``put``, and so ``Ref.send``) or raises ``MailboxFull``
+    (``put_nowait``). So one mailbox carries lossy market data and lossless order flow.
     """
 
-    __slots__ = ("_key", "_latest")
+    __slots__ = ("_key", "_keyed", "_latest")
 
     def __init__(self, capacity: int, key: Callable[[Any], Hashable | None], path: str = "?"):
         super().__init__(capacity, Overflow.CONFLATE, path)
+        # Senders go through put() when the box is full; put() decides who waits.
+        self.blocking = True
         self._key = key
         self._latest: dict[Any, Any] = {}
+        self._keyed: dict[Any, None] = {}
+        """Keys of the keyed messages waiting, oldest first."""
+
+    def _key_of(self, message: Any) -> Hashable | None:
+        # Asks are never conflated: each one has an asker waiting for its own answer.
+        return None if type(message) is Ask else self._key(message)
 
     def put_nowait(self, message: Any) -> bool:
         if self.closed:
             raise MailboxClosed(self.path)
-        # Asks are never conflated: each one has an asker waiting for its own answer.
-        key = None if type(message) is Ask else self._key(message)
+        key = self._key_of(message)
         latest = self._latest
-        if key is None:
-            key = _Unique()
-        elif key in latest:
+        if key is not None and key in latest:
             self.received += 1
             self._discard(latest[key])
             latest[key] = message
             return True
         if len(self._items) >= self.capacity:
-            self._discard(latest.pop(self._items.popleft()))
+            if key is None:
+                raise MailboxFull(self.path, self.capacity)
+            if not self._keyed:
+                self.received += 1
+                self._discard(message)
+                return False
+            oldest = next(iter(self._keyed))
+            del self._keyed[oldest]
+            self._items.remove(oldest)  # O(n), but only when full
+            self._discard(latest.pop(oldest))
+        if key is None:
+            key = _Unique()
+        else:
+            self._keyed[key] = None
         latest[key] = message
         # The line holds keys; the base class appends, counts and wakes the receiver.
         return super().put_nowait(key)
 
     async def put(self, message: Any) -> bool:
+        if self._key_of(message) is None:
+            await self._wait_for_room()
         return self.put_nowait(message)
 
     def pop_nowait(self) -> Any:
         if not self._items:
             return EMPTY
-        return self._latest.pop(self._items.popleft())
+        key = self._items.popleft()
+        self._keyed.pop(key, None)
+        if self._blocked:
+            self._wake_sender()
+        return self._latest.pop(key)
 
     def remove_if(self, predicate: Callable[[Any], bool]) -> list[Any]:
         kept: list[Any] = []
@@ -304,10 +338,14 @@ class ConflatingMailbox(Mailbox):
             if predicate(message):
                 removed.append(message)
                 del self._latest[key]
+                self._keyed.pop(key, None)
             else:
                 kept.append(key)
         self._items.clear()
         self._items.extend(kept)
+        if removed and self._blocked:
+            self._blocked = 0
+            self._senders.unpark_all()
         return removed
 
 

@@ -98,9 +98,12 @@ class Supervisor(Actor):
     # -- life ------------------------------------------------------------------------------
 
     async def on_start(self) -> None:
+        # Register every child before starting the first: an early sibling can look up a
+        # later one (messages sent to it wait in its mailbox until it runs).
+        cells = [self._add(spec) for spec in self._specs]
         with self._starting:
-            for spec in self._specs:
-                await self._start_new(spec)
+            for cell in cells:
+                await self._start(cell)
 
     def _abort_start(self) -> bool:
         # Stop starting children (a hung on_start is cancelled), then let the normal stop
@@ -155,9 +158,13 @@ class Supervisor(Actor):
                 return cell
         raise KeyError(f"supervisor {self.ctx.path} has no child named {name!r}")
 
-    async def _start_new(self, spec: ChildSpec) -> Cell:
+    def _add(self, spec: ChildSpec) -> Cell:
         cell = self.ctx._cell.system._new_cell(spec, parent=self.ctx._cell)
         self._children.append(cell)
+        return cell
+
+    async def _start_new(self, spec: ChildSpec) -> Cell:
+        cell = self._add(spec)
         await self._start(cell)
         return cell
 

@@ -52,12 +52,10 @@ from actors.trading.strategy import load_strategy
 
 FEED_BACKOFF = Backoff(initial=0.2, maximum=10.0, multiplier=2.0, jitter=0.2, reset_after=30.0)
 CORE_BACKOFF = Backoff(initial=0.05, maximum=2.0, multiplier=2.0, jitter=0.1, reset_after=30.0)
-CONFLATED = MailboxSpec(capacity=65536, overflow=Overflow.CONFLATE, key=market_data_key)
-"""Market data conflated per (kind, venue, symbol); anything else (orders, fills) queued.
-
-65536 distinct waiting non-market messages would evict the oldest; asks are then failed
-(``MessageDropped``), never lost silently. See the report: a runtime policy "conflate keyed
-messages, block the rest" would remove even that bound."""
+CONFLATED = MailboxSpec(capacity=4096, overflow=Overflow.CONFLATE, key=market_data_key)
+"""Market data conflated per (kind, venue, symbol); orders, fills and asks are never dropped:
+once 4096 of them wait, their senders wait too (backpressure), while market data keeps only
+the latest value per key."""
 
 
 def _book_key(message: object) -> object:

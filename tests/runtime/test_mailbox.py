@@ -100,6 +100,49 @@ def test_conflate_more_keys_than_capacity_drops_oldest_key() -> None:
     assert box.dropped == 1
 
 
+def keyed_unless_order(message: tuple[str, int]) -> str | None:
+    return None if message[0] == "order" else message[0]
+
+
+def test_conflate_full_drops_oldest_keyed_never_unkeyed() -> None:
+    box = MailboxSpec(3, Overflow.CONFLATE, key=keyed_unless_order).build("/t")
+    for message in [("order", 1), ("BTC", 1), ("order", 2), ("ETH", 1)]:
+        box.put_nowait(message)
+    # Full: the new symbol pushes out the oldest market data, not an order.
+    assert drain(box) == [("order", 1), ("order", 2), ("ETH", 1)]
+    assert box.dropped == 1
+
+
+def test_conflate_full_of_orders_refuses_more_orders_and_drops_new_market_data() -> None:
+    box = MailboxSpec(2, Overflow.CONFLATE, key=keyed_unless_order).build("/t")
+    box.put_nowait(("order", 1))
+    box.put_nowait(("order", 2))
+    with pytest.raises(MailboxFull):
+        box.put_nowait(("order", 3))
+    assert box.put_nowait(("BTC", 1)) is False
+    assert drain(box) == [("order", 1), ("order", 2)]
+    assert (box.received, box.dropped) == (3, 1)
+
+
+async def test_conflate_unkeyed_sender_waits_for_room(autojump_clock: trio.abc.Clock) -> None:
+    box = MailboxSpec(1, Overflow.CONFLATE, key=keyed_unless_order).build("/t")
+    box.put_nowait(("order", 1))
+    sent: list[int] = []
+
+    async def sender() -> None:
+        await box.put(("order", 2))
+        sent.append(2)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sender)
+        await trio.sleep(1)
+        assert sent == []  # backpressure, not loss
+        assert await box.put(("BTC", 1)) is False  # market data never waits
+        assert box.pop_nowait() == ("order", 1)
+    assert sent == [2]
+    assert drain(box) == [("order", 2)]
+
+
 def test_conflate_requires_a_key() -> None:
     with pytest.raises(ValueError, match="needs a key"):
         MailboxSpec(2, Overflow.CONFLATE)
@@ -160,6 +203,11 @@ operations = st.lists(
 )
 
 
+def conflation_key(message: int) -> int | None:
+    """Values 0-3 conflate by value % 3; 4 and 5 carry no key (like order flow)."""
+    return message % 3 if message < 4 else None
+
+
 def reference(
     overflow: Overflow, capacity: int, ops: list[tuple[str, int | None]]
 ) -> tuple[list[Any], int]:
@@ -173,16 +221,21 @@ def reference(
                 popped.append(queue.popleft())
             continue
         if overflow is Overflow.CONFLATE:
-            for i, waiting in enumerate(queue):
-                if waiting % 3 == value % 3:
-                    queue[i] = value
-                    dropped += 1
-                    break
-            else:
-                if len(queue) >= capacity:
-                    queue.popleft()
-                    dropped += 1
+            key = conflation_key(value)
+            same = [i for i, w in enumerate(queue) if key is not None and conflation_key(w) == key]
+            if same:
+                queue[same[0]] = value
+                dropped += 1
+            elif len(queue) < capacity:
                 queue.append(value)
+            elif key is None:
+                pass  # refused: unkeyed messages are never dropped
+            else:
+                keyed = [i for i, w in enumerate(queue) if conflation_key(w) is not None]
+                dropped += 1
+                if keyed:
+                    del queue[keyed[0]]
+                    queue.append(value)
         elif len(queue) < capacity:
             queue.append(value)
         elif overflow is Overflow.DROP_OLDEST:
@@ -205,7 +258,7 @@ def test_policies_match_reference_model(
     overflow: Overflow, capacity: int, ops: list[tuple[str, int | None]]
 ) -> None:
     spec = MailboxSpec(
-        capacity, overflow, key=(lambda m: m % 3) if overflow is Overflow.CONFLATE else None
+        capacity, overflow, key=conflation_key if overflow is Overflow.CONFLATE else None
     )
     box = spec.build("/prop")
     popped: list[Any] = []

@@ -49,6 +49,20 @@ async def test_registry_resolves_nested_paths(autojump_clock: Any) -> None:
         assert system.lookup("/feeds/kraken") is None
 
 
+async def test_early_sibling_can_reach_a_later_one_from_on_start(autojump_clock: Any) -> None:
+    log: list[tuple[Any, ...]] = []
+
+    class Early(Actor):
+        async def on_start(self) -> None:
+            later = self.ctx.lookup("/later")
+            assert later is not None  # registered before anyone started
+            await later.send("hello from early")
+
+    async with open_system([ChildSpec("early", Early), ChildSpec("later", probe("later", log))]):
+        await trio.sleep(1)
+    assert ("later", "msg", "hello from early") in log
+
+
 async def test_spawn_stop_and_list_children(autojump_clock: Any) -> None:
     log: list[tuple[Any, ...]] = []
 

@@ -62,6 +62,8 @@ class System:
         self._root_error: BaseException | None = None
         self._stop_requested = False
         self._hard = trio.CancelScope(shield=True)
+        self.ready = trio.Event()
+        """Set once every top-level child has started."""
         self._stop_hooks: set[trio.CancelScope] = set()
 
     # -- running ---------------------------------------------------------------------------
@@ -85,6 +87,7 @@ class System:
             nursery.start_soon(self._run_tree, up)
             try:
                 await up.event.wait()
+                self.ready.set()
                 if handle_signals:
                     await nursery.start(self._watch_signals)
                 task_status.started(self)

@@ -68,6 +68,7 @@ async def run_plan(
                 await nursery.start(serve_metrics, system, metrics_port)
             if duration is not None:
                 nursery.start_soon(_stop_after, system, duration)
+            nursery.start_soon(_announce, system)
             try:
                 await system.run(handle_signals=handle_signals)
             finally:
@@ -85,6 +86,11 @@ def _log_asyncio_error(loop: object, context: dict[str, object]) -> None:
     # (a stalled or broken stream is a crash it restarts from): log it, keep the process up.
     error = context.get("exception")
     log.error("error in an asyncio callback: %s (%r)", context.get("message"), error)
+
+
+async def _announce(system: System) -> None:
+    await system.ready.wait()
+    log.info("desk up: %d actors; Ctrl-C (SIGINT) or SIGTERM stops it", len(system.paths()))
 
 
 async def _stop_after(system: System, seconds: float) -> None:

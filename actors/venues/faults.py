@@ -39,6 +39,7 @@ class Faults:
         self.latency_s = 0.0
         self.clock_skew_ms = 0
         self.stall_until = 0.0
+        self.user_stall_until = 0.0
         self._stall_changed = trio.Event()
         self.refuse_until = 0.0
         self.order_fault: OrderFault | None = None
@@ -52,9 +53,22 @@ class Faults:
         self.stall_until = trio.current_time() + seconds
         self._wake_stalled()
 
+    def stall_user_streams(self, seconds: float) -> None:
+        """Hold every frame of the ws-api connections (user-data events and replies) for
+        ``seconds``, the connections kept open and answering websocket pings.
+
+        A silently dead private stream: ``stall_streams`` holds only market streams. Frames
+        queued meanwhile go out in order afterwards, unless the client closed the connection.
+        """
+        if not seconds >= 0:
+            raise ValueError(f"stall_user_streams: seconds must be >= 0, got {seconds!r}")
+        self.user_stall_until = trio.current_time() + seconds
+        self._wake_stalled()
+
     def resume_streams(self) -> None:
-        """End a stall now; held frames go out in order."""
+        """End a stall (market and user streams) now; held frames go out in order."""
         self.stall_until = 0.0
+        self.user_stall_until = 0.0
         self._wake_stalled()
 
     def _wake_stalled(self) -> None:
@@ -65,6 +79,12 @@ class Faults:
         """Return once market streams may send (used by stream senders)."""
         while trio.current_time() < self.stall_until:
             with trio.move_on_at(self.stall_until):
+                await self._stall_changed.wait()
+
+    async def wait_user_unstalled(self) -> None:
+        """Return once ws-api connections may send (used by their senders)."""
+        while trio.current_time() < self.user_stall_until:
+            with trio.move_on_at(self.user_stall_until):
                 await self._stall_changed.wait()
 
     def skip_update_ids(self, symbol: str | None = None, count: int = 10) -> None:
@@ -144,6 +164,7 @@ class Faults:
             "latency_s": self.latency_s,
             "clock_skew_ms": self.clock_skew_ms,
             "stalled_for_s": max(0.0, self.stall_until - now),
+            "user_stalled_for_s": max(0.0, self.user_stall_until - now),
             "refusing_for_s": max(0.0, self.refuse_until - now),
             "order_fault": None
             if self.order_fault is None
@@ -158,6 +179,7 @@ CONTROL_ACTIONS = frozenset(
     {
         "drop_websockets",
         "stall_streams",
+        "stall_user_streams",
         "resume_streams",
         "skip_update_ids",
         "send_malformed_frame",

@@ -17,7 +17,9 @@ _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 # a client further behind than this is cut off, as Binance does with slow consumers
 MAX_QUEUE = 20_000
-STREAM_KINDS = ("depth", "depth@100ms", "trade", "bookTicker")
+STREAM_KINDS = ("depth", "depth@100ms", "trade", "bookTicker", "ticker")
+TICKER_INTERVAL_S = 1.0
+"""``<symbol>@ticker`` (24hr rolling window statistics) is pushed this often, as on Binance."""
 
 
 def dumps(payload: Any) -> str:
@@ -63,6 +65,8 @@ class Conn:
                 self._wake = trio.Event()
             if stallable and faults.stall_until:
                 await faults.wait_unstalled()
+            elif self.kind == "wsapi" and faults.user_stall_until:
+                await faults.wait_user_unstalled()
             t, text = self.queue.popleft()
             if faults.latency_s:
                 await trio.sleep_until(t + faults.latency_s)
@@ -163,6 +167,7 @@ async def market_endpoint(venue: Venue, websocket: WebSocket) -> None:
         with conn.scope:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(conn.sender, venue, True)
+                nursery.start_soon(_ticker_sender, venue, conn)
                 await _market_receiver(venue, conn)
                 nursery.cancel_scope.cancel()
     finally:
@@ -186,7 +191,12 @@ async def _market_receiver(venue: Venue, conn: Conn) -> None:
         except msgspec.DecodeError:
             conn.push(dumps({"error": {"code": 3, "msg": "Invalid JSON"}, "id": None}))
             continue
+        before = _ticker_subs(conn)
         conn.push(dumps(_handle_request(venue, conn, req)))
+        # A new ``@ticker`` subscriber gets its first event right after the reply rather
+        # than up to a second later (Binance's own first push comes within its 1 s cycle).
+        for stream in sorted(_ticker_subs(conn) - before):
+            conn.push_stream(stream, dumps(ticker_event(venue, stream)))
 
 
 def _handle_request(venue: Venue, conn: Conn, req: Any) -> dict[str, Any]:
@@ -215,3 +225,59 @@ def _handle_request(venue: Venue, conn: Conn, req: Any) -> dict[str, Any]:
     if method in ("SET_PROPERTY", "GET_PROPERTY"):
         return {"result": None if method == "SET_PROPERTY" else False, "id": rid}
     return {"error": {"code": 2, "msg": f"Invalid request: unknown method {method}"}, "id": rid}
+
+
+# --- <symbol>@ticker: individual symbol 24hr ticker ------------------------------------------
+
+
+def _ticker_subs(conn: Conn) -> set[str]:
+    return {s for s in conn.subs if s.endswith("@ticker")}
+
+
+def ticker_event(venue: Venue, stream: str) -> dict[str, Any]:
+    """The ``24hrTicker`` event of ``stream`` (``btcusdt@ticker``), in Binance's stream shape.
+
+    Built from the same figures as ``GET /api/v3/ticker/24hr`` (the window runs since the
+    venue started), renamed to the one-letter keys of the documented payload.
+    """
+    market_id = stream.partition("@")[0].upper()
+    if market_id not in venue.engine.markets:
+        raise ValueError(f"ticker stream {stream!r}: unknown symbol {market_id!r}")
+    t = venue.ticker_json(market_id)
+    return {
+        "e": "24hrTicker",
+        "E": venue.now_ms(),
+        "s": t["symbol"],
+        "p": t["priceChange"],
+        "P": t["priceChangePercent"],
+        "w": t["weightedAvgPrice"],
+        "x": t["prevClosePrice"],
+        "c": t["lastPrice"],
+        "Q": t["lastQty"],
+        "b": t["bidPrice"],
+        "B": t["bidQty"],
+        "a": t["askPrice"],
+        "A": t["askQty"],
+        "o": t["openPrice"],
+        "h": t["highPrice"],
+        "l": t["lowPrice"],
+        "v": t["volume"],
+        "q": t["quoteVolume"],
+        "O": t["openTime"],
+        "C": t["closeTime"],
+        "F": t["firstId"],
+        "L": t["lastId"],
+        "n": t["count"],
+    }
+
+
+async def _ticker_sender(venue: Venue, conn: Conn) -> None:
+    """Push every ``@ticker`` stream ``conn`` subscribed to, once per ``TICKER_INTERVAL_S``.
+
+    Per connection rather than venue-wide, so a venue without ticker subscribers does no
+    work and the stream ends with its connection (drops and stalls apply as to any frame).
+    """
+    while True:
+        await trio.sleep(TICKER_INTERVAL_S)
+        for stream in sorted(_ticker_subs(conn)):
+            conn.push_stream(stream, dumps(ticker_event(venue, stream)))

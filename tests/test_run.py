@@ -1,0 +1,87 @@
+"""`actors run` as `make run` runs it: a real process, embedded venues on loopback, signals."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.e2e
+
+
+def paper_copy(tmp_path: Path) -> tuple[Path, Path]:
+    """config/paper.toml with its journal in ``tmp_path`` and a status line every second."""
+    journal = tmp_path / "journal.sqlite"
+    text = (ROOT / "config" / "paper.toml").read_text()
+    text = text.replace('journal = "var/paper.journal.sqlite"', f'journal = "{journal}"')
+    text = text.replace("status_interval = 10.0", "status_interval = 1.0")
+    assert str(journal) in text and "status_interval = 1.0" in text
+    path = tmp_path / "paper.toml"
+    path.write_text(text)
+    return path, journal
+
+
+def wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
+    """Read stderr lines until one contains ``needle``; all lines read so far."""
+    assert process.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"no line with {needle!r} within {timeout}s:\n{''.join(lines)}")
+
+
+def test_paper_desk_runs_trades_and_stops_on_sigint(tmp_path: Path) -> None:
+    config, journal = paper_copy(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "actors.cli", "run", str(config)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        lines = wait_for_line(process, "desk up: 24 actors", timeout=60)
+        assert any("venue sim-a listening on http://127.0.0.1:" in line for line in lines)
+        # Let the market maker quote; then a graceful stop.
+        status = wait_for_line(process, "actors.status", timeout=30)[-1]
+        assert "running 24" in status and "restarts 0" in status, status
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, rest
+    assert "SIGINT received: stopping gracefully" in rest
+    assert "ran " in rest and "24 actors" in rest
+    with sqlite3.connect(journal) as db:
+        kinds = dict(db.execute("SELECT kind, count(*) FROM events GROUP BY kind").fetchall())
+    # The market maker's quotes went through risk and the router into the journal.
+    assert kinds.get("intent", 0) >= 2 and kinds.get("submit", 0) >= 2, kinds
+
+
+def test_run_refuses_a_bad_topology_before_starting(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[[venues]]\nname = "sim"\nsymbols = ["BTC/USDT"]\n[risk]\nmax_pos = 1\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "actors.cli", "run", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert f"{config}: risk.max_pos: unknown key" in result.stderr

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
 from actors.trading.config import DeskOptions, StrategySpec
 from actors.trading.messages import OrderStatus, RejectReason, RiskRejected
-from actors.trading.protocol import GetConsolidated
+from actors.trading.protocol import GetConsolidated, ReconcileVenue
 from actors.venues import VenueConfig, open_venue, open_venues
 from tests.trading.e2e_helpers import price_of, running_desk, wait_for
 
@@ -160,7 +161,9 @@ async def test_5xx_or_timeout_after_accept_is_unknown_then_reconciled_once(
             assert OrderStatus.UNKNOWN in seen
         assert len(await _venue_orders(venue, cid)) == 1
         # Later reconciliations change nothing and never resubmit.
-        await trio.sleep(1.5)
+        before = await desk.ref("/router").ask(ReconcileVenue(venue=None))
+        after = await desk.ref("/router").ask(ReconcileVenue(venue=None))
+        assert after >= before
         assert len(await _venue_orders(venue, cid)) == 1
         assert (await desk.orders())[cid].status is OrderStatus.OPEN
 
@@ -244,7 +247,16 @@ async def test_best_price_routing_for_intents_without_a_venue(tmp_path: Path) ->
         for v in venues:
             await desk.wait_fresh(v.config.name, SYM)
             v.pause_market()
-        await trio.sleep(0.3)  # the last updates reach the books
+
+        async def books_caught_up() -> bool:
+            for v in venues:
+                view = await desk.book(v.config.name, SYM)
+                published = v.book(SYM)["publishedUpdateId"]
+                if view.snapshot is None or view.snapshot.nonce != published:
+                    return False
+            return True
+
+        await wait_for(books_caught_up, timeout=10.0)  # the last updates reached the books
         consolidated = await desk.ref("/consolidated/BTC-USDT").ask(GetConsolidated())
         assert set(consolidated.venues) == {"a", "b"}
         buy = await desk.submit(
@@ -284,10 +296,12 @@ async def test_market_maker_quotes_on_the_venue_and_cancels_on_shutdown(tmp_path
             [venue], options.journal_path, strategies=[mm], options=options
         ) as desk:
             await wait_for(lambda: len(venue.engine.open_orders(key, None)) == 2, timeout=15.0)
-            await trio.sleep(2.0)
-            placed = [o for o in venue.engine.account_orders.values() if o.account == key]
-            assert len(placed) > 2  # it requoted as mid moved
-            assert all(o.client_id.startswith("axmm-") for o in placed)
+
+            def placed() -> list[Any]:
+                return [o for o in venue.engine.account_orders.values() if o.account == key]
+
+            await wait_for(lambda: len(placed()) > 2, timeout=15.0)  # it requoted as mid moved
+            assert all(o.client_id.startswith("axmm-") for o in placed())
             live = venue.engine.open_orders(key, None)
             assert {o.side for o in live} <= {"BUY", "SELL"} and len(live) <= 4
             mid = (await desk.book("sim", SYM)).snapshot

@@ -39,6 +39,8 @@ class Plan:
     """Base URL of every embedded venue, by name."""
     budgets: dict[str, VenueBudget] = field(default_factory=dict)
     """Shared per-venue rate budgets (429 pauses, malformed-frame counts)."""
+    venues: list[VenueSpec] = field(default_factory=list)
+    """The desk's view of each venue, as built from the topology."""
 
 
 def build(
@@ -77,15 +79,25 @@ def build(
                     )
                 else:
                     ccxt[key] = env[var]
-        venue_specs.append(
-            VenueSpec(
-                venue.name,
-                ccxt,
-                tuple(venue.symbols),
-                exchange=venue.exchange,
-                stall_after=venue.stall_after,
+        try:
+            venue_specs.append(
+                VenueSpec(
+                    venue.name,
+                    ccxt,
+                    tuple(venue.symbols),
+                    exchange=venue.exchange,
+                    stall_after=venue.stall_after,
+                    watch_trades=venue.watch_trades,
+                    watch_tickers=venue.watch_tickers,
+                    user_streams=venue.user_streams,
+                    liveness_interval=venue.liveness_interval,
+                    submit_timeout=venue.submit_timeout,
+                    rate=venue.rate,
+                    burst=venue.burst,
+                )
             )
-        )
+        except ValueError as exc:
+            problems.append(f"venues[{i}]: {exc}")
     if problems:
         raise ConfigError(source, problems)
 
@@ -127,6 +139,7 @@ def build(
         topology.supervision.within,
         endpoints,
         budgets,
+        venue_specs,
     )
 
 

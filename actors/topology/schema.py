@@ -67,6 +67,18 @@ class VenueSection(Section):
     """Extra ccxt constructor options."""
     stall_after: float = 10.0
     """Seconds without a market-data message, while connected, that count as a stalled feed."""
+    watch_trades: bool = True
+    watch_tickers: bool = False
+    """Also stream 24h tickers to the strategies (``Strategy.on_ticker``)."""
+    user_streams: bool = True
+    """Orders, fills and balances over the websocket; false: REST only, the router polls."""
+    liveness_interval: float = 10.0
+    """Seconds between checks that a quiet user stream is still alive (0: no checks)."""
+    submit_timeout: float = 5.0
+    """An order submit with no answer within this long is UNKNOWN and gets reconciled."""
+    rate: float = 20.0
+    """REST requests per second to this venue, shared by all its connections."""
+    burst: int = 10
     book_depth: int = 20
     embedded: EmbeddedSection = EmbeddedSection()
 

@@ -180,3 +180,33 @@ def test_example_file_parses_as_toml() -> None:
     text = (CONFIG / "exchange.example.toml").read_text()
     venue = tomllib.loads(text)["venues"][0]
     assert venue["api_key_env"] == "BINANCE_API_KEY" and "apiKey" not in text
+
+
+def test_venue_knobs_reach_the_desk(tmp_path: Path) -> None:
+    from actors.topology.build import build
+
+    data = minimal()
+    data["venues"][0].update(
+        {"watch_tickers": True, "user_streams": False, "liveness_interval": 3.0, "rate": 5.0}
+    )
+    plan = build(parse(data), pick_port=lambda: 1234)
+    assert plan.endpoints == {"sim": "http://127.0.0.1:1234"}
+    (venue,) = plan.venues
+    assert (venue.watch_tickers, venue.user_streams, venue.liveness_interval, venue.rate) == (
+        True,
+        False,
+        3.0,
+        5.0,
+    )
+    assert venue.ccxt["apiKey"] == "sim-api-key"
+    assert venue.ccxt["urls"]["api"]["public"].startswith("http://127.0.0.1:1234/")
+    assert plan.specs[0].name == "venues"
+
+
+def test_bad_venue_knob_names_the_venue() -> None:
+    from actors.topology.build import build
+
+    data = minimal()
+    data["venues"][0]["submit_timeout"] = 0
+    with pytest.raises(ConfigError, match=r"my\.toml: venues\[0\]: venue sim: "):
+        build(parse(data, source="my.toml"), source="my.toml", pick_port=lambda: 1234)

@@ -2,10 +2,10 @@
 
 The embedded venue runs in this process with its synthetic market paused (a still book). Each
 trial, a second venue account posts a sell one tick inside the best ask: that is the
-opportunity. The clock starts when the venue emits the depth update carrying it
-(``publish_depth``) and stops when the venue receives the taker's order (its order service's
-``place``), both measured at the venue with ``time.perf_counter``. The taker IOC-buys exactly
-the posted quantity, which restores the book for the next trial.
+opportunity. The clock starts when the venue emits the depth update carrying it and stops when
+the venue receives the taker's order, both read at the venue with ``time.perf_counter`` through
+its observer hooks (``Venue.on_depth_published``, ``Venue.on_order_received``). The taker
+IOC-buys exactly the posted quantity, which restores the book for the next trial.
 
 Two takers run as their own processes, one at a time, in alternating blocks (A B A B):
 
@@ -14,8 +14,12 @@ Two takers run as their own processes, one at a time, in alternating blocks (A B
   risk -> journal (fsync'd write-ahead) -> router -> private session -> ``create_order``),
   on trio with trio-asyncio.
 
-Both use the same ccxt options (``enableRateLimit`` on) and the same rule: buy when the best
-ask is below the trigger, once per book update (nonce) showing it.
+Both use the same ccxt options and the same rule: buy when the best ask is below the trigger,
+once per book update (nonce) showing it. ccxt's REST limiter is on in both; ``--ccxt-limiter``
+picks its algorithm (default ``rolling``: ccxt's documented rolling-window limiter over
+Binance's 60 s request-weight window; ``leaky``: ccxt's default leaky bucket, which in ccxt
+4.5 does not refill while idle, so every lone order waits cost x rateLimit = 0.2 x 50 ms =
+10 ms; ``off``: no ccxt limiter).
 
 Run: ``.venv/bin/python bench/tick_to_order.py [--trials 100] [--blocks 2]`` (< 2 min).
 """
@@ -48,6 +52,32 @@ SYM = "BTC/USDT"
 KEY, SECRET = "sim-api-key", "sim-secret"
 MAKER_KEY, MAKER_SECRET = "bench-maker", "bench-maker-secret"
 AMOUNT = "0.001"
+LIMITERS = ("rolling", "leaky", "off")
+
+
+def taker_ccxt_config(port: int, limiter: str) -> dict[str, Any]:
+    """The ccxt options of both takers (one function, so they cannot drift apart).
+
+    ``rolling``: ccxt's rolling-window limiter over 60 s, i.e. ``60000 / rateLimit`` cost units
+    per minute (binance: 1200 = Binance's 6000 request weight per minute at ccxt's 0.2 cost
+    per weight unit), the same long-run budget as ccxt's default leaky bucket, without its
+    idle penalty. ``leaky``: ccxt's default. ``off``: ``enableRateLimit`` False.
+    """
+    from actors.venues import ccxt_config
+
+    cfg = ccxt_config(port, KEY, SECRET)
+    if limiter == "off":
+        cfg["enableRateLimit"] = False
+    elif limiter == "rolling":
+        cfg["enableRateLimit"] = True
+        cfg["rateLimiterAlgorithm"] = "rollingWindow"
+        cfg["rollingWindowSize"] = 60000
+    elif limiter == "leaky":
+        cfg["enableRateLimit"] = True
+        cfg["rateLimiterAlgorithm"] = "leakyBucket"
+    else:
+        raise ValueError(f"limiter must be one of {LIMITERS}, got {limiter!r}")
+    return cfg
 
 
 # --- the takers ----------------------------------------------------------------------------
@@ -80,16 +110,11 @@ class BenchTaker(Strategy):
             )
 
 
-async def bare_client(port: int, trigger: float, amount: float) -> None:
+async def bare_client(port: int, trigger: float, amount: float, limiter: str) -> None:
     """The baseline: a plain asyncio ccxt.pro loop."""
     import ccxt.pro
 
-    from actors.venues import ccxt_config
-
-    cfg = ccxt_config(port, KEY, SECRET)
-    if os.environ.get("BENCH_NO_RL"):
-        cfg["enableRateLimit"] = False
-    exchange = ccxt.pro.binance(cfg)
+    exchange = ccxt.pro.binance(taker_ccxt_config(port, limiter))
     try:
         await exchange.load_markets()
         fired_nonce = -1
@@ -109,7 +134,7 @@ async def bare_client(port: int, trigger: float, amount: float) -> None:
         await exchange.close()
 
 
-async def desk_client(port: int, trigger: float, amount: str, journal: str) -> None:
+async def desk_client(port: int, trigger: float, amount: str, journal: str, limiter: str) -> None:
     """The actor pipeline: a full desk with one ``BenchTaker`` strategy."""
     import trio_asyncio
 
@@ -117,14 +142,10 @@ async def desk_client(port: int, trigger: float, amount: str, journal: str) -> N
     from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
     from actors.trading.desk import desk_specs
     from actors.trading.risk import RiskLimits
-    from actors.venues import ccxt_config
 
-    cfg = ccxt_config(port, KEY, SECRET)
-    if os.environ.get("BENCH_NO_RL"):
-        cfg["enableRateLimit"] = False
     venue = VenueSpec(
         "sim",
-        cfg,
+        taker_ccxt_config(port, limiter),
         (SYM,),
         stall_after=3600.0,  # the benchmark's book is still between trials on purpose
         watch_trades=False,
@@ -144,7 +165,33 @@ async def desk_client(port: int, trigger: float, amount: str, journal: str) -> N
 # --- the venue side ------------------------------------------------------------------------
 
 
-async def main(trials: int, blocks: int) -> dict[str, list[float]]:
+class Probe:
+    """Venue-side timestamps of one trial, fed by the venue's observer hooks."""
+
+    def __init__(self, market_id: str, taker_key: str) -> None:
+        self.market_id = market_id
+        self.taker_key = taker_key
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the last trial."""
+        self.emitted: float | None = None
+        self.received: float | None = None
+        self.order = trio.Event()
+
+    def on_depth(self, market_id: str, update_id: int, at: float) -> None:
+        """Start the clock at the first depth update of the trial."""
+        if market_id == self.market_id and self.emitted is None:
+            self.emitted = at
+
+    def on_order(self, api_key: str, client_order_id: str | None, at: float) -> None:
+        """Stop it at the taker's first order of the trial (the maker's are not the taker's)."""
+        if api_key == self.taker_key and self.received is None:
+            self.received = at
+            self.order.set()
+
+
+async def main(trials: int, blocks: int, limiter: str) -> dict[str, list[float]]:
     """Run the venue and alternate blocks of both takers."""
     from actors.venues import VenueConfig, open_venue
     from actors.venues.accounts import Account
@@ -159,30 +206,23 @@ async def main(trials: int, blocks: int) -> dict[str, list[float]]:
             await trio.sleep(0.5)
             venue.pause_market()
             trigger = float(venue.book(SYM, limit=1)["asks"][0][0])
-            original = venue.orders.place
-            seen: dict[str, list[float]] = {"t": []}
-
-            def hooked(account: Any, params: Any) -> Any:
-                if account.api_key == KEY:
-                    seen["t"].append(time.perf_counter())
-                return original(account, params)
-
-            venue.orders.place = hooked  # type: ignore[method-assign]
+            probe = Probe(venue.market_of(SYM).id, KEY)
+            venue.on_depth_published = probe.on_depth
+            venue.on_order_received = probe.on_order
             for _ in range(blocks):
                 for kind in ("bare", "desk"):
-                    seen["t"] = []
-                    results[kind] += await _block(venue, kind, trials, trigger, tmp, seen)
+                    results[kind] += await _block(venue, kind, trials, trigger, tmp, probe, limiter)
     return results
 
 
 async def _block(
-    venue: Any, kind: str, trials: int, trigger: float, tmp: str, seen: dict[str, list[float]]
+    venue: Any, kind: str, trials: int, trigger: float, tmp: str, probe: Probe, limiter: str
 ) -> list[float]:
     """Start one taker process, run ``trials`` opportunities, return latencies in ms."""
     from actors.venues.accounts import Account
 
     maker: Account = venue.accounts.by_key[MAKER_KEY]
-    cmd = [sys.executable, SCRIPT, "--client", kind]
+    cmd = [sys.executable, SCRIPT, "--client", kind, "--ccxt-limiter", limiter]
     cmd += ["--port", str(venue.port), "--trigger", repr(trigger)]
     cmd += ["--journal", os.path.join(tmp, f"journal-{kind}-{time.time_ns()}.sqlite")]
     proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE, cwd=str(ROOT))
@@ -199,23 +239,20 @@ async def _block(
         await trio.sleep(1.5)  # let subscriptions and start-up reconciliation settle
         tick = Decimal("0.01")
         for _ in range(trials):
-            seen["t"] = []
             book = venue.book(SYM, limit=1)
             ask = Decimal(str(book["asks"][0][0]))
             price = ask - tick
+            probe.reset()
             venue.orders.place(
                 maker,
                 {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
                  "quantity": AMOUNT, "price": str(price)},
             )  # fmt: skip
-            t0 = time.perf_counter()
-            venue.publish_depth()
+            venue.publish_depth()  # the opportunity goes out: on_depth_published starts the clock
             with trio.move_on_after(2.0):
-                # Polling, not an Event: the hook runs inside the venue's request handler.
-                while not seen["t"]:  # noqa: ASYNC110
-                    await trio.sleep(0.0002)
-            if seen["t"]:
-                latencies.append((seen["t"][0] - t0) * 1000)
+                await probe.order.wait()
+            if probe.emitted is not None and probe.received is not None:
+                latencies.append((probe.received - probe.emitted) * 1000)
             venue.orders.cancel_all(maker, {"symbol": "BTCUSDT"})
             venue.publish_depth()
             await trio.sleep(0.12)
@@ -260,19 +297,25 @@ if __name__ == "__main__":
     parser.add_argument("--trigger", type=float)
     parser.add_argument("--journal")
     parser.add_argument(
+        "--ccxt-limiter",
+        choices=LIMITERS,
+        default="rolling",
+        help="ccxt's REST limiter in both takers (default: rolling window; see the docstring)",
+    )
+    parser.add_argument(
         "--no-ccxt-throttle",
         action="store_true",
-        help="both takers with ccxt's enableRateLimit off (isolates the pipeline's own cost)",
+        help="same as --ccxt-limiter off (isolates the pipeline's own cost)",
     )
     args = parser.parse_args()
-    if args.no_ccxt_throttle:
-        os.environ["BENCH_NO_RL"] = "1"  # inherited by both taker processes
+    limiter = "off" if args.no_ccxt_throttle else args.ccxt_limiter
     if args.client == "bare":
-        asyncio.run(bare_client(args.port, args.trigger, float(AMOUNT)))
+        asyncio.run(bare_client(args.port, args.trigger, float(AMOUNT), limiter))
     elif args.client == "desk":
-        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal)
+        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter)
     else:
         started = time.perf_counter()
-        res = trio.run(main, args.trials, args.blocks)
+        res = trio.run(main, args.trials, args.blocks, limiter)
+        print(f"ccxt limiter: {limiter}")
         print(report(res, args.trials, args.blocks))
         print(f"wall time {time.perf_counter() - started:.1f}s")

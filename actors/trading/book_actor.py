@@ -22,14 +22,21 @@ import trio
 
 from actors.runtime import Actor, MailboxFull, Ref
 from actors.trading.book import BookError, BookState
-from actors.trading.messages import BookSnapshot, ConsolidatedTop, FeedStatus, TopOfBook, TradeTick
+from actors.trading.messages import (
+    BookSnapshot,
+    ConsolidatedTop,
+    FeedStatus,
+    Ticker,
+    TopOfBook,
+    TradeTick,
+)
 from actors.trading.protocol import BookView, GetBook
 
 
 def market_data_key(message: Any) -> Hashable | None:
     """Conflation key for market data (latest per kind, venue and symbol); None otherwise."""
     kind = type(message)
-    if kind is TopOfBook or kind is BookSnapshot:
+    if kind is TopOfBook or kind is BookSnapshot or kind is Ticker:
         return (kind.__name__, message.venue, message.symbol)
     if kind is ConsolidatedTop:
         return ("ConsolidatedTop", message.symbol)
@@ -81,6 +88,7 @@ class OrderBookActor(Actor):
         self.stale_after = stale_after
         self.book = BookState(venue, symbol, depth)
         self.rejected = 0
+        self.stale_episodes = 0
         self._subscriber_paths = subscribers
         self._snapshot_paths = snapshot_subscribers
         self._trade_paths = trade_subscribers
@@ -110,6 +118,7 @@ class OrderBookActor(Actor):
                 stale_reason=self.book.stale_reason,
                 updates=self.book.updates,
                 rejected=self.rejected,
+                stale_episodes=self.stale_episodes,
             )
         else:
             return await super().handle(message)
@@ -155,6 +164,7 @@ class OrderBookActor(Actor):
         was_stale = self.book.stale
         self.book.mark_stale(reason)
         if not was_stale:
+            self.stale_episodes += 1
             self.ctx.log.info("book %s %s stale: %s", self.venue, self.symbol, reason)
         self.tops.publish(self.book.top())
 

@@ -13,6 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.runtime.backoff import Backoff
+
+FEED_BACKOFF = Backoff(initial=0.2, maximum=10.0, multiplier=2.0, jitter=0.2, reset_after=30.0)
+"""Default restart backoff of venue-facing actors: a flapping venue is retried gently."""
+CORE_BACKOFF = Backoff(initial=0.05, maximum=2.0, multiplier=2.0, jitter=0.1, reset_after=30.0)
+"""Default restart backoff of in-process actors: back quickly, they hold no connection."""
+
 JOURNAL = "/journal"
 RISK = "/risk"
 ROUTER = "/router"
@@ -72,6 +79,14 @@ class VenueSpec:
     user_streams: bool = True
     """Watch orders/fills/balances over the websocket; False: REST only, the router polls
     open orders every ``DeskOptions.reconcile_interval`` (venues without a user stream)."""
+    watch_tickers: bool = False
+    """Also watch each symbol's 24h ticker (``watch_ticker``) and publish ``Ticker`` messages
+    to the strategies. Off by default: one more stream per symbol that not every venue has."""
+    liveness_interval: float = 10.0
+    """Seconds between the private session's liveness checks while user streams are on: it
+    compares the venue's open orders (REST) with the router's view; a failed check or a
+    difference seen on two checks in a row means the user stream missed something, and the
+    session crashes (restart, resubscribe, reconcile). A quiet account passes. 0 disables."""
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -80,6 +95,16 @@ class VenueSpec:
             raise ValueError(f"venue {self.name}: at least one symbol is required")
         if self.stall_after <= 0 or self.submit_timeout <= 0:
             raise ValueError(f"venue {self.name}: stall_after and submit_timeout must be > 0")
+        interval = self.liveness_interval
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, (int, float))
+            or not (0 <= interval < float("inf"))
+        ):
+            raise ValueError(
+                f"venue {self.name}: liveness_interval must be a finite number >= 0 "
+                f"(0 disables), got {self.liveness_interval!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +137,7 @@ class DeskOptions:
     """How often the router looks for submits that never got an answer."""
     journal_flush_interval: float = 0.05
     """Non-durable journal appends are committed at most this late."""
+    feed_backoff: Backoff = FEED_BACKOFF
+    """Restart backoff of market-data connections and private sessions (venue-facing)."""
+    core_backoff: Backoff = CORE_BACKOFF
+    """Restart backoff of the in-process actors (journal, risk, books, router, strategies)."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from actors.runtime import Backoff, ChildSpec, MailboxSpec, Overflow, supervisor_spec
+from actors.runtime import ChildSpec, MailboxSpec, Overflow, supervisor_spec
 from actors.trading.book_actor import OrderBookActor, market_data_key
 from actors.trading.config import (
     RISK,
@@ -50,8 +50,6 @@ from actors.trading.risk_actor import RiskActor
 from actors.trading.router import Router
 from actors.trading.strategy import load_strategy
 
-FEED_BACKOFF = Backoff(initial=0.2, maximum=10.0, multiplier=2.0, jitter=0.2, reset_after=30.0)
-CORE_BACKOFF = Backoff(initial=0.05, maximum=2.0, multiplier=2.0, jitter=0.1, reset_after=30.0)
 CONFLATED = MailboxSpec(capacity=4096, overflow=Overflow.CONFLATE, key=market_data_key)
 """Market data conflated per (kind, venue, symbol); orders, fills and asks are never dropped:
 once 4096 of them wait, their senders wait too (backpressure), while market data keeps only
@@ -87,13 +85,13 @@ def desk_specs(
     journal = ChildSpec(
         "journal",
         lambda: JournalActor(options.journal_path, options.journal_flush_interval),
-        backoff=CORE_BACKOFF,
+        backoff=options.core_backoff,
         mailbox=MailboxSpec(capacity=4096),
     )
     risk = ChildSpec(
         "risk",
         lambda: RiskActor(limits, unknown_grace=options.unknown_grace),
-        backoff=CORE_BACKOFF,
+        backoff=options.core_backoff,
         mailbox=CONFLATED,
     )
     consolidated = supervisor_spec(
@@ -102,7 +100,7 @@ def desk_specs(
             ChildSpec(
                 symbol_tag(symbol),
                 _consolidated_factory(symbol, strategy_paths),
-                backoff=CORE_BACKOFF,
+                backoff=options.core_backoff,
                 mailbox=CONFLATED,
             )
             for symbol in all_symbols
@@ -119,7 +117,7 @@ def desk_specs(
                     ChildSpec(
                         symbol_tag(symbol),
                         _book_factory(v.name, symbol, options, strategy_paths),
-                        backoff=CORE_BACKOFF,
+                        backoff=options.core_backoff,
                         mailbox=MailboxSpec(
                             capacity=4096, overflow=Overflow.CONFLATE, key=_book_key
                         ),
@@ -140,7 +138,7 @@ def desk_specs(
             ChildSpec(
                 v.name,
                 _session_factory(v, budgets[v.name]),
-                backoff=FEED_BACKOFF,
+                backoff=options.feed_backoff,
                 mailbox=MailboxSpec(capacity=4096),
                 start_timeout=30.0,
             )
@@ -158,7 +156,7 @@ def desk_specs(
             polled=frozenset(v.name for v in venues if not v.user_streams),
             submit_timeouts={v.name: v.submit_timeout for v in venues},
         ),
-        backoff=CORE_BACKOFF,
+        backoff=options.core_backoff,
         mailbox=MailboxSpec(capacity=8192),
         start_timeout=60.0,
         shutdown_grace=15.0,
@@ -169,7 +167,7 @@ def desk_specs(
             ChildSpec(
                 s.name,
                 load_strategy(s.path, s.name, s.params),
-                backoff=CORE_BACKOFF,
+                backoff=options.core_backoff,
                 mailbox=CONFLATED,
             )
             for s in strategies
@@ -182,8 +180,8 @@ def desk_specs(
         [
             ChildSpec(
                 v.name,
-                _feed_factory(v, budgets[v.name], options.book_depth),
-                backoff=FEED_BACKOFF,
+                _feed_factory(v, budgets[v.name], options.book_depth, strategy_paths),
+                backoff=options.feed_backoff,
                 start_timeout=30.0,
             )
             for v in venues
@@ -216,5 +214,7 @@ def _session_factory(venue: VenueSpec, budget: VenueBudget) -> object:
     return lambda: PrivateSession(venue, budget)
 
 
-def _feed_factory(venue: VenueSpec, budget: VenueBudget, depth: int) -> object:
-    return lambda: MarketDataConnection(venue, budget, depth)
+def _feed_factory(
+    venue: VenueSpec, budget: VenueBudget, depth: int, strategies: tuple[str, ...] = ()
+) -> object:
+    return lambda: MarketDataConnection(venue, budget, depth, ticker_subscribers=strategies)

@@ -1,4 +1,4 @@
-"""The journal actor: owns the SQLite journal, writes on a worker thread, group-commits.
+"""The journal actor: owns the SQLite journal, group-commits, writes ahead on the trio thread.
 
 ``ask(Append(events, durable=True))`` returns the last seq only after the transaction
 committed (fsync'd), so the router can await durability before it sends an order.
@@ -7,11 +7,23 @@ transaction as the next durable append (ahead of it, in arrival order) or by a f
 within ``flush_interval`` seconds. Risk decisions use that, so the write-ahead record of a
 submit and the decision before it cost one fsync, not two.
 
+Where the writes run, and why:
+
+* A durable append (the router's write-ahead record, on every order's critical path) commits
+  synchronously on the trio thread. Handing it to a worker thread costs two thread wake-ups
+  and a GIL hand-back per SQLite call, about as much as the fsync itself (measured, see
+  BENCHMARKS.md); meanwhile the router is waiting for exactly this commit anyway. The price:
+  the whole process stalls for one fsync (~0.5 ms on the bench machine's disk) per order.
+* A timer flush of queued, non-durable events is nobody's critical path: it runs on a worker
+  thread so market data keeps flowing meanwhile. A durable append that arrives while such a
+  flush is in flight waits for it, so events are committed in arrival order.
+
 >>> # await journal_ref.ask(Append(events=(submit,)))   # durable once this returns
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import trio
@@ -32,6 +44,8 @@ class JournalActor(Actor):
         self._limiter = trio.CapacityLimiter(1)
         self._pending: list[Message] = []
         self._wake = trio.Event()
+        self._flushing: trio.Event | None = None
+        """Set while a background flush is committing on a worker thread (then: its end)."""
         self.commits = 0
 
     async def on_start(self) -> None:
@@ -41,30 +55,57 @@ class JournalActor(Actor):
 
     async def handle(self, message: Any) -> Any:
         """Append, flush or read back the journal."""
-        if isinstance(message, Append):
+        if type(message) is Append:
             if message.durable:
-                return await self._commit(list(message.events))
+                return await self._commit_now(message.events)
             self._pending.extend(message.events)
             self._wake.set()
             return None
         if isinstance(message, Flush):
-            return await self._commit([])
+            return await self._commit_now(())
         if isinstance(message, ReadJournal):
-            await self._commit([])
+            await self._commit_now(())
             return await self._read()
         return await super().handle(message)
 
-    async def _commit(self, events: list[Message]) -> int:
-        # Taking the pending list synchronously keeps arrival order: the limiter is FIFO.
-        batch, self._pending = self._pending + events, []
+    async def _commit_now(self, events: Iterable[Message]) -> int:
+        """Commit what is queued plus ``events`` on this thread; the last seq (0: nothing).
+
+        Not a checkpoint unless a background flush is in flight: the write-ahead path must not
+        give the scheduler a turn it does not need.
+        """
+        while self._flushing is not None:
+            # An earlier batch is being written on a worker thread: it lands first.
+            await self._flushing.wait()
+        batch = self._pending
+        batch.extend(events)
+        self._pending = []
         if not batch:
             return 0
         journal = self.journal
         assert journal is not None
-        items = [(kind_of(m), m) for m in batch]
-        seqs = await trio.to_thread.run_sync(journal.append_many, items, limiter=self._limiter)
+        # Synchronous on purpose (see the module docstring): one fsync, no thread hand-off.
+        seqs = journal.append_many([(kind_of(m), m) for m in batch])
         self.commits += 1
         return seqs[-1]
+
+    async def _flush_in_thread(self) -> None:
+        """Commit what is queued on a worker thread (timer flushes: off the critical path)."""
+        while self._flushing is not None:
+            await self._flushing.wait()
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        journal = self.journal
+        assert journal is not None
+        items = [(kind_of(m), m) for m in batch]
+        done = self._flushing = trio.Event()
+        try:
+            await trio.to_thread.run_sync(journal.append_many, items, limiter=self._limiter)
+            self.commits += 1
+        finally:
+            self._flushing = None
+            done.set()
 
     async def _read(self) -> tuple[Message, ...]:
         journal = self.journal
@@ -80,14 +121,14 @@ class JournalActor(Actor):
             await self._wake.wait()
             self._wake = trio.Event()
             await trio.sleep(self.flush_interval)
-            await self._commit([])
+            await self._flush_in_thread()
 
     async def on_stop(self) -> None:
         """Commit what is queued, then close the file."""
         if self.journal is None:
             return
         try:
-            await self._commit([])
+            await self._commit_now(())
         finally:
             journal, self.journal = self.journal, None
             await trio.to_thread.run_sync(journal.close, limiter=self._limiter)

@@ -141,6 +141,33 @@ class TradeTick(Message, frozen=True, kw_only=True):
     received_at: float = 0.0
 
 
+class Ticker(Message, frozen=True, kw_only=True):
+    """A venue's rolling 24h ticker of one symbol (Binance ``<symbol>@ticker``).
+
+    Every figure is optional: venues and stream flavours differ in what they carry (a mini
+    ticker has no best bid/ask).
+    """
+
+    venue: str
+    symbol: str
+    last: float | None = None
+    bid: float | None = None
+    bid_size: float | None = None
+    ask: float | None = None
+    ask_size: float | None = None
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    vwap: float | None = None
+    change: float | None = None
+    percentage: float | None = None
+    base_volume: float | None = None
+    quote_volume: float | None = None
+    timestamp_ms: int | None = None
+    received_at: float = 0.0
+    """trio clock seconds when the connection received it."""
+
+
 class FeedStatus(Message, frozen=True, kw_only=True):
     """A market-data feed went down (``live=False``) or came back."""
 
@@ -308,6 +335,7 @@ AnyMessage: TypeAlias = (
     BookSnapshot
     | TopOfBook
     | TradeTick
+    | Ticker
     | FeedStatus
     | ConsolidatedTop
     | OrderIntent

@@ -8,21 +8,35 @@ sends what they report to the router as :class:`OrderUpdate`, :class:`Fill` and
 (ack or venue rejection) or a :class:`SubmitUnknown` (time-out, 5xx, dropped connection: the
 venue may or may not have it; never retried here). The router's reconciliation asks are
 answered from the venue by client order id. A stream error is a crash; after a restart the
-session tells the router (:class:`SessionUp`), which reconciles the venue.
+session first waits until the venue confirms the new user-data subscription, then tells the
+router (:class:`SessionUp`), which reconciles the venue: subscribe first, reconcile second, so
+nothing that happens in between can fall through the gap.
+
+A user stream can also die silently (connected, but no events). Silence proves nothing on a
+quiet account, so the liveness check compares facts instead: every
+``VenueSpec.liveness_interval`` seconds it asks the router for its live orders on this venue and
+the venue for its open orders (REST). An order the router holds as OPEN/PARTIALLY_FILLED that
+the venue no longer lists, or has filled further, is a suspect; the same suspect (the router's
+view unchanged) on the next check means the stream missed it, and the session crashes with
+:class:`UserStreamStale` (restart, resubscribe, reconcile). One sighting is not enough: an event
+may be on its way. A failed probe (other than a rate limit) is a crash too.
 
 >>> # ChildSpec("sim", lambda: PrivateSession(venue_spec, budget))
 """
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
 import trio
 
-from actors.runtime import Actor, Ref
+from actors.runtime import Actor, ActorError, Ref
 from actors.trading.ccxt_bridge import (
     aio,
+    aio_start,
+    aio_wait,
     classify_submit_error,
     client_order_id_of_ccxt,
     close_exchange,
@@ -47,12 +61,28 @@ from actors.trading.protocol import (
     FetchFills,
     FetchOpenOrders,
     FetchOrder,
+    GetOrders,
+    OrderView,
     PlaceOrder,
     SessionUp,
     VenueFill,
     VenueOrder,
 )
 from actors.trading.ratelimit import VenueBudget
+
+LIVE_STATUSES = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
+"""Router states the liveness check compares: acknowledged and not being cancelled. In-flight
+(SUBMITTING, UNKNOWN) and CANCELLING orders are settled by REST answers and reconciliation,
+not by the user stream, so they say nothing about it."""
+
+
+class UserStreamStale(Exception):
+    """The user-data stream missed events, its subscription was not confirmed, or a liveness
+    probe failed: the session crashes so that it resubscribes and the router reconciles."""
+
+    def __init__(self, venue: str, detail: str) -> None:
+        super().__init__(f"{venue} user stream: {detail}")
+        self.venue = venue
 
 
 class PrivateSession(Actor):
@@ -64,6 +94,8 @@ class PrivateSession(Actor):
         self.exchange: Any = None
         self.submits = 0
         self.unknown = 0
+        self.liveness_checks = 0
+        """Liveness checks that compared the router's view with the venue's."""
         self._scopes: list[trio.CancelScope] = []
 
     def _spawn(self, fn: Any, *args: Any) -> None:
@@ -85,24 +117,49 @@ class PrivateSession(Actor):
         self.exchange = make_exchange(self.venue.exchange, config, self.budget)
         await aio(self.exchange.load_markets)()
         if self.venue.user_streams:
+            await self._subscribe_user_stream()
             self._spawn(self._orders_loop)
             self._spawn(self._trades_loop)
             self._spawn(self._balance_loop)
+            if self.venue.liveness_interval > 0:
+                self._spawn(self._liveness_loop)
         if self.ctx.incarnation > 1:
             # Updates may have been missed while we were down: the router reconciles.
             await self._tell(SessionUp(venue=self.venue.name, incarnation=self.ctx.incarnation))
+
+    async def _subscribe_user_stream(self) -> None:
+        """Open the user-data subscription and wait for the venue to confirm it.
+
+        ccxt.pro's ``authenticate`` (binance: ``userDataStream.subscribe.signature`` on the
+        ws-api) returns once the venue answered; the ``watch_*`` loops then reuse it. Bounded
+        by ``submit_timeout``: an unconfirmed subscription is a stalled stream, hence a crash.
+        """
+        authenticate = getattr(self.exchange, "authenticate", None)
+        if authenticate is None:
+            return  # this exchange subscribes inside watch_*; nothing to wait for here
+        timeout = self.venue.submit_timeout
+        with trio.move_on_after(timeout) as scope:
+            await aio(authenticate)()
+        if scope.cancelled_caught:
+            raise UserStreamStale(
+                self.venue.name, f"subscription not confirmed within {timeout:g}s"
+            )
+
+    def _router_ref(self) -> Ref | None:
+        if self._router is None:
+            self._router = self.ctx.lookup(ROUTER)
+        return self._router
 
     async def _tell(self, message: Any) -> None:
         """Send to the router, looked up lazily (it starts after the sessions).
 
         Before the router exists nothing needs telling: it reconciles the venue at start-up.
         """
-        if self._router is None:
-            self._router = self.ctx.lookup(ROUTER)
-            if self._router is None:
-                self.ctx.log.debug("no router yet; dropping %r", message)
-                return
-        await self._router.send(message)
+        router = self._router_ref()
+        if router is None:
+            self.ctx.log.debug("no router yet; dropping %r", message)
+            return
+        await router.send(message)
 
     # --- streams -------------------------------------------------------------------------
 
@@ -136,6 +193,72 @@ class PrivateSession(Actor):
             balance = await watch()
             await self._tell(self._balances(balance))
 
+    # --- liveness ------------------------------------------------------------------------
+
+    async def _liveness_loop(self) -> None:
+        interval = self.venue.liveness_interval
+        suspects: dict[tuple[Any, ...], str] = {}
+        while True:
+            await trio.sleep(interval)
+            found = await self._liveness_check(interval)
+            if found is None:
+                # Nothing comparable this time (router busy, rate limited): keep the suspects
+                # for the next comparison rather than forgetting them.
+                continue
+            persisting = [why for key, why in found.items() if key in suspects]
+            if persisting:
+                raise UserStreamStale(
+                    self.venue.name,
+                    f"missed updates (seen on two checks {interval:g}s apart): "
+                    + "; ".join(persisting[:5]),
+                )
+            suspects = found
+
+    async def _liveness_check(self, timeout: float) -> dict[tuple[Any, ...], str] | None:
+        """Suspects (key -> description) of one comparison; None when none could be made.
+
+        A key holds the router's status and filled quantity, so a router that moved on
+        between two checks (the stream is delivering) never makes the same key twice.
+        """
+        router = self._router_ref()
+        if router is None:
+            return None
+        try:
+            views: tuple[OrderView, ...] = await router.ask(
+                GetOrders(active_only=True), timeout=timeout
+            )
+        except ActorError:
+            return None  # the router is restarting or busy: that is not the stream's fault
+        venue = self.venue.name
+        mine = [v for v in views if v.venue == venue and v.status in LIVE_STATUSES]
+        if not mine:
+            return {}  # nothing live here: a quiet account has nothing to miss
+        symbols = tuple(sorted({v.symbol for v in mine}))
+        try:
+            # Asked after the router's view, so the venue's answer is the newer one.
+            open_orders = await self._fetch_open(FetchOpenOrders(symbols=symbols))
+        except Exception as exc:
+            if classify_submit_error(exc) == "rate_limited":
+                return None  # the shared budget pauses everyone; try again next time
+            raise UserStreamStale(
+                venue, f"liveness probe failed: {type(exc).__name__}: {str(exc)[:200]}"
+            ) from exc
+        self.liveness_checks += 1
+        at_venue = {o.client_order_id: o for o in open_orders}
+        found: dict[tuple[Any, ...], str] = {}
+        for view in mine:
+            cid = view.client_order_id
+            theirs = at_venue.get(cid)
+            if theirs is None:
+                found[(cid, "gone", view.status, view.filled)] = (
+                    f"{cid} is {view.status.value} here but not open at the venue"
+                )
+            elif theirs.update.filled > view.filled:
+                found[(cid, "filled", view.status, view.filled)] = (
+                    f"{cid} filled {theirs.update.filled} at the venue, {view.filled} here"
+                )
+        return found
+
     def _balances(self, balance: dict[str, Any]) -> Balances:
         free = {k: float(v) for k, v in (balance.get("free") or {}).items() if v is not None}
         total = {k: float(v) for k, v in (balance.get("total") or {}).items() if v is not None}
@@ -146,7 +269,10 @@ class PrivateSession(Actor):
     async def handle(self, message: Any) -> Any:
         """Order entry (sent) and reconciliation queries (asked)."""
         if isinstance(message, PlaceOrder):
-            self.ctx.start_soon(self._place, message.submit)
+            # create_order starts on the asyncio side right now; a trio task awaits its outcome
+            # (starting it from that task would cost one more scheduler pass before the send).
+            submit = message.submit
+            self.ctx.start_soon(self._place, submit, self._start_create_order(submit))
             return None
         if isinstance(message, CancelAtVenue):
             return await self._cancel(message)
@@ -165,18 +291,31 @@ class PrivateSession(Actor):
             return self._balances(await aio(self.exchange.fetch_balance)())
         return await super().handle(message)
 
-    async def _place(self, submit: SubmitOrder) -> None:
+    def _start_create_order(self, submit: SubmitOrder) -> asyncio.Future[Any]:
+        """Start ccxt's ``create_order`` for ``submit`` as an asyncio task (not awaited here)."""
         intent = submit.intent
-        cid = intent.client_order_id
-        params: dict[str, Any] = {"clientOrderId": cid}
+        params: dict[str, Any] = {"clientOrderId": intent.client_order_id}
         if intent.order_type == "limit":
             params["timeInForce"] = intent.time_in_force
         price = float(intent.price) if intent.price is not None else None
         self.submits += 1
+        return aio_start(
+            self.exchange.create_order,
+            intent.symbol,
+            intent.order_type,
+            intent.side,
+            float(intent.amount),
+            price,
+            params,
+        )
+
+    async def _place(self, submit: SubmitOrder, pending: asyncio.Future[Any]) -> None:
+        """Report the outcome of a started ``create_order`` to the router."""
+        intent = submit.intent
+        cid = intent.client_order_id
         try:
-            order = await aio(self.exchange.create_order)(
-                intent.symbol, intent.order_type, intent.side, float(intent.amount), price, params
-            )
+            # Cancelling this task (session stopping) cancels the asyncio task too.
+            order = await aio_wait(pending)
         except Exception as exc:
             outcome = classify_submit_error(exc)
             reason = f"{type(exc).__name__}: {str(exc)[:300]}"

@@ -68,6 +68,9 @@ class BookView(Request, frozen=True, kw_only=True):
     stale_reason: str | None
     updates: int
     rejected: int
+    stale_episodes: int = 0
+    """How often the book went from fresh to stale (a test can wait for the count, not the
+    moment)."""
 
 
 class GetConsolidated(Request, frozen=True, kw_only=True):

@@ -5,8 +5,9 @@ subscribes to them, :class:`BookSnapshot`, :class:`ConsolidatedTop`, :class:`Tra
 through a conflating mailbox, so it always sees the latest book, and its own orders'
 :class:`OrderUpdate`s and :class:`Fill`s from the router (never conflated). Override
 ``on_book``, ``on_trade``, ``on_consolidated``, ``on_order_update``, ``on_fill``,
-``on_reject``; call ``submit`` (which asks ``/risk`` and returns the client order id, or None
-if risk refused) and ``cancel``. Parameters come from config as a mapping.
+``on_reject``, ``on_ticker`` (venues with ``watch_tickers``); call ``submit`` (which asks
+``/risk`` and returns the client order id, or None if risk refused) and ``cancel``.
+Parameters come from config as a mapping.
 
 >>> class Printer(Strategy):
 ...     async def on_book(self, top: TopOfBook) -> None:
@@ -36,6 +37,7 @@ from actors.trading.messages import (
     OrderUpdate,
     RiskRejected,
     Side,
+    Ticker,
     TimeInForce,
     TopOfBook,
     TradeTick,
@@ -87,6 +89,8 @@ class Strategy(Actor):
             await self.on_trade(message)
         elif kind is BookSnapshot:
             await self.on_snapshot(message)
+        elif kind is Ticker:
+            await self.on_ticker(message)
         else:
             return await super().handle(message)
         return None
@@ -104,6 +108,9 @@ class Strategy(Actor):
 
     async def on_trade(self, trade: TradeTick) -> None:
         """A public trade printed."""
+
+    async def on_ticker(self, ticker: Ticker) -> None:
+        """A venue's 24h ticker of a symbol changed (only with ``VenueSpec.watch_tickers``)."""
 
     async def on_order_update(self, update: OrderUpdate) -> None:
         """One of our orders changed state at the venue."""

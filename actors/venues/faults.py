@@ -9,6 +9,7 @@ import trio
 
 if TYPE_CHECKING:
     from actors.venues.server import Venue
+    from actors.venues.streams import Conn
 
 ORDER_FAULT_MODES = ("error_after", "error_before", "timeout_after", "timeout_before")
 
@@ -29,6 +30,7 @@ class Faults:
     Example::
 
         venue.faults.drop_websockets()          # ccxt sees NetworkError
+        venue.faults.stall_user_streams(30)     # user stream open but silent
         venue.faults.skip_update_ids("BTC/USDT", 5)
         venue.faults.rate_limit_next(3, then_418=1)
         venue.faults.fail_next_order("error_after")
@@ -39,7 +41,6 @@ class Faults:
         self.latency_s = 0.0
         self.clock_skew_ms = 0
         self.stall_until = 0.0
-        self.user_stall_until = 0.0
         self._stall_changed = trio.Event()
         self.refuse_until = 0.0
         self.order_fault: OrderFault | None = None
@@ -53,22 +54,32 @@ class Faults:
         self.stall_until = trio.current_time() + seconds
         self._wake_stalled()
 
-    def stall_user_streams(self, seconds: float) -> None:
-        """Hold every frame of the ws-api connections (user-data events and replies) for
-        ``seconds``, the connections kept open and answering websocket pings.
+    def stall_user_streams(self, seconds: float) -> int:
+        """Hold every frame of the ws-api connections open now (user-data events and replies)
+        for ``seconds``, the connections kept open and answering websocket pings; returns how
+        many. Connections made later are not affected: a reconnect cures it.
 
-        A silently dead private stream: ``stall_streams`` holds only market streams. Frames
-        queued meanwhile go out in order afterwards, unless the client closed the connection.
+        A silently dead private stream (``stall_streams`` holds only market streams). Held
+        frames go out in order afterwards, unless the client closed the connection meanwhile.
         """
-        if not seconds >= 0:
-            raise ValueError(f"stall_user_streams: seconds must be >= 0, got {seconds!r}")
-        self.user_stall_until = trio.current_time() + seconds
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not (0 <= seconds < float("inf"))
+        ):
+            raise ValueError(f"stall_user_streams: seconds must be a number >= 0, got {seconds!r}")
+        until = trio.current_time() + seconds
+        stalled = [c for c in self._venue.hub.conns if c.kind == "wsapi"]
+        for c in stalled:
+            c.stalled_until = until
         self._wake_stalled()
+        return len(stalled)
 
     def resume_streams(self) -> None:
         """End a stall (market and user streams) now; held frames go out in order."""
         self.stall_until = 0.0
-        self.user_stall_until = 0.0
+        for c in self._venue.hub.conns:
+            c.stalled_until = 0.0
         self._wake_stalled()
 
     def _wake_stalled(self) -> None:
@@ -81,10 +92,10 @@ class Faults:
             with trio.move_on_at(self.stall_until):
                 await self._stall_changed.wait()
 
-    async def wait_user_unstalled(self) -> None:
-        """Return once ws-api connections may send (used by their senders)."""
-        while trio.current_time() < self.user_stall_until:
-            with trio.move_on_at(self.user_stall_until):
+    async def wait_conn_unstalled(self, conn: Conn) -> None:
+        """Return once ``conn`` (a ws-api connection) may send again (used by its sender)."""
+        while trio.current_time() < conn.stalled_until:
+            with trio.move_on_at(conn.stalled_until):
                 await self._stall_changed.wait()
 
     def skip_update_ids(self, symbol: str | None = None, count: int = 10) -> None:
@@ -164,7 +175,7 @@ class Faults:
             "latency_s": self.latency_s,
             "clock_skew_ms": self.clock_skew_ms,
             "stalled_for_s": max(0.0, self.stall_until - now),
-            "user_stalled_for_s": max(0.0, self.user_stall_until - now),
+            "user_streams_stalled": sum(1 for c in self._venue.hub.conns if c.stalled_until > now),
             "refusing_for_s": max(0.0, self.refuse_until - now),
             "order_fault": None
             if self.order_fault is None

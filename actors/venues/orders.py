@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,11 @@ class OrderService:
 
     def place(self, account: Account, p: Mapping[str, Any]) -> dict[str, Any]:
         """Validate, lock funds, match; returns the ACK/RESULT/FULL response."""
+        observer = self.venue.on_order_received
+        if observer is not None:
+            # First thing, before validation: "the venue received the order" (benchmarks).
+            cid = p.get("newClientOrderId")
+            observer(account.api_key, None if cid in (None, "") else str(cid), time.perf_counter())
         m = self.market(p)
         side = str(p.get("side", "")).upper()
         if not side:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
@@ -35,6 +35,12 @@ from actors.venues.wsapi import wsapi_endpoint
 _EIGHT = Decimal("0.00000001")
 
 
+DepthObserver = Callable[[str, int, float], None]
+"""``(market_id, last_update_id, perf_counter)``: a ``depthUpdate`` was handed to subscribers."""
+OrderObserver = Callable[[str, str | None, float], None]
+"""``(api_key, client_order_id or None, perf_counter)``: an order request reached the venue."""
+
+
 class Venue:
     """Handle on one running (or ready-to-run) simulated Binance-spot venue.
 
@@ -43,6 +49,18 @@ class Venue:
         async with open_venue(VenueConfig(symbols=("BTC/USDT",))) as venue:
             print(venue.url, venue.book("BTC/USDT")["lastUpdateId"])
             venue.faults.drop_websockets()
+
+    Observer hooks (for measurements such as ``bench/tick_to_order.py``; ``None`` by default,
+    called synchronously on the venue's trio thread, so they must be quick and must not raise)::
+
+        venue.on_depth_published = lambda market_id, update_id, t: ...
+        venue.on_order_received = lambda api_key, client_order_id, t: ...
+
+    ``t`` is ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux, comparable across processes).
+    ``on_depth_published`` fires once per ``depthUpdate`` event queued to at least one
+    subscribed connection, right after it was queued; ``on_order_received`` fires when an order
+    request (REST or ws-api) enters order entry, before any validation, also for orders that
+    are then rejected.
     """
 
     def __init__(
@@ -88,6 +106,10 @@ class Venue:
         self.depth_events = 0
         self._listen_scope: trio.CancelScope | None = None
         self._tcp_scopes: set[trio.CancelScope] = set()
+        self.on_depth_published: DepthObserver | None = None
+        """Observer of emitted depth updates (see the class docstring)."""
+        self.on_order_received: OrderObserver | None = None
+        """Observer of incoming order requests (see the class docstring)."""
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -418,6 +440,9 @@ class Venue:
             }
             for n in names:
                 hub.publish(n, payload)
+            observer = self.on_depth_published
+            if observer is not None:
+                observer(m.id, diff.last, time.perf_counter())
 
     async def _depth_loop(self) -> None:
         async for _ in ticks(self.config.depth_interval_s):

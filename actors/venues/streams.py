@@ -17,9 +17,11 @@ _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 # a client further behind than this is cut off, as Binance does with slow consumers
 MAX_QUEUE = 20_000
-STREAM_KINDS = ("depth", "depth@100ms", "trade", "bookTicker", "ticker")
+STREAM_KINDS = ("depth", "depth@100ms", "trade", "bookTicker", "ticker", "miniTicker")
 TICKER_INTERVAL_S = 1.0
-"""``<symbol>@ticker`` (24hr rolling window statistics) is pushed this often, as on Binance."""
+"""``<symbol>@ticker`` / ``@miniTicker`` (24hr rolling window statistics) are pushed this
+often, as on Binance. (ccxt 4.5's ``watch_ticker`` subscribes to ``@miniTicker`` unless
+called with ``{"name": "ticker"}``; the full ticker carries the best bid and ask.)"""
 
 
 def dumps(payload: Any) -> str:
@@ -40,6 +42,8 @@ class Conn:
         self.scope = trio.CancelScope()
         self.account: Any = None
         self.user_subscription_id: int | None = None
+        self.stalled_until = 0.0
+        """``Faults.stall_user_streams``: hold this connection's frames until then."""
 
     def push(self, text: str) -> None:
         """Queue a text frame without blocking; cut the connection off if it is far behind."""
@@ -65,8 +69,8 @@ class Conn:
                 self._wake = trio.Event()
             if stallable and faults.stall_until:
                 await faults.wait_unstalled()
-            elif self.kind == "wsapi" and faults.user_stall_until:
-                await faults.wait_user_unstalled()
+            elif self.stalled_until:
+                await faults.wait_conn_unstalled(self)
             t, text = self.queue.popleft()
             if faults.latency_s:
                 await trio.sleep_until(t + faults.latency_s)
@@ -231,19 +235,35 @@ def _handle_request(venue: Venue, conn: Conn, req: Any) -> dict[str, Any]:
 
 
 def _ticker_subs(conn: Conn) -> set[str]:
-    return {s for s in conn.subs if s.endswith("@ticker")}
+    return {s for s in conn.subs if s.endswith(("@ticker", "@miniTicker"))}
 
 
 def ticker_event(venue: Venue, stream: str) -> dict[str, Any]:
-    """The ``24hrTicker`` event of ``stream`` (``btcusdt@ticker``), in Binance's stream shape.
+    """The event of ``stream`` (``btcusdt@ticker`` or ``btcusdt@miniTicker``), in Binance's
+    documented stream shape (``24hrTicker`` / ``24hrMiniTicker``).
 
     Built from the same figures as ``GET /api/v3/ticker/24hr`` (the window runs since the
-    venue started), renamed to the one-letter keys of the documented payload.
+    venue started), renamed to the one-letter keys of the documented payloads.
     """
-    market_id = stream.partition("@")[0].upper()
+    low_id, _, kind = stream.partition("@")
+    market_id = low_id.upper()
     if market_id not in venue.engine.markets:
         raise ValueError(f"ticker stream {stream!r}: unknown symbol {market_id!r}")
+    if kind not in ("ticker", "miniTicker"):
+        raise ValueError(f"ticker stream {stream!r}: kind must be ticker or miniTicker")
     t = venue.ticker_json(market_id)
+    if kind == "miniTicker":
+        return {
+            "e": "24hrMiniTicker",
+            "E": venue.now_ms(),
+            "s": t["symbol"],
+            "c": t["lastPrice"],
+            "o": t["openPrice"],
+            "h": t["highPrice"],
+            "l": t["lowPrice"],
+            "v": t["volume"],
+            "q": t["quoteVolume"],
+        }
     return {
         "e": "24hrTicker",
         "E": venue.now_ms(),

@@ -14,8 +14,16 @@ import trio_asyncio
 from actors.runtime import Ref, System, open_system
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec, book_path
 from actors.trading.desk import desk_specs
-from actors.trading.messages import Fill, OrderUpdate, RiskRejected, TopOfBook
-from actors.trading.protocol import BookView, GetBook, GetOrders, GetRiskState, OrderView, RiskView
+from actors.trading.messages import Fill, Message, OrderUpdate, RiskRejected, Ticker, TopOfBook
+from actors.trading.protocol import (
+    BookView,
+    GetBook,
+    GetOrders,
+    GetRiskState,
+    OrderView,
+    ReadJournal,
+    RiskView,
+)
 from actors.trading.ratelimit import VenueBudget
 from actors.trading.risk import RiskLimits
 from actors.trading.strategy import Strategy
@@ -33,6 +41,7 @@ class Probe(Strategy):
         self.updates: list[OrderUpdate] = []
         self.fills: list[Fill] = []
         self.rejections: list[RiskRejected] = []
+        self.tickers: list[Ticker] = []
 
     async def handle(self, message: Any) -> Any:
         """``("submit", kwargs)`` -> cid or the RiskRejected; ``("cancel", cid)``; ``"log"``."""
@@ -45,7 +54,13 @@ class Probe(Strategy):
             return None
         if message == "log":
             return (dict(self.tops), list(self.updates), list(self.fills))
+        if message == "tickers":
+            return list(self.tickers)
         return await super().handle(message)
+
+    async def on_ticker(self, ticker: Ticker) -> None:
+        """Log it."""
+        self.tickers.append(ticker)
 
     async def on_book(self, top: TopOfBook) -> None:
         """Keep the latest top per venue and symbol."""
@@ -114,6 +129,42 @@ class Desk:
         """Submit through the probe strategy; a cid or a ``RiskRejected``."""
         return await self.ref(f"/strategies/{strategy}").ask(("submit", intent))
 
+    async def journal(self) -> list[Message]:
+        """Every journaled message so far, oldest first."""
+        messages: list[Message] = await self.ref("/journal").ask(ReadJournal(), timeout=10.0)
+        return messages
+
+    def restarts(self, path: str) -> int:
+        """How often the actor at ``path`` was restarted."""
+        return self.system.stats()[path].restarts
+
+    def last_crash(self, path: str) -> str:
+        """The actor's last crash as ``Type: message`` ('' if it never crashed).
+
+        A crash of several of an actor's tasks at once (an exception group) is listed leaf
+        by leaf, so ``"NetworkError" in desk.last_crash(path)`` works either way.
+        """
+        cell = self.system._registry.get(path)
+        crash = cell.last_crash if cell is not None else None
+        if crash is None:
+            return self.system.stats()[path].last_crash or ""
+        return "; ".join(f"{type(e).__name__}: {e}" for e in _leaves(crash))
+
+    def peek(self, path: str) -> Any:
+        """The live actor object at ``path``, for asserting on state no message exposes.
+
+        Test-only introspection through the runtime's registry: actors never do this.
+        """
+        cell = self.system._registry.get(path)
+        assert cell is not None and cell.actor is not None, f"no running actor at {path}"
+        return cell.actor
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, poll: float = 0.02) -> Any:
     """Poll an async or sync predicate until truthy; returns its value."""
@@ -151,6 +202,26 @@ async def running_desk(
     )
     async with trio_asyncio.open_loop(), open_system(specs, max_restarts=20, within=30.0) as system:
         yield Desk(system, budgets, list(venues))
+
+
+def sweep_bids(venue: Venue, symbol: str, down_to: Decimal) -> Decimal:
+    """A synthetic seller (no account) takes every bid priced ``down_to`` or better, at once.
+
+    Synchronous on the venue's engine, so nothing else trades in between: a resting buy of
+    ours at ``down_to`` or above is certainly filled in full. Returns the base quantity sold.
+    """
+    m = venue.market_of(symbol)
+    book = venue.engine.books[m.id]
+    floor = m.to_price_units(down_to)
+    _, bids, _ = book.snapshot(10_000)
+    qty = sum(q for p, q in bids if p >= floor)
+    if qty:
+        order = venue.engine.new_order(
+            symbol=m.id, side="SELL", type="LIMIT", tif="IOC", price=floor, qty=qty
+        )
+        venue.engine.submit(order)
+        venue.flush_user_events()  # balances as the market loop would send them
+    return m.qty_dec(qty)
 
 
 def price_of(value: float, tick: str = "0.01") -> Decimal:

@@ -393,3 +393,19 @@ async def test_arbitrage_takes_crossed_venues_net_of_fees(vclock: trio.abc.Clock
         await arb.send(top("b", bid=99.5, ask=99.6, size=0.2))
         await trio.sleep(2)
         assert len([m for m in log if isinstance(m, OrderIntent)]) == 2  # legs still pending
+
+
+def test_market_data_is_conflated_per_kind_venue_symbol_and_order_flow_never() -> None:
+    from decimal import Decimal as D
+
+    from actors.trading.messages import Fill, Ticker
+
+    a = Ticker(venue="sim", symbol="BTC/USDT", last=1.0)
+    b = Ticker(venue="sim", symbol="BTC/USDT", last=2.0)
+    other = Ticker(venue="sim2", symbol="BTC/USDT", last=2.0)
+    assert market_data_key(a) == market_data_key(b) != market_data_key(other)
+    fill = Fill(
+        client_order_id="c", venue="sim", symbol="BTC/USDT", side="buy", price=D("1"),
+        amount=D("1"), fee=D("0"), fee_currency="USDT", trade_id="t", timestamp_ms=1,
+    )  # fmt: skip
+    assert market_data_key(fill) is None

@@ -118,12 +118,23 @@ class Context:
         with contextlib.suppress(MailboxClosed):
             self._cell.mailbox.put_control(STOP)
 
-    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        """Run ``fn(*args)`` beside the handler; it ends with the actor, and its crash is ours."""
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> trio.CancelScope:
+        """Run ``fn(*args)`` beside the handler; it ends with the actor, and its crash is ours.
+
+        Returns the task's cancel scope, so the actor can end it earlier (say, a stream loop
+        in ``on_stop``, before the client it reads from is closed).
+        """
         nursery = self._cell.nursery
         if nursery is None:
             raise RuntimeError(f"actor {self.path} is not running: cannot start a task")
-        nursery.start_soon(fn, *args)
+        scope = trio.CancelScope()
+
+        async def task() -> None:
+            with scope:
+                await fn(*args)
+
+        nursery.start_soon(task)
+        return scope
 
     async def start(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Like ``start_soon`` but wait for ``fn``'s ``task_status.started(value)``; return value.

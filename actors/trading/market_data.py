@@ -66,14 +66,7 @@ class MarketDataConnection(Actor):
 
     def _spawn(self, fn: Any, *args: Any) -> None:
         """Run a stream loop that ``on_stop`` can cancel before the exchange closes."""
-        scope = trio.CancelScope()
-        self._scopes.append(scope)
-
-        async def run() -> None:
-            with scope:
-                await fn(*args)
-
-        self.ctx.start_soon(run)
+        self._scopes.append(self.ctx.start_soon(fn, *args))
 
     async def on_start(self) -> None:
         """Create the exchange, load markets, start one watch loop per stream."""

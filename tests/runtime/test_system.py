@@ -228,3 +228,29 @@ async def test_second_signal_cancels_a_stuck_shutdown() -> None:
                 await trio.sleep_forever()
             assert log[-1] == ("stuck", "stop")  # its stop hook is hanging
             os.kill(os.getpid(), signal.SIGINT)
+
+
+async def test_a_task_can_be_cancelled_before_its_actor_stops(autojump_clock: Any) -> None:
+    ended: list[str] = []
+
+    class Streams(Actor):
+        async def on_start(self) -> None:
+            self.scope = self.ctx.start_soon(self.stream)
+
+        async def stream(self) -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                ended.append("stream")
+
+        async def handle(self, message: Any) -> str:
+            self.scope.cancel()
+            await trio.sleep(1)
+            return "alive"
+
+    async with open_system([ChildSpec("s", Streams)]) as system:
+        s = system.lookup("/s")
+        assert s is not None
+        assert await s.ask("cut the stream") == "alive"
+        assert ended == ["stream"]
+        assert system.stats()["/s"].restarts == 0

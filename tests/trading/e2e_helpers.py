@@ -227,3 +227,16 @@ def sweep_bids(venue: Venue, symbol: str, down_to: Decimal) -> Decimal:
 def price_of(value: float, tick: str = "0.01") -> Decimal:
     """A float price as a Decimal on the tick grid."""
     return (Decimal(str(value)) / Decimal(tick)).quantize(Decimal(1)) * Decimal(tick)
+
+
+async def book_matches_venue(desk: Desk, venue: Venue, symbol: str, depth: int = 20) -> bool:
+    """Our copy of ``venue``'s book equals the venue's own (call with the market paused)."""
+    view = await desk.book(venue.config.name, symbol)
+    own = venue.book(symbol, limit=depth)
+    if view.stale or view.snapshot is None or own["lastUpdateId"] != own["publishedUpdateId"]:
+        return False
+    if view.snapshot.nonce != own["publishedUpdateId"]:
+        return False
+    assert [list(x) for x in view.snapshot.bids] == own["bids"][:depth]
+    assert [list(x) for x in view.snapshot.asks] == own["asks"][:depth]
+    return True

@@ -13,7 +13,7 @@ from actors.trading.config import DeskOptions, StrategySpec
 from actors.trading.messages import OrderStatus, RejectReason, RiskRejected
 from actors.trading.protocol import GetConsolidated, ReconcileVenue
 from actors.venues import VenueConfig, open_venue, open_venues
-from tests.trading.e2e_helpers import price_of, running_desk, wait_for
+from tests.trading.e2e_helpers import book_matches_venue, price_of, running_desk, wait_for
 
 pytestmark = pytest.mark.e2e
 SYM = "BTC/USDT"
@@ -104,7 +104,7 @@ async def test_market_data_crash_restarts_only_the_feed_and_refuses_orders_meanw
         view = await desk.wait_fresh("sim", SYM, timeout=15.0)
         # In sync again: with the market paused, our copy equals the venue's own book.
         venue.pause_market()
-        await wait_for(lambda: _synced(desk, venue), timeout=10.0)
+        await wait_for(lambda: book_matches_venue(desk, venue, SYM), timeout=10.0)
         venue.resume_market()
         assert view.rejected >= 0
         # Only the feed restarted: the private session, router, risk and books did not.
@@ -112,18 +112,6 @@ async def test_market_data_crash_restarts_only_the_feed_and_refuses_orders_meanw
             assert _restarts(desk, path) == 0, path
         cid = await desk.submit(**await _limit_far(desk))
         assert isinstance(cid, str)
-
-
-async def _synced(desk, venue) -> bool:  # type: ignore[no-untyped-def]
-    view = await desk.book("sim", SYM)
-    own = venue.book(SYM, limit=20)
-    if view.stale or view.snapshot is None or own["lastUpdateId"] != own["publishedUpdateId"]:
-        return False
-    if view.snapshot.nonce != own["publishedUpdateId"]:
-        return False
-    assert [list(x) for x in view.snapshot.bids] == own["bids"][:20]
-    assert [list(x) for x in view.snapshot.asks] == own["asks"][:20]
-    return True
 
 
 async def _venue_orders(venue, cid: str) -> list:  # type: ignore[no-untyped-def,type-arg]

@@ -19,7 +19,14 @@ from actors.trading.config import VenueSpec
 from actors.trading.messages import Fill, OrderStatus, Ticker, decode, encode
 from actors.trading.protocol import ReconcileVenue
 from actors.venues import Venue, VenueConfig, open_venue
-from tests.trading.e2e_helpers import Desk, price_of, running_desk, sweep_bids, wait_for
+from tests.trading.e2e_helpers import (
+    Desk,
+    book_matches_venue,
+    price_of,
+    running_desk,
+    sweep_bids,
+    wait_for,
+)
 
 SYM = "BTC/USDT"
 AMOUNT = Decimal("0.001")
@@ -79,23 +86,10 @@ def _venue_balance(venue: Venue, asset: str) -> float:
     return float(account.free[asset] + account.locked[asset])
 
 
-async def _synced(desk: Desk, venue: Venue) -> bool:
-    """Our copy of the book equals the venue's own (call with the market paused)."""
-    view = await desk.book("sim", SYM)
-    own = venue.book(SYM, limit=20)
-    if view.stale or view.snapshot is None or own["lastUpdateId"] != own["publishedUpdateId"]:
-        return False
-    if view.snapshot.nonce != own["publishedUpdateId"]:
-        return False
-    assert [list(x) for x in view.snapshot.bids] == own["bids"][:20]
-    assert [list(x) for x in view.snapshot.asks] == own["asks"][:20]
-    return True
-
-
 async def _assert_in_sync(desk: Desk, venue: Venue) -> None:
     venue.pause_market()
     try:
-        await wait_for(lambda: _synced(desk, venue), timeout=10.0)
+        await wait_for(lambda: book_matches_venue(desk, venue, SYM), timeout=10.0)
     finally:
         venue.resume_market()
 

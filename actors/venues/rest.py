@@ -200,37 +200,23 @@ def routes(venue: Venue) -> list[Route]:
         rows = [{"symbol": i, "price": venue.ticker_json(i)["lastPrice"]} for i in _symbols(p)]
         return rows[0] if p.get("symbol") else rows
 
-    async def order_post(p: Params, a: Account | None) -> Any:
-        assert a is not None
-        return svc.place(a, p)
+    def signed(method: Callable[[Account, Params], Any]) -> Handler:
+        """A handler for a signed endpoint: the account is verified by the time it runs."""
 
-    async def order_get(p: Params, a: Account | None) -> Any:
-        assert a is not None
-        return svc.query(a, p)
+        async def handler(p: Params, a: Account | None) -> Any:
+            assert a is not None
+            return method(a, p)
 
-    async def order_delete(p: Params, a: Account | None) -> Any:
-        assert a is not None
-        return svc.cancel(a, p)
+        return handler
 
-    async def open_orders_get(p: Params, a: Account | None) -> Any:
-        assert a is not None
-        return svc.open_orders(a, p)
-
-    async def open_orders_delete(p: Params, a: Account | None) -> Any:
-        assert a is not None
-        return svc.cancel_all(a, p)
-
-    async def all_orders(p: Params, a: Account | None) -> Any:
-        assert a is not None
-        return svc.all_orders(a, p)
-
-    async def account(p: Params, a: Account | None) -> Any:
-        assert a is not None
-        return svc.account_json(a)
-
-    async def my_trades(p: Params, a: Account | None) -> Any:
-        assert a is not None
-        return svc.my_trades(a, p)
+    order_post = signed(svc.place)
+    order_get = signed(svc.query)
+    order_delete = signed(svc.cancel)
+    open_orders_get = signed(svc.open_orders)
+    open_orders_delete = signed(svc.cancel_all)
+    all_orders = signed(svc.all_orders)
+    account = signed(lambda a, _p: svc.account_json(a))
+    my_trades = signed(svc.my_trades)
 
     def w(method: str, path: str) -> int:
         return ratelimit.WEIGHTS.get((method, path), 1)

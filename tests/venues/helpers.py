@@ -16,8 +16,10 @@ from actors.venues import Venue, ccxt_config
 class Client:
     """A ccxt.pro binance instance whose coroutine methods are called from trio."""
 
-    def __init__(self, exchange: Any) -> None:
+    def __init__(self, exchange: Any, loop: Any = None) -> None:
         self.ex = exchange
+        self.loop = loop
+        """The trio-asyncio loop the exchange runs on."""
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
         """``await client.fetch_order_book("BTC/USDT")`` runs ccxt's coroutine on asyncio."""
@@ -38,10 +40,10 @@ async def ccxt_client(
     options = extra.pop("options", {})
     cfg["options"].update(options)
     cfg.update(extra)
-    async with trio_asyncio.open_loop():
+    async with trio_asyncio.open_loop() as loop:
         exchange = ccxt.pro.binance(cfg)
         try:
-            yield Client(exchange)
+            yield Client(exchange, loop)
         finally:
             await trio_asyncio.aio_as_trio(exchange.close)()
 

@@ -29,7 +29,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python bench/mailbox_relay.py
+	$(BIN)/python bench/mailbox_relay.py --rounds 3
+	$(BIN)/python bench/venue_depth.py
+	$(BIN)/python bench/tick_to_order.py --trials 100 --blocks 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -210,40 +210,35 @@ class OrderIntent(Message, frozen=True, kw_only=True):
     created_at: float
 
 
-class RiskApproved(Message, frozen=True, kw_only=True):
-    """The risk engine let this intent through."""
+class _AboutIntent(Message, frozen=True, kw_only=True):
+    """A message about one intent: its client order id is the intent's."""
 
     intent: OrderIntent
-    at: float = 0.0
 
     @property
     def client_order_id(self) -> str:
         return self.intent.client_order_id
 
 
-class RiskRejected(Message, frozen=True, kw_only=True):
+class RiskApproved(_AboutIntent, frozen=True, kw_only=True):
+    """The risk engine let this intent through."""
+
+    at: float = 0.0
+
+
+class RiskRejected(_AboutIntent, frozen=True, kw_only=True):
     """The risk engine refused this intent; ``detail`` names the values involved."""
 
-    intent: OrderIntent
     reason: RejectReason
     detail: str
     at: float = 0.0
 
-    @property
-    def client_order_id(self) -> str:
-        return self.intent.client_order_id
 
-
-class SubmitOrder(Message, frozen=True, kw_only=True):
+class SubmitOrder(_AboutIntent, frozen=True, kw_only=True):
     """The router sends an approved intent to a concrete venue."""
 
-    intent: OrderIntent
     venue: str
     sent_at: float = 0.0
-
-    @property
-    def client_order_id(self) -> str:
-        return self.intent.client_order_id
 
 
 class SubmitUnknown(Message, frozen=True, kw_only=True):

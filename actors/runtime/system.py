@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -64,6 +65,8 @@ class System:
         self._hard = trio.CancelScope(shield=True)
         self.ready = trio.Event()
         """Set once every top-level child has started."""
+        self.stopped = trio.Event()
+        """Set once the whole tree has stopped (``run`` is about to return)."""
         self._stop_hooks: set[trio.CancelScope] = set()
 
     # -- running ---------------------------------------------------------------------------
@@ -96,6 +99,7 @@ class System:
                 with trio.CancelScope(shield=True):
                     await self.stop()
                 nursery.cancel_scope.cancel()  # the signal watcher
+                self.stopped.set()
         if self._root_error is not None:
             raise self._root_error
 
@@ -204,10 +208,14 @@ class _Up:
 
 
 @asynccontextmanager
-async def open_system(children: Sequence[ChildSpec] = (), **options: Any) -> AsyncIterator[System]:
+async def open_system(
+    children: Sequence[ChildSpec] = (), *, handle_signals: bool = False, **options: Any
+) -> AsyncIterator[System]:
     """Run a ``System`` for the duration of an ``async with`` block, then stop it.
 
-    If the root gives up, its ``SupervisorGaveUp`` is raised from the block.
+    If the root gives up, its ``SupervisorGaveUp`` is raised from the block. With
+    ``handle_signals`` the tree also stops on SIGINT/SIGTERM (see ``System.run``); the block
+    can wait for that with ``await system.stopped.wait()``.
 
     >>> # async with open_system([ChildSpec("echo", Echo)]) as system:
     >>> #     await system.lookup("/echo").ask("hi")
@@ -215,7 +223,7 @@ async def open_system(children: Sequence[ChildSpec] = (), **options: Any) -> Asy
     system = System(children, **options)
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(system.run)
+            await nursery.start(functools.partial(system.run, handle_signals=handle_signals))
             try:
                 yield system
             finally:

@@ -9,9 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import trio
-import trio_asyncio
 
-from actors.runtime import Ref, System, open_system
+from actors.runtime import Ref, System
+from actors.topology.build import Plan
+from actors.topology.run import open_plan
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec, book_path
 from actors.trading.desk import desk_specs
 from actors.trading.messages import Fill, Message, OrderUpdate, RiskRejected, Ticker, TopOfBook
@@ -200,7 +201,7 @@ async def running_desk(
         opts,
         budgets=budgets,
     )
-    async with trio_asyncio.open_loop(), open_system(specs, max_restarts=20, within=30.0) as system:
+    async with open_plan(Plan(specs, max_restarts=20, within=30.0, budgets=budgets)) as system:
         yield Desk(system, budgets, list(venues))
 
 

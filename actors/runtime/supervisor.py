@@ -171,6 +171,7 @@ class Supervisor(Actor):
     async def _start(self, cell: Cell) -> None:
         nursery = self.ctx._cell.nursery
         assert nursery is not None
+        cell.prepare()  # running from now on: a stop racing this start will find it
         await nursery.start(cell.run)
 
     async def _stop_child(self, cell: Cell) -> None:

@@ -87,6 +87,7 @@ class System:
         async with trio.open_nursery() as nursery:
             # Not nursery.start(): the tree is shielded, so a cancelled start() would wait
             # forever for a root stuck in on_start. Waiting on an event stays cancellable.
+            self._root.prepare()  # so a stop() from now on finds the root running
             nursery.start_soon(self._run_tree, up)
             try:
                 await up.event.wait()

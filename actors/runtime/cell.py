@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -96,6 +97,8 @@ def unwrap(error: BaseException) -> BaseException:
 class Cell:
     """Mailbox, ref, counters and runner of one supervised actor."""
 
+    RUN_CODES: frozenset[Any]
+
     def __init__(self, spec: ChildSpec, path: str, system: System, parent: Cell | None) -> None:
         self.spec = spec
         self.path = path
@@ -115,9 +118,13 @@ class Cell:
         self.incarnation = 0
         self.processed = 0
         self.restarts = 0
+        self.restart_times: deque[float] = deque()
+        """When this child was restarted lately (limits counted per child)."""
         self.attempt = 0
         """Consecutive restarts for the backoff; reset after a stable period."""
         self.dead_letters = 0
+        self.blocked = 0
+        """Times this actor held the event loop past the blocking monitor's threshold."""
         self.last_crash: BaseException | None = None
         self.started_at: float | None = None
         self.stop_deadline: float | None = None
@@ -336,7 +343,7 @@ class Cell:
             self.state = ActorState.IDLE if error is None else ActorState.CRASHED
         if error is not None:
             self.last_crash = error
-            self.log.error("%s crashed: %r", self.path, error)
+            self.system._log_crash(self, error)
             self.system._publish(Crashed(self.path, incarnation, now, error))
             if type(current) is Ask:
                 current.reply.set_error(ActorCrashed(self.path, error))
@@ -400,3 +407,10 @@ class Cell:
         for message in self.mailbox.close():
             self.dead_letter(message, reason)
         self.system._unregister(self)
+
+
+Cell.RUN_CODES = frozenset(
+    fn.__code__ for fn in (Cell.run, Cell._start, Cell._loop, Cell._call_on_stop)
+)
+"""Code of the coroutines an incarnation runs in: the blocking monitor looks for them on the
+stack to name the actor that holds the event loop."""

@@ -37,6 +37,19 @@ class Strategy(enum.Enum):
     """The crashed child and every child started after it."""
 
 
+class GiveUp(enum.Enum):
+    """What a supervisor's restart intensity counts, and what happens past it."""
+
+    ESCALATE = "escalate"
+    """OTP: the restarts of all children count together; past ``max_restarts`` within
+    ``within`` the supervisor stops its children (reverse start order) and fails to its
+    parent, which handles that like any crash of a child."""
+    STOP_CHILD = "stop_child"
+    """Akka's one-for-one: each child's restarts count on their own; a child past the limit
+    is stopped for good and reported (a ``GaveUp`` event naming it), its siblings keep
+    running, and the supervisor itself never fails. Needs ``Strategy.ONE_FOR_ONE``."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChildSpec:
     """A child of a supervisor: a name, a factory for fresh instances, and its policies.
@@ -60,7 +73,13 @@ class ChildSpec:
     start_timeout: float | None = 30.0
     """``on_start`` running longer than this counts as a crash (None: no limit)."""
     stall_timeout: float | None = None
-    """A handler running longer than this counts as a crash (None: no watchdog)."""
+    """A handler running longer than this counts as a crash (None: no watchdog).
+
+    The watchdog is a trio task: it catches a handler that awaits for too long (a stuck
+    network call), not one that blocks the thread without ever reaching a checkpoint
+    (``time.sleep``, a CPU loop), which freezes every actor, this watchdog included, until
+    it returns. Those are reported by the system's blocking monitor (``System(blocked_after=)``,
+    ``ActorStats.blocked``); keep blocking work off the event loop (``trio.to_thread``)."""
     fairness: int = 64
     """Messages handled back to back before the actor yields to the scheduler."""
     supervises: bool = False
@@ -93,6 +112,7 @@ def supervisor_spec(
     restart: Restart = Restart.PERMANENT,
     backoff: Backoff | None = None,
     shutdown_grace: float = math.inf,
+    give_up: GiveUp = GiveUp.ESCALATE,
 ) -> ChildSpec:
     """A ``ChildSpec`` for a nested supervisor.
 
@@ -108,9 +128,11 @@ def supervisor_spec(
     specs = tuple(children)
 
     def make() -> Supervisor:
-        return Supervisor(specs, strategy=strategy, max_restarts=max_restarts, within=within)
+        return Supervisor(
+            specs, strategy=strategy, max_restarts=max_restarts, within=within, give_up=give_up
+        )
 
-    Supervisor.validate(name, specs, max_restarts, within)
+    Supervisor.validate(name, specs, max_restarts, within, strategy, give_up)
     return ChildSpec(
         name,
         make,

@@ -51,6 +51,16 @@ class GiveUp(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class SupervisorSettings:
+    """How a supervisor child supervises its own children (for display and checks)."""
+
+    strategy: Strategy
+    max_restarts: int
+    within: float
+    give_up: GiveUp
+
+
+@dataclass(frozen=True, slots=True)
 class ChildSpec:
     """A child of a supervisor: a name, a factory for fresh instances, and its policies.
 
@@ -86,6 +96,8 @@ class ChildSpec:
     """Whether this child is a supervisor made by ``supervisor_spec``."""
     children: tuple[ChildSpec, ...] = ()
     """A supervisor's children, for display and checks."""
+    supervision: SupervisorSettings | None = None
+    """A supervisor's strategy and restart intensity, for display and checks."""
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -142,4 +154,5 @@ def supervisor_spec(
         start_timeout=None,
         supervises=True,
         children=specs,
+        supervision=SupervisorSettings(strategy, max_restarts, within, give_up),
     )

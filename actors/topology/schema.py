@@ -8,11 +8,20 @@ messages that name the file and the key.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import Meta
 
 from actors.trading.risk import RiskLimits
+
+# Declared ranges (msgspec checks them while converting; ``numbers.py`` holds every number,
+# declared or not, to finiteness and a range after conversion).
+Seconds = Annotated[float, Meta(ge=0, le=86_400)]
+"""A duration of at most a day; 0 allowed."""
+PositiveSeconds = Annotated[float, Meta(gt=0, le=86_400)]
+Port = Annotated[int, Meta(ge=0, le=65_535)]
+Count = Annotated[int, Meta(ge=0, le=1_000_000)]
 
 
 class Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -22,29 +31,29 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 class BackoffSection(Section):
     """Restart backoff of a child: ``min(maximum, initial * multiplier**n)``, jittered."""
 
-    initial: float = 0.2
-    maximum: float = 10.0
-    multiplier: float = 2.0
-    jitter: float = 0.2
-    reset_after: float = 30.0
+    initial: Seconds = 0.2
+    maximum: Seconds = 10.0
+    multiplier: Annotated[float, Meta(ge=1, le=100)] = 2.0
+    jitter: Annotated[float, Meta(ge=0, lt=1)] = 0.2
+    reset_after: Seconds = 30.0
 
 
 class SupervisionSection(Section):
     """Restart intensity of the supervisors and the defaults of their children."""
 
-    max_restarts: int = 10
-    within: float = 60.0
-    shutdown_grace: float = 5.0
+    max_restarts: Count = 10
+    within: PositiveSeconds = 60.0
+    shutdown_grace: Annotated[float, Meta(ge=0, le=3_600)] = 5.0
     backoff: BackoffSection = BackoffSection()
 
 
 class EmbeddedSection(Section):
     """Settings of an embedded (simulated) venue started inside the process."""
 
-    port: int = 0
+    port: Port = 0
     """0 picks a free port."""
-    seed: int = 1
-    rate_hz: float = 20.0
+    seed: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 1
+    rate_hz: Annotated[float, Meta(ge=0, le=10_000)] = 20.0
     """Book changes per second per symbol from the synthetic participants."""
     api_key: str = "sim-api-key"
     secret: str = "sim-secret"
@@ -65,21 +74,21 @@ class VenueSection(Section):
     secret_env: str | None = None
     options: dict[str, Any] = {}
     """Extra ccxt constructor options."""
-    stall_after: float = 10.0
+    stall_after: PositiveSeconds = 10.0
     """Seconds without a market-data message, while connected, that count as a stalled feed."""
     watch_trades: bool = True
     watch_tickers: bool = False
     """Also stream 24h tickers to the strategies (``Strategy.on_ticker``)."""
     user_streams: bool = True
     """Orders, fills and balances over the websocket; false: REST only, the router polls."""
-    liveness_interval: float = 10.0
+    liveness_interval: Seconds = 10.0
     """Seconds between checks that a quiet user stream is still alive (0: no checks)."""
-    submit_timeout: float = 5.0
+    submit_timeout: Annotated[float, Meta(gt=0, le=600)] = 5.0
     """An order submit with no answer within this long is UNKNOWN and gets reconciled."""
-    rate: float = 20.0
+    rate: Annotated[float, Meta(gt=0, le=100_000)] = 20.0
     """REST requests per second to this venue, shared by all its connections."""
-    burst: int = 10
-    book_depth: int = 20
+    burst: Annotated[int, Meta(ge=1, le=100_000)] = 10
+    book_depth: Annotated[int, Meta(ge=1, le=5_000)] = 20
     embedded: EmbeddedSection = EmbeddedSection()
 
 
@@ -107,9 +116,9 @@ class DeskSection(Section):
 class ObserveSection(Section):
     """What the process tells about itself while it runs."""
 
-    status_interval: float = 10.0
+    status_interval: Seconds = 10.0
     """Seconds between status lines in the log (0: none)."""
-    metrics_port: int | None = None
+    metrics_port: Port | None = None
     """Port of the metrics endpoint on 127.0.0.1 (None: no endpoint, 0: a free port)."""
 
 

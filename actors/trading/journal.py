@@ -334,6 +334,61 @@ class Journal:
         return state
 
 
+def probe_journal(path: str | Path) -> str | None:
+    """Why a journal at ``path`` could not be opened for writing, or None when it could.
+
+    Proves it without changing anything: an existing file is opened read-only and its schema
+    checked, and a scratch file is created and removed where SQLite will need to write (the
+    journal's directory, for the file and its WAL; or, when that directory is still to be made,
+    the nearest existing one above it).
+    """
+    import os
+    import tempfile
+
+    target = Path(path)
+    if target.exists():
+        if not target.is_file():
+            return f"{target} exists and is not a file"
+        try:
+            conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                tables = {
+                    row[0]
+                    for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+                if tables and "meta" not in tables:
+                    return f"{target} is not a journal (tables {sorted(tables)})"
+                if tables:
+                    meta = dict(conn.execute("SELECT key, value FROM meta"))
+                    if meta.get("schema") != SCHEMA_NAME:
+                        return f"{target} is not a journal (schema {meta.get('schema')!r})"
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            return f"{target} cannot be read as a journal: {exc}"
+        if not os.access(target, os.W_OK):
+            return f"{target} is not writable"
+    directory = target.parent
+    existing = directory
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot create {directory}: {existing} is not a directory"
+    try:
+        if existing == directory:
+            fd, scratch = tempfile.mkstemp(prefix=".actors-probe-", dir=directory)
+            os.close(fd)
+            os.unlink(scratch)
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".actors-probe-", dir=existing))
+    except OSError as exc:
+        what = "write in" if existing == directory else f"create {directory} under"
+        return f"cannot {what} {existing}: {exc.strerror or exc}"
+    return None
+
+
 class _Tx:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error (autocommit connection)."""
 

@@ -37,6 +37,7 @@ State changes are queued as :class:`TradingStateChanged`; the owning actor takes
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
@@ -77,10 +78,12 @@ _TERMINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, Or
 def _check_positive(owner: str, name: str, value: object) -> None:
     if value is None:
         return
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError(f"{owner}.{name} must be finite, got {value}")
+    if (isinstance(value, Decimal) and not value.is_finite()) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        raise ValueError(f"{name}: expected a finite number > 0, got {value}")
     if value <= 0:  # type: ignore[operator]
-        raise ValueError(f"{owner}.{name} must be > 0, got {value}")
+        raise ValueError(f"{name}: expected a number > 0, got {value}")
 
 
 class SymbolLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,7 +106,7 @@ class SymbolLimits(msgspec.Struct, frozen=True, kw_only=True):
                 continue
             _check_positive(type(self).__name__, name, getattr(self, name))
         if self.price_band is not None and self.price_band >= 1:
-            raise ValueError(f"price_band must be a fraction < 1, got {self.price_band}")
+            raise ValueError(f"price_band: expected a fraction < 1, got {self.price_band}")
 
 
 class RiskLimits(SymbolLimits, frozen=True, kw_only=True):

@@ -7,22 +7,35 @@ through a conflating mailbox, so it always sees the latest book, and its own ord
 ``on_book``, ``on_trade``, ``on_consolidated``, ``on_order_update``, ``on_fill``,
 ``on_reject``, ``on_ticker`` (venues with ``watch_tickers``); call ``submit`` (which asks
 ``/risk`` and returns the client order id, or None if risk refused) and ``cancel``.
-Parameters come from config as a mapping.
+
+Parameters are typed: a strategy declares them as a ``Params`` struct (a subclass of
+:class:`StrategyParams`, so msgspec converts and checks them, and ``actors check`` names the
+key of a bad one), and reads them as attributes of ``self.p``. Where it trades
+(``symbols``/``venues``, and ``symbol``/``venue`` when there is exactly one) comes from the
+topology's ``[[strategies]]`` entry into the same struct.
 
 >>> class Printer(Strategy):
+...     class Params(StrategyParams):
+...         every: Annotated[int, Meta(ge=1)] = 10
+...
 ...     async def on_book(self, top: TopOfBook) -> None:
-...         print(top.venue, top.mid)
->>> # load_strategy("mypkg.strats:Printer", "p", {"x": 1})  -> a factory for ChildSpec
+...         print(top.venue, top.mid, self.p.every)
+>>> Printer("p", {"every": 5}).p.every
+5
+>>> # load_strategy("mypkg.strats:Printer", "p", {"every": 5})  -> a factory for ChildSpec
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+import msgspec
 import trio
+from msgspec import Meta
 
 from actors.runtime import Actor, Ref
 from actors.trading.config import RISK, ROUTER
@@ -51,15 +64,69 @@ def quantize(value: Decimal | float, step: Decimal | str, rounding: str = ROUND_
     return (units * step).normalize()
 
 
+class StrategyParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What every strategy is given; a strategy's own ``Params`` subclass this.
+
+    A field that must be set is declared without a default (``symbol: str`` for a strategy
+    trading exactly one symbol); ranges with ``Annotated[float, Meta(gt=0)]``, or checked in
+    ``__post_init__`` raising ``ValueError("field: what is wrong")``.
+    """
+
+    symbols: tuple[str, ...] = ()
+    """Symbols it trades (from the topology)."""
+    venues: tuple[str, ...] = ()
+    """Venues it trades on (from the topology; all venues when it names none)."""
+    symbol: str | None = None
+    """The symbol, when it trades exactly one."""
+    venue: str | None = None
+    """The venue, when it trades on exactly one."""
+    risk_timeout: Annotated[float, Meta(gt=0, le=600)] = 5.0
+    """Seconds ``submit`` waits for risk's decision."""
+
+
+class InvalidParams(ValueError):
+    """Strategy parameters that do not fit the strategy's ``Params``; names the key."""
+
+
+def positive(name: str, value: Decimal | float | None) -> None:
+    """Raise ``ValueError("name: ...")`` unless ``value`` is None or a finite number > 0.
+
+    For ``__post_init__`` of a ``Params`` struct (msgspec's ``Meta`` does not bound Decimals).
+    """
+    if value is None:
+        return
+    finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+    if not finite or not value > 0:
+        raise ValueError(f"{name}: expected a number > 0, got {value}")
+
+
 class Strategy(Actor):
     """Base class of trading strategies; one instance per incarnation, params from config."""
 
-    def __init__(self, name: str, params: Mapping[str, Any] | None = None) -> None:
+    Params: ClassVar[type[StrategyParams]] = StrategyParams
+    """The strategy's parameters; override with a subclass of :class:`StrategyParams`."""
+
+    def __init__(self, name: str, params: Mapping[str, Any] | StrategyParams | None = None) -> None:
         self.name = name
-        self.params: dict[str, Any] = dict(params or {})
+        self.p: Any = self.parse_params(params)
+        """The parameters, typed (an instance of the class's ``Params``)."""
+        self.params: dict[str, Any] = msgspec.structs.asdict(self.p)
+        """The same parameters as a plain dict (for code that predates ``p``)."""
         self.submitted = 0
         self.rejected = 0
-        self.risk_timeout = float(self.params.get("risk_timeout", 5.0))
+        self.risk_timeout = float(self.p.risk_timeout)
+
+    @classmethod
+    def parse_params(cls, params: Mapping[str, Any] | StrategyParams | None) -> StrategyParams:
+        """``params`` converted to ``cls.Params``; :class:`InvalidParams` names the bad key."""
+        if isinstance(params, cls.Params):
+            return params
+        if isinstance(params, StrategyParams):
+            params = msgspec.structs.asdict(params)
+        try:
+            return msgspec.convert(dict(params or {}), cls.Params)
+        except msgspec.ValidationError as exc:
+            raise InvalidParams(str(exc)) from None
 
     async def on_start(self) -> None:
         """Find risk and router, make a client-id generator, then call ``setup``."""
@@ -189,9 +256,9 @@ def load_strategy(
     cls = resolve(path)
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise ValueError(f"{path!r} is not a Strategy subclass")
-    frozen = dict(params or {})
+    typed = cls.parse_params(params)  # raises InvalidParams now, not at every restart
 
     def make() -> Strategy:
-        return cls(name, frozen)
+        return cls(name, typed)
 
     return make

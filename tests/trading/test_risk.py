@@ -231,9 +231,9 @@ def test_per_symbol_override() -> None:
 
 
 def test_limits_validate_and_decode_from_config() -> None:
-    with pytest.raises(ValueError, match=r"RiskLimits.max_order_amount must be > 0, got -1"):
+    with pytest.raises(ValueError, match=r"max_order_amount: expected a number > 0, got -1"):
         RiskLimits(max_order_amount=D("-1"))
-    with pytest.raises(ValueError, match="price_band must be a fraction < 1"):
+    with pytest.raises(ValueError, match="price_band: expected a fraction < 1"):
         SymbolLimits(price_band=D("1.5"))
     limits = msgspec.convert(
         {"max_position": "2", "max_open_orders": 3, "symbols": {"ETH/USDT": {"max_position": 5}}},

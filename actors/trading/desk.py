@@ -81,6 +81,7 @@ def desk_specs(
         budgets.setdefault(v.name, VenueBudget(v.name, v.rate, v.burst))
     all_symbols = sorted({s for v in venues for s in v.symbols})
     strategy_paths = tuple(strategy_path(s.name) for s in strategies)
+    markets = {v.name: v.symbols for v in venues}
 
     journal = ChildSpec(
         "journal",
@@ -166,7 +167,7 @@ def desk_specs(
         [
             ChildSpec(
                 s.name,
-                load_strategy(s.path, s.name, s.params),
+                load_strategy(s.path, s.name, s.params, markets=markets),
                 backoff=options.core_backoff,
                 mailbox=CONFLATED,
             )

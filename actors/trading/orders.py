@@ -38,7 +38,7 @@ stores; rebuilding from the journal is therefore the same sequence of calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 from actors.trading.messages import (
@@ -594,12 +594,14 @@ def replay(
     unknown_grace: float = 30.0,
     *,
     strict: bool = True,
+    on_error: Callable[[OrderError], object] | None = None,
 ) -> OrderTable:
     """Rebuild an :class:`OrderTable` from journaled messages (non-order messages skipped).
 
     The in-memory twin of :meth:`actors.trading.journal.Journal.rebuild`, for actors that read
     the journal through the journal actor; in-flight grace timers restart at ``now``.
-    ``strict=False`` skips events that do not apply instead of raising :class:`OrderError`.
+    ``strict=False`` skips events that do not apply instead of raising :class:`OrderError`
+    (``on_error`` is told about each).
     """
     table = OrderTable(unknown_grace=unknown_grace)
     for msg in messages:
@@ -607,8 +609,10 @@ def replay(
             continue
         try:
             table.apply(msg, now)
-        except OrderError:
+        except OrderError as exc:
             if strict:
                 raise
+            if on_error is not None:
+                on_error(exc)
     table.rebase_clock(now)
     return table

@@ -26,7 +26,9 @@ from actors.trading.messages import (
     Fill,
     OrderIntent,
     OrderUpdate,
+    RejectReason,
     RiskApproved,
+    RiskRejected,
     SetTradingState,
     TopOfBook,
     TradingState,
@@ -113,6 +115,12 @@ class RiskActor(Actor):
 
     async def _check(self, intent: OrderIntent) -> Any:
         decision = self.engine.check(intent, trio.current_time())
+        if type(decision) is RiskRejected and decision.reason is RejectReason.INVALID_INTENT:
+            # Not an order at all (Strategy.submit refuses these; a hand-made intent may
+            # not): refused without a trace in the journal, whose replay it could not pass.
+            self.rejected[decision.reason.value] += 1
+            self.ctx.log.warning("refused a malformed intent: %s", decision.detail)
+            return decision
         # Queued ahead of the router's durable submit record: the decision is on disk
         # before the order can leave the process (and a rejection within a flush interval).
         await self.journal.send(Append(events=(intent, decision), durable=False))

@@ -105,7 +105,15 @@ class Router(Actor):
                 raise RuntimeError(f"the router needs {exec_path(venue)}")
             self._sessions[venue] = ref
         messages = await journal.ask(ReadJournal(), timeout=30.0)
-        self.table = replay(messages, trio.current_time(), self.options.unknown_grace)
+        # The journal quarantined what cannot be replayed; anything that still does not
+        # apply is logged and skipped, never a reason not to start.
+        self.table = replay(
+            messages,
+            trio.current_time(),
+            self.options.unknown_grace,
+            strict=False,
+            on_error=lambda exc: self._refused(exc),
+        )
         for venue in self.venues:
             await self._reconcile_venue(venue)
         self.ctx.start_soon(self._watch_in_flight)

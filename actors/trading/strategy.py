@@ -54,6 +54,7 @@ from actors.trading.messages import (
     TimeInForce,
     TopOfBook,
     TradeTick,
+    validate_intent,
 )
 
 
@@ -84,6 +85,22 @@ class StrategyParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """Seconds ``submit`` waits for risk's decision."""
 
 
+class InvalidIntent(ValueError):
+    """``Strategy.submit`` was given an intent that cannot be an order; nothing was sent."""
+
+
+def _decimal(value: Any) -> Any:
+    """A float/int/str amount or price as a Decimal (its shortest repr); others unchanged."""
+    if isinstance(value, bool) or isinstance(value, Decimal):
+        return value
+    if isinstance(value, (int, float, str)):
+        try:
+            return Decimal(str(value))
+        except ArithmeticError:
+            return value
+    return value
+
+
 class InvalidParams(ValueError):
     """Strategy parameters that do not fit the strategy's ``Params``; names the key."""
 
@@ -106,8 +123,18 @@ class Strategy(Actor):
     Params: ClassVar[type[StrategyParams]] = StrategyParams
     """The strategy's parameters; override with a subclass of :class:`StrategyParams`."""
 
-    def __init__(self, name: str, params: Mapping[str, Any] | StrategyParams | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        params: Mapping[str, Any] | StrategyParams | None = None,
+        *,
+        markets: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.name = name
+        self.markets: dict[str, tuple[str, ...]] | None = (
+            None if markets is None else {v: tuple(s) for v, s in markets.items()}
+        )
+        """Symbols of every venue of the desk (``submit`` refuses others); None: unchecked."""
         self.p: Any = self.parse_params(params)
         """The parameters, typed (an instance of the class's ``Params``)."""
         self.params: dict[str, Any] = msgspec.structs.asdict(self.p)
@@ -201,7 +228,12 @@ class Strategy(Actor):
         order_type: OrderType = "limit",
         time_in_force: TimeInForce = "GTC",
     ) -> str | None:
-        """Send an intent through risk; the client order id, or None if risk refused it."""
+        """Send an intent through risk; the client order id, or None if risk refused it.
+
+        A malformed intent (NaN, inf or non-positive amount or price, an unknown side, order
+        type, time in force, venue or symbol) raises :class:`InvalidIntent` here, before
+        anything is journaled or asked: it is the strategy's bug, and it sees it.
+        """
         cid = self.ids.next()
         intent = OrderIntent(
             client_order_id=cid,
@@ -210,11 +242,14 @@ class Strategy(Actor):
             symbol=symbol,
             side=side,
             order_type=order_type,
-            amount=amount,
-            price=price,
+            amount=_decimal(amount),
+            price=None if price is None else _decimal(price),
             time_in_force=time_in_force,
             created_at=trio.current_time(),
         )
+        problem = validate_intent(intent) or self._unknown_market(intent)
+        if problem:
+            raise InvalidIntent(f"{self.name}: {problem}")
         self.submitted += 1
         decision = await self.risk.ask(intent, timeout=self.risk_timeout)
         if isinstance(decision, RiskRejected):
@@ -222,6 +257,17 @@ class Strategy(Actor):
             await self.on_reject(decision)
             return None
         return cid
+
+    def _unknown_market(self, intent: OrderIntent) -> str | None:
+        if self.markets is None:
+            return None
+        cid = intent.client_order_id
+        if intent.venue is not None and intent.venue not in self.markets:
+            return f"order {cid}: no venue {intent.venue!r} (venues: {sorted(self.markets)})"
+        where = [intent.venue] if intent.venue is not None else list(self.markets)
+        if not any(intent.symbol in self.markets[v] for v in where):
+            return f"order {cid}: {intent.symbol!r} is not traded on {where}"
+        return None
 
     async def cancel(self, client_order_id: str, reason: str = "") -> None:
         """Ask the router to cancel one of our orders (cancels need no risk approval)."""
@@ -245,7 +291,11 @@ def resolve(path: str) -> Any:
 
 
 def load_strategy(
-    path: str, name: str, params: Mapping[str, Any] | None = None
+    path: str,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    markets: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Callable[[], Strategy]:
     """A factory of fresh ``Strategy`` instances of the class at ``path`` (for a ChildSpec).
 
@@ -257,8 +307,9 @@ def load_strategy(
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise ValueError(f"{path!r} is not a Strategy subclass")
     typed = cls.parse_params(params)  # raises InvalidParams now, not at every restart
+    where = None if markets is None else dict(markets)
 
     def make() -> Strategy:
-        return cls(name, typed)
+        return cls(name, typed, markets=where)
 
     return make

@@ -91,7 +91,7 @@ class InvalidIntent(ValueError):
 
 def _decimal(value: Any) -> Any:
     """A float/int/str amount or price as a Decimal (its shortest repr); others unchanged."""
-    if isinstance(value, bool) or isinstance(value, Decimal):
+    if isinstance(value, (bool, Decimal)):
         return value
     if isinstance(value, (int, float, str)):
         try:

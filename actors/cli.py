@@ -11,6 +11,10 @@ import trio
 from actors.observe.logs import configure_logging
 from actors.runtime import ChildSpec, SupervisorGaveUp
 
+EXIT_OPEN_ORDERS = 4
+"""``actors run`` stopped with orders possibly still live at a venue (cancels failed or timed
+out, or ``cancel_on_shutdown`` is off)."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``actors`` console script; returns the exit status."""
@@ -52,13 +56,22 @@ def _run(path: str, duration: float | None) -> int:
 
     try:
         topology = load(path)
-        trio.run(lambda: run_topology(topology, source=path, duration=duration))
+        outcome = trio.run(lambda: run_topology(topology, source=path, duration=duration))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
     except SupervisorGaveUp as exc:
         print(f"actors: stopped: {exc}", file=sys.stderr)
         return 1
+    if outcome.open_orders_left:
+        left = outcome.open_orders_left
+        print(
+            f"actors: stopped with {len(left)} order(s) possibly live at a venue: "
+            + ", ".join(left[:10])
+            + (" ..." if len(left) > 10 else ""),
+            file=sys.stderr,
+        )
+        return EXIT_OPEN_ORDERS
     return 0
 
 

@@ -16,6 +16,7 @@ from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
 from actors.trading.desk import desk_specs
 from actors.trading.journal import probe_journal
 from actors.trading.ratelimit import VenueBudget
+from actors.trading.shutdown import ShutdownReport
 from actors.trading.strategy import InvalidParams, Strategy, resolve
 from actors.venues.actor import VenueActor
 from actors.venues.client import ccxt_config
@@ -43,6 +44,8 @@ class Plan:
     """Shared per-venue rate budgets (429 pauses, malformed-frame counts)."""
     venues: list[VenueSpec] = field(default_factory=list)
     """The desk's view of each venue, as built from the topology."""
+    report: ShutdownReport = field(default_factory=ShutdownReport)
+    """Filled in when the router stops: the orders left possibly live at a venue."""
 
 
 def build(
@@ -120,8 +123,11 @@ def build(
         cancel_on_shutdown=topology.desk.cancel_on_shutdown,
     )
     budgets: dict[str, VenueBudget] = {}
+    report = ShutdownReport()
     try:
-        specs = desk_specs(venue_specs, strategies, topology.risk, options, budgets=budgets)
+        specs = desk_specs(
+            venue_specs, strategies, topology.risk, options, budgets=budgets, report=report
+        )
     except (ImportError, AttributeError, ValueError) as exc:
         raise ConfigError(source, [f"strategies: {exc}"]) from None
     if venue_configs:
@@ -142,6 +148,7 @@ def build(
         endpoints,
         budgets,
         venue_specs,
+        report,
     )
 
 

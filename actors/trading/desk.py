@@ -8,20 +8,21 @@ Tests and the topology builder share :func:`desk_specs`::
     /books/<venue>/<BASE-QUOTE>   OrderBookActor        conflating (latest snapshot)
     /exec/<venue>                 PrivateSession        block (orders are never dropped)
     /router                       Router                block
+    /shutdown                     Shutdown              (drains the router when the desk stops)
     /strategies/<name>            Strategy subclasses   conflating (market data only)
     /market/<venue>               MarketDataConnection  block
 
 Start order is that list, so shutdown (reverse) stops market data first, then strategies,
-then the router (which may cancel open orders through sessions still running), and the
-journal last. Feeds and sessions are supervised one_for_one with exponential backoff and a
+then drains the router (cancels, and waits for their outcomes while the sessions still
+deliver), then stops the router, the sessions, and the journal last. Feeds and sessions are supervised one_for_one with exponential backoff and a
 generous restart intensity (a flapping venue must not take the desk down).
 
 >>> from decimal import Decimal
 >>> from actors.trading.risk import RiskLimits
 >>> specs = desk_specs([VenueSpec("sim", {}, ("BTC/USDT",))], [], RiskLimits(),
 ...     DeskOptions(journal_path=":memory:"))
->>> [s.name for s in specs]
-['journal', 'risk', 'consolidated', 'books', 'exec', 'router', 'strategies', 'market']
+>>> [s.name for s in specs][5:]
+['router', 'shutdown', 'strategies', 'market']
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from actors.trading.ratelimit import VenueBudget
 from actors.trading.risk import RiskLimits
 from actors.trading.risk_actor import RiskActor
 from actors.trading.router import Router
+from actors.trading.shutdown import Shutdown, ShutdownReport
 from actors.trading.strategy import load_strategy
 
 CONFLATED = MailboxSpec(capacity=4096, overflow=Overflow.CONFLATE, key=market_data_key)
@@ -67,11 +69,13 @@ def desk_specs(
     options: DeskOptions,
     *,
     budgets: dict[str, VenueBudget] | None = None,
+    report: ShutdownReport | None = None,
 ) -> list[ChildSpec]:
     """The top-level ``ChildSpec``s of a desk (pass them to ``open_system``/``System``).
 
     ``budgets`` (one :class:`VenueBudget` per venue name) are made when not given; pass them
-    to inspect rate-limit pauses and malformed-frame counts.
+    to inspect rate-limit pauses and malformed-frame counts; ``report`` is filled in when
+    the router stops (the orders it leaves behind).
     """
     names = [v.name for v in venues]
     if len(set(names)) != len(names):
@@ -156,6 +160,7 @@ def desk_specs(
             options,
             polled=frozenset(v.name for v in venues if not v.user_streams),
             submit_timeouts={v.name: v.submit_timeout for v in venues},
+            report=report,
         ),
         backoff=options.core_backoff,
         mailbox=MailboxSpec(capacity=8192),
@@ -190,7 +195,19 @@ def desk_specs(
         max_restarts=30,
         within=60.0,
     )
-    return [journal, risk, consolidated, books, sessions, router, strategy_specs, market]
+    # Between the router and the strategies: stopped after every strategy, before the router,
+    # it drains the router within the router's own grace period (actors/trading/shutdown.py).
+    shutdown = ChildSpec(
+        "shutdown",
+        lambda: Shutdown(
+            tuple(names), cancel=options.cancel_on_shutdown, grace=router.shutdown_grace
+        ),
+        backoff=options.core_backoff,
+        shutdown_grace=router.shutdown_grace,
+    )
+    return [
+        journal, risk, consolidated, books, sessions, router, shutdown, strategy_specs, market
+    ]  # fmt: skip
 
 
 def _consolidated_factory(symbol: str, subscribers: tuple[str, ...]) -> object:

@@ -64,6 +64,7 @@ from actors.trading.protocol import (
     GetOrders,
     OrderView,
     PlaceOrder,
+    Quiesce,
     SessionUp,
     VenueFill,
     VenueOrder,
@@ -97,6 +98,7 @@ class PrivateSession(Actor):
         self.liveness_checks = 0
         """Liveness checks that compared the router's view with the venue's."""
         self._scopes: list[trio.CancelScope] = []
+        self._quiet = False
 
     def _spawn(self, fn: Any, *args: Any) -> None:
         """Run a stream loop that ``on_stop`` can cancel before the exchange closes."""
@@ -149,8 +151,8 @@ class PrivateSession(Actor):
         Before the router exists nothing needs telling: it reconciles the venue at start-up.
         """
         router = self._router_ref()
-        if router is None:
-            self.ctx.log.debug("no router yet; dropping %r", message)
+        if router is None or self._quiet:
+            self.ctx.log.debug("no router (yet, or any more); dropping %r", message)
             return
         await router.send(message)
 
@@ -282,6 +284,13 @@ class PrivateSession(Actor):
             )
         if isinstance(message, FetchBalances):
             return self._balances(await aio(self.exchange.fetch_balance)())
+        if isinstance(message, Quiesce):
+            # The desk is stopping and the router is done: stop the streams so nothing
+            # more reaches it (what is not delivered is not lost: the venue keeps it).
+            for scope in self._scopes:
+                scope.cancel()
+            self._quiet = True
+            return None
         return await super().handle(message)
 
     def _start_create_order(self, submit: SubmitOrder) -> asyncio.Future[Any]:

@@ -208,3 +208,18 @@ class RiskView(Request, frozen=True, kw_only=True):
     approved: int
     rejected: dict[str, int]
     total_pnl: Decimal
+
+
+# --- shutdown ------------------------------------------------------------------------------
+
+
+class Drain(Request, frozen=True, kw_only=True):
+    """Shutdown -> router (ask): take no new orders; cancel open ones (``cancel``); the reply
+    is how many cancels went out. Outcomes keep arriving as usual until the router stops."""
+
+    cancel: bool = True
+
+
+class Quiesce(Request, frozen=True, kw_only=True):
+    """Shutdown -> private session (ask): stop the user-data streams; nothing more is sent to
+    the router, which is about to stop. The reply is None."""

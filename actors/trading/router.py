@@ -46,6 +46,7 @@ from actors.trading.protocol import (
     Append,
     Balances,
     CancelAtVenue,
+    Drain,
     FetchBalances,
     FetchFills,
     FetchOpenOrders,
@@ -61,8 +62,11 @@ from actors.trading.protocol import (
     SessionUp,
     VenueFill,
 )
+from actors.trading.shutdown import ShutdownReport
 
 QUERY_TIMEOUT = 10.0
+CANCELLABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
+"""States in which the venue certainly has the order: a cancel by client id will find it."""
 
 
 class Router(Actor):
@@ -76,6 +80,7 @@ class Router(Actor):
         *,
         polled: frozenset[str] = frozenset(),
         submit_timeouts: Mapping[str, float] | None = None,
+        report: ShutdownReport | None = None,
     ) -> None:
         self.venues = venues
         self.polled = polled
@@ -90,6 +95,11 @@ class Router(Actor):
         self.orphans: dict[str, list[str]] = {}
         """Open venue orders of this account that the journal does not know, per venue."""
         self.reconciliations = 0
+        self.report = report
+        """Filled in when the router stops: the orders it leaves behind."""
+        self.draining = False
+        self._drain_cancels = False
+        self._drain_tries: dict[str, int] = {}
 
     async def on_start(self) -> None:
         """Rebuild orders from the journal, then reconcile every venue."""
@@ -147,6 +157,8 @@ class Router(Actor):
             return self.reconciliations
         elif kind is Balances:
             self.balances[message.venue] = message
+        elif kind is Drain:
+            return await self._drain(message.cancel)
         elif kind is GetOrders:
             return tuple(
                 self._view(o) for o in self.table if not message.active_only or o.is_active
@@ -166,8 +178,11 @@ class Router(Actor):
         except OrderError as exc:
             self._refused(exc)
             return
-        venue = intent.venue or await self._best_venue(intent)
-        session = self._sessions.get(venue) if venue else None
+        if self.draining:
+            venue, session = intent.venue, None
+        else:
+            venue = intent.venue or await self._best_venue(intent)
+            session = self._sessions.get(venue) if venue else None
         if session is None:
             await self._apply(
                 OrderUpdate(
@@ -177,7 +192,9 @@ class Router(Actor):
                     status=OrderStatus.REJECTED,
                     filled=Decimal(0),
                     remaining=intent.amount,
-                    reason=f"no route: venue {venue!r} is not connected",
+                    reason="the desk is stopping"
+                    if self.draining
+                    else f"no route: venue {venue!r} is not connected",
                 )
             )
             await self.risk.send(ReleaseOrder(client_order_id=intent.client_order_id))
@@ -253,6 +270,15 @@ class Router(Actor):
             await self._tell_strategy(order, msg)
         elif order.is_terminal:
             await self.risk.send(ReleaseOrder(client_order_id=order.client_order_id))
+        if self._drain_cancels and order.status in CANCELLABLE:
+            # Acked (or found by reconciliation) while the desk stops: cancel it now (a few
+            # times at most, should the venue keep refusing).
+            tries = self._drain_tries.get(order.client_order_id, 0)
+            if tries < 3:
+                self._drain_tries[order.client_order_id] = tries + 1
+                await self._cancel(
+                    CancelOrder(client_order_id=order.client_order_id, reason="shutdown")
+                )
         return True
 
     async def _venue_fill(self, message: VenueFill) -> None:
@@ -419,10 +445,43 @@ class Router(Actor):
             reason=order.reason,
         )
 
+    async def _drain(self, cancel: bool) -> int:
+        """Refuse new orders from now on; with ``cancel``, cancel every order the venue has.
+
+        In-flight orders are cancelled once they are acked (or reconciled open): a cancel by
+        client id before the venue has the order would only be refused.
+        """
+        self.draining = True
+        self._drain_cancels = cancel
+        sent = 0
+        if cancel:
+            for order in self.table.open_orders():
+                if order.status in CANCELLABLE:
+                    await self._cancel(
+                        CancelOrder(client_order_id=order.client_order_id, reason="shutdown")
+                    )
+                    sent += 1
+        return sent
+
     async def on_stop(self) -> None:
-        """Cancel open orders when configured (sessions stop after us)."""
-        if not self.options.cancel_on_shutdown or not hasattr(self, "table"):
+        """Report what is left open (the shutdown actor drained us); without it, cancel here."""
+        if not hasattr(self, "table"):
             return
+        if not self.draining and self.options.cancel_on_shutdown:
+            await self._cancel_without_drain()
+        left = [f"{o.venue}:{o.client_order_id} {o.status.value}" for o in self.table.open_orders()]
+        if left:
+            self.ctx.log.warning(
+                "stopping with %d order(s) possibly live at a venue: %s",
+                len(left),
+                ", ".join(left[:20]) + (" ..." if len(left) > 20 else ""),
+            )
+        if self.report is not None:
+            self.report.open_orders = left
+            self.report.stopped = True
+
+    async def _cancel_without_drain(self) -> None:
+        # A desk built without the shutdown actor: cancel one by one, as best we can.
         for order in self.table.open_orders():
             if order.venue is None or order.venue not in self._sessions:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,7 +16,17 @@ from actors.topology.build import Plan
 from actors.topology.run import open_plan
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec, book_path
 from actors.trading.desk import desk_specs
-from actors.trading.messages import Fill, Message, OrderUpdate, RiskRejected, Ticker, TopOfBook
+from actors.trading.journal import Journal
+from actors.trading.messages import (
+    Fill,
+    Message,
+    OrderStatus,
+    OrderUpdate,
+    RiskRejected,
+    Ticker,
+    TopOfBook,
+)
+from actors.trading.orders import ACTIVE
 from actors.trading.protocol import (
     BookView,
     GetBook,
@@ -27,6 +38,7 @@ from actors.trading.protocol import (
 )
 from actors.trading.ratelimit import VenueBudget
 from actors.trading.risk import RiskLimits
+from actors.trading.shutdown import ShutdownReport
 from actors.trading.strategy import Strategy
 from actors.venues import Venue, ccxt_config
 
@@ -188,6 +200,7 @@ async def running_desk(
     strategies: Sequence[StrategySpec] = (StrategySpec("probe", PROBE),),
     options: DeskOptions | None = None,
     venue_overrides: dict[str, Any] | None = None,
+    report: ShutdownReport | None = None,
 ) -> AsyncIterator[Desk]:
     """Run a desk against ``venues`` inside one trio-asyncio loop."""
     opts = options or DeskOptions(
@@ -200,6 +213,7 @@ async def running_desk(
         limits or RiskLimits(),
         opts,
         budgets=budgets,
+        report=report,
     )
     async with open_plan(Plan(specs, max_restarts=20, within=30.0, budgets=budgets)) as system:
         yield Desk(system, budgets, list(venues))
@@ -241,3 +255,56 @@ async def book_matches_venue(desk: Desk, venue: Venue, symbol: str, depth: int =
     assert [list(x) for x in view.snapshot.bids] == own["bids"][:depth]
     assert [list(x) for x in view.snapshot.asks] == own["asks"][:depth]
     return True
+
+
+VENUE_STATUS = {
+    "NEW": OrderStatus.OPEN,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELLED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,
+    "REJECTED": OrderStatus.REJECTED,
+}
+
+
+def journal_vs_venue(journal_path: str, venue: Venue) -> list[str]:
+    """Every way the journal disagrees with the venue about this account's orders ([] = none).
+
+    Each order the venue has must be in the journal once, in the venue's status, with the
+    venue's executed quantity; an order the journal holds as possibly live must be at the
+    venue.
+    """
+    with Journal(journal_path) as journal:
+        table = journal.recover().table
+    name, key = venue.config.name, venue.config.api_key
+    placed = [o for o in venue.engine.account_orders.values() if o.account == key]
+    problems = [
+        f"{cid}: placed {n} times at the venue"
+        for cid, n in Counter(o.client_id for o in placed).items()
+        if n > 1
+    ]
+    at_venue = set()
+    for o in placed:
+        at_venue.add(o.client_id)
+        order = table.get(o.client_id)
+        if order is None:
+            problems.append(f"{o.client_id}: {o.status} at the venue, unknown to the journal")
+            continue
+        executed = venue.engine.markets[o.symbol].qty_dec(o.executed)
+        want = VENUE_STATUS[o.status]
+        if order.status is not want:
+            problems.append(
+                f"{o.client_id}: {order.status.value} in the journal, {o.status} at the venue"
+            )
+        if max(order.filled, order.venue_filled) != executed:
+            problems.append(
+                f"{o.client_id}: filled {order.filled} (venue says {order.venue_filled}) in the "
+                f"journal, {executed} at the venue"
+            )
+    for order in table:
+        if order.venue == name and order.status in ACTIVE and order.client_order_id not in at_venue:
+            problems.append(
+                f"{order.client_order_id}: {order.status.value} in the journal, not at the venue"
+            )
+    return problems

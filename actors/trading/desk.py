@@ -14,8 +14,9 @@ Tests and the topology builder share :func:`desk_specs`::
 
 Start order is that list, so shutdown (reverse) stops market data first, then strategies,
 then drains the router (cancels, and waits for their outcomes while the sessions still
-deliver), then stops the router, the sessions, and the journal last. Feeds and sessions are supervised one_for_one with exponential backoff and a
-generous restart intensity (a flapping venue must not take the desk down).
+deliver), then stops the router, the sessions, and the journal last. Feeds and sessions are
+supervised one_for_one with exponential backoff and a generous restart intensity (a flapping
+venue must not take the desk down).
 
 >>> from decimal import Decimal
 >>> from actors.trading.risk import RiskLimits

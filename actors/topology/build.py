@@ -16,6 +16,7 @@ from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
 from actors.trading.desk import desk_specs
 from actors.trading.journal import probe_journal
 from actors.trading.ratelimit import VenueBudget
+from actors.trading.risk import STP_MODES
 from actors.trading.shutdown import ShutdownReport
 from actors.trading.strategy import InvalidParams, Strategy, resolve
 from actors.venues.actor import VenueActor
@@ -99,6 +100,7 @@ def build(
                     submit_timeout=venue.submit_timeout,
                     rate=venue.rate,
                     burst=venue.burst,
+                    self_trade_mode=STP_MODES[topology.risk.self_trade],
                 )
             )
         except ValueError as exc:

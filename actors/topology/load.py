@@ -246,6 +246,9 @@ def validate(topology: Topology) -> list[str]:
             problems += _exchange_problems(at, venue.exchange, venue.api_key_env, venue.secret_env)
 
     all_symbols = set().union(*venue_symbols.values()) if venue_symbols else set()
+    for name in topology.risk.venues:
+        if name not in venue_symbols:
+            problems.append(f"risk.venues.{keyname(name)}: no venue is named {name!r}")
     for symbol in topology.risk.symbols:
         if symbol not in all_symbols:
             problems.append(f'risk.symbols."{symbol}": no venue trades {symbol}')

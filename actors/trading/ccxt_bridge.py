@@ -188,6 +188,30 @@ async def close_exchange(exchange: Any) -> None:
         log.exception("closing %s failed", getattr(exchange, "id", exchange))
 
 
+SELF_TRADE_PARAMS = {"binance": "selfTradePreventionMode", "binanceus": "selfTradePreventionMode"}
+"""ccxt exchange id -> the order parameter carrying the exchange's self-trade prevention mode
+(passed through ``create_order``'s params, which ccxt forwards as is)."""
+
+
+def order_params(
+    exchange: str, client_order_id: str, time_in_force: str | None, self_trade_mode: str | None
+) -> dict[str, Any]:
+    """The extra ``create_order`` params of one order on ``exchange``.
+
+    >>> order_params("binance", "c1", "GTC", "EXPIRE_MAKER")
+    {'clientOrderId': 'c1', 'timeInForce': 'GTC', 'selfTradePreventionMode': 'EXPIRE_MAKER'}
+    >>> order_params("kraken", "c1", None, "EXPIRE_MAKER")
+    {'clientOrderId': 'c1'}
+    """
+    params: dict[str, Any] = {"clientOrderId": client_order_id}
+    if time_in_force is not None:
+        params["timeInForce"] = time_in_force
+    key = SELF_TRADE_PARAMS.get(exchange)
+    if key is not None and self_trade_mode:
+        params[key] = self_trade_mode
+    return params
+
+
 def classify_submit_error(exc: BaseException) -> SubmitOutcome:
     """What a failed ``create_order`` means for the order.
 

@@ -87,6 +87,10 @@ class VenueSpec:
     compares the venue's open orders (REST) with the router's view; a failed check or a
     difference seen on two checks in a row means the user stream missed something, and the
     session crashes (restart, resubscribe, reconcile). A quiet account passes. 0 disables."""
+    self_trade_mode: str | None = None
+    """The exchange's own self-trade prevention mode sent with every order where the exchange
+    has one (Binance ``selfTradePreventionMode``: EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH);
+    None sends nothing. Backs up the desk's own check (``RiskLimits.self_trade``)."""
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:

@@ -62,6 +62,8 @@ class RejectReason(enum.StrEnum):
     RATE_LIMIT_SECOND = "RATE_LIMIT_SECOND"
     RATE_LIMIT_MINUTE = "RATE_LIMIT_MINUTE"
     DUPLICATE_ID = "DUPLICATE_ID"
+    SELF_TRADE = "SELF_TRADE"
+    """It would trade against one of the desk's own resting orders on that venue and symbol."""
 
 
 class TradingState(enum.StrEnum):
@@ -224,6 +226,9 @@ class RiskApproved(_AboutIntent, frozen=True, kw_only=True):
     """The risk engine let this intent through."""
 
     at: float = 0.0
+    cancel_first: tuple[str, ...] = ()
+    """Our resting orders it would trade against (self-trade prevention ``cancel_resting``):
+    the router cancels them and sends this order only once they have ended."""
 
 
 class RiskRejected(_AboutIntent, frozen=True, kw_only=True):
@@ -232,6 +237,8 @@ class RiskRejected(_AboutIntent, frozen=True, kw_only=True):
     reason: RejectReason
     detail: str
     at: float = 0.0
+    cancel: tuple[str, ...] = ()
+    """Our resting orders to cancel as well (self-trade prevention ``cancel_both``)."""
 
 
 class SubmitOrder(_AboutIntent, frozen=True, kw_only=True):

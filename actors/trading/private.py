@@ -44,6 +44,7 @@ from actors.trading.ccxt_bridge import (
     fill_of,
     is_order_not_found,
     make_exchange,
+    order_params,
     order_update_of,
 )
 from actors.trading.config import ROUTER, VenueSpec
@@ -270,6 +271,9 @@ class PrivateSession(Actor):
             self.ctx.start_soon(self._place, submit, self._start_create_order(submit))
             return None
         if isinstance(message, CancelAtVenue):
+            if message.notify:
+                self.ctx.start_soon(self._cancel_and_tell, message)
+                return None
             return await self._cancel(message)
         if isinstance(message, FetchOrder):
             return await self._fetch_order(message)
@@ -296,9 +300,12 @@ class PrivateSession(Actor):
     def _start_create_order(self, submit: SubmitOrder) -> asyncio.Future[Any]:
         """Start ccxt's ``create_order`` for ``submit`` as an asyncio task (not awaited here)."""
         intent = submit.intent
-        params: dict[str, Any] = {"clientOrderId": intent.client_order_id}
-        if intent.order_type == "limit":
-            params["timeInForce"] = intent.time_in_force
+        params = order_params(
+            self.venue.exchange,
+            intent.client_order_id,
+            intent.time_in_force if intent.order_type == "limit" else None,
+            self.venue.self_trade_mode,
+        )
         price = float(intent.price) if intent.price is not None else None
         self.submits += 1
         return aio_start(
@@ -364,6 +371,9 @@ class PrivateSession(Actor):
             remaining=amount,
             reason=reason,
         )
+
+    async def _cancel_and_tell(self, message: CancelAtVenue) -> None:
+        await self._tell(await self._cancel(message))
 
     async def _cancel(self, message: CancelAtVenue) -> OrderUpdate | CancelRejected:
         cid = message.client_order_id

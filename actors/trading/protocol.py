@@ -87,10 +87,16 @@ class PlaceOrder(Request, frozen=True, kw_only=True):
 
 
 class CancelAtVenue(Request, frozen=True, kw_only=True):
-    """Router -> session: cancel an order by client order id."""
+    """Router -> session: cancel an order by client order id.
+
+    Asked: the reply is the outcome (``OrderUpdate`` or ``CancelRejected``). With
+    ``notify=True`` (sent): the session cancels in a task of its own, so several cancels are
+    in flight at once, and sends the outcome to the router.
+    """
 
     client_order_id: str
     symbol: str
+    notify: bool = False
 
 
 class FetchOrder(Request, frozen=True, kw_only=True):
@@ -183,6 +189,12 @@ class ReleaseOrder(Request, frozen=True, kw_only=True):
 
 class ReconcileOrder(Request, frozen=True, kw_only=True):
     """Router -> itself: ask the venue about one in-flight order by client order id."""
+
+    client_order_id: str
+
+
+class ParkedExpired(Request, frozen=True, kw_only=True):
+    """Router -> itself: an order parked behind self-trade-prevention cancels waited too long."""
 
     client_order_id: str
 

@@ -22,6 +22,7 @@ import trio
 from actors.runtime import Actor, Ref
 from actors.trading.config import JOURNAL, ROUTER
 from actors.trading.messages import (
+    CancelOrder,
     FeedStatus,
     Fill,
     OrderIntent,
@@ -81,6 +82,7 @@ class RiskActor(Actor):
                     side=order.side,
                     remaining=order.open_quantity,
                     price=intent.price if intent.price is not None else order.average_price or 0,
+                    rests=intent.order_type == "limit" and intent.time_in_force == "GTC",
                 )
 
     async def handle(self, message: Any) -> Any:
@@ -130,6 +132,10 @@ class RiskActor(Actor):
         else:
             self.rejected[decision.reason.value] += 1
             self.ctx.log.info("rejected %s: %s", decision.reason.value, decision.detail)
+            for cid in decision.cancel:  # self-trade prevention "cancel_both"
+                await self._router_ref().send(
+                    CancelOrder(client_order_id=cid, reason="self-trade prevention")
+                )
         if self.engine._events:
             await self._journal_state_changes(durable=False)
         return decision

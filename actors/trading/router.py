@@ -54,6 +54,7 @@ from actors.trading.protocol import (
     GetConsolidated,
     GetOrders,
     OrderView,
+    ParkedExpired,
     PlaceOrder,
     ReadJournal,
     ReconcileOrder,
@@ -65,6 +66,8 @@ from actors.trading.protocol import (
 from actors.trading.shutdown import ShutdownReport
 
 QUERY_TIMEOUT = 10.0
+LOOKED_UP = IN_FLIGHT | {OrderStatus.CANCELLING}
+"""States that a ``ReconcileOrder`` looks up at the venue (the outcome is on its way)."""
 CANCELLABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
 """States in which the venue certainly has the order: a cancel by client id will find it."""
 
@@ -100,6 +103,8 @@ class Router(Actor):
         self.draining = False
         self._drain_cancels = False
         self._drain_tries: dict[str, int] = {}
+        self._parked: dict[str, tuple[RiskApproved, set[str]]] = {}
+        """Orders held until the resting orders they would trade against have ended."""
 
     async def on_start(self) -> None:
         """Rebuild orders from the journal, then reconcile every venue."""
@@ -135,8 +140,12 @@ class Router(Actor):
         kind = type(message)
         if kind is RiskApproved:
             await self._route(message)
-        elif kind is OrderUpdate or kind is Fill or kind is CancelRejected:
+        elif kind is OrderUpdate or kind is Fill:
             await self._apply(message)
+        elif kind is CancelRejected:
+            await self._apply(message)
+            # Refused: filled first, or not there (yet); the venue says which.
+            await self._reconcile_order(message.client_order_id)
         elif kind is SubmitUnknown:
             if await self._apply(message):
                 self.ctx.send_after(
@@ -157,6 +166,8 @@ class Router(Actor):
             return self.reconciliations
         elif kind is Balances:
             self.balances[message.venue] = message
+        elif kind is ParkedExpired:
+            await self._parked_expired(message.client_order_id)
         elif kind is Drain:
             return await self._drain(message.cancel)
         elif kind is GetOrders:
@@ -178,6 +189,21 @@ class Router(Actor):
         except OrderError as exc:
             self._refused(exc)
             return
+        if approved.cancel_first and not self.draining:
+            # Self-trade prevention: our resting orders it would trade against go first;
+            # the order leaves only once they have ended (checked as their updates arrive).
+            self._parked[intent.client_order_id] = (approved, set(approved.cancel_first))
+            for cid in approved.cancel_first:
+                await self._cancel(CancelOrder(client_order_id=cid, reason="self-trade prevention"))
+            self.ctx.send_after(
+                QUERY_TIMEOUT, ParkedExpired(client_order_id=intent.client_order_id)
+            )
+            await self._release_parked()
+            return
+        await self._send(approved, now)
+
+    async def _send(self, approved: RiskApproved, now: float) -> None:
+        intent = approved.intent
         if self.draining:
             venue, session = intent.venue, None
         else:
@@ -207,6 +233,35 @@ class Router(Actor):
         await self.journal.ask(Append(events=(submit,), durable=True))
         await session.send(PlaceOrder(submit=submit))
 
+    async def _release_parked(self) -> None:
+        """Send every parked order whose resting counterparts have all ended."""
+        for cid, (approved, waiting) in list(self._parked.items()):
+            live = {w for w in waiting if (o := self.table.get(w)) is not None and o.is_active}
+            if live:
+                self._parked[cid] = (approved, live)
+                continue
+            del self._parked[cid]
+            await self._send(approved, trio.current_time())
+
+    async def _parked_expired(self, cid: str) -> None:
+        parked = self._parked.pop(cid, None)
+        if parked is None:
+            return
+        approved, waiting = parked
+        await self._apply(
+            OrderUpdate(
+                client_order_id=cid,
+                venue=approved.intent.venue or "",
+                venue_order_id=None,
+                status=OrderStatus.REJECTED,
+                filled=Decimal(0),
+                remaining=approved.intent.amount,
+                reason="self-trade prevention: our resting order(s) "
+                f"{', '.join(sorted(waiting))} were not cancelled within {QUERY_TIMEOUT:g}s",
+            )
+        )
+        await self.risk.send(ReleaseOrder(client_order_id=cid))
+
     async def _best_venue(self, intent: OrderIntent) -> str | None:
         ref = self.ctx.lookup(consolidated_path(intent.symbol))
         if ref is None:
@@ -229,23 +284,14 @@ class Router(Actor):
             return
         if was_new or order.venue is None:
             return
-        session = self._sessions[order.venue]
-        self.ctx.start_soon(self._cancel_at_venue, session, order.client_order_id, order.symbol)
-
-    async def _cancel_at_venue(self, session: Ref, cid: str, symbol: str) -> None:
-        try:
-            result = await session.ask(
-                CancelAtVenue(client_order_id=cid, symbol=symbol), timeout=QUERY_TIMEOUT
-            )
-        except ActorError as exc:
-            self.ctx.log.warning("cancel of %s failed: %r; reconciling", cid, exc)
-            result = None
-        if result is None or isinstance(result, CancelRejected):
-            if result is not None:
-                await self.ctx.ref.send(result)
-            await self.ctx.ref.send(ReconcileOrder(client_order_id=cid))
-        else:
-            await self.ctx.ref.send(result)
+        # The session cancels in a task of its own and sends the outcome back (an
+        # OrderUpdate, or a CancelRejected that makes us look the order up): several cancels
+        # are at the venue at once, and none waits in the router.
+        await self._sessions[order.venue].send(
+            CancelAtVenue(client_order_id=order.client_order_id, symbol=order.symbol, notify=True)
+        )
+        # Should the session crash before it answers, the order is looked up all the same.
+        self.ctx.send_after(QUERY_TIMEOUT, ReconcileOrder(client_order_id=order.client_order_id))
 
     # --- the way in ----------------------------------------------------------------------
 
@@ -270,6 +316,8 @@ class Router(Actor):
             await self._tell_strategy(order, msg)
         elif order.is_terminal:
             await self.risk.send(ReleaseOrder(client_order_id=order.client_order_id))
+        if self._parked and order.is_terminal:
+            await self._release_parked()
         if self._drain_cancels and order.status in CANCELLABLE:
             # Acked (or found by reconciliation) while the desk stops: cancel it now (a few
             # times at most, should the venue keep refusing).
@@ -315,7 +363,7 @@ class Router(Actor):
 
     async def _reconcile_order(self, cid: str) -> None:
         order = self.table.get(cid)
-        if order is None or order.status not in IN_FLIGHT or order.venue is None:
+        if order is None or order.status not in LOOKED_UP or order.venue is None:
             return
         session = self._sessions.get(order.venue)
         if session is None:

@@ -308,3 +308,23 @@ def journal_vs_venue(journal_path: str, venue: Venue) -> list[str]:
                 f"{order.client_order_id}: {order.status.value} in the journal, not at the venue"
             )
     return problems
+
+
+def FROZEN(journal_path: str, **options: Any) -> dict[str, Any]:
+    """``running_desk`` settings for a test that freezes the market (``frozen_book``): a
+    quiet feed is neither a stalled feed nor a stale book, so the frozen book stays usable."""
+    opts = {"unknown_grace": 3.0, "unknown_retry": 0.2, "reconcile_interval": 1.0, **options}
+    return {
+        "options": DeskOptions(journal_path=journal_path, book_stale_after=600.0, **opts),
+        "venue_overrides": {"stall_after": 600.0, "submit_timeout": 2.0},
+    }
+
+
+async def frozen_book(desk: Desk, venue: Venue, symbol: str = "BTC/USDT") -> BookView:
+    """Freeze ``venue``'s synthetic market once our book is fresh; the book as it stays."""
+    await desk.wait_fresh(venue.config.name, symbol)
+    venue.pause_market()
+    await wait_for(lambda: book_matches_venue(desk, venue, symbol), timeout=10.0)
+    view = await desk.book(venue.config.name, symbol)
+    assert view.snapshot is not None and view.snapshot.bids and view.snapshot.asks
+    return view

@@ -8,11 +8,17 @@ from pathlib import Path
 import pytest
 import trio
 
-from actors.trading.config import DeskOptions
 from actors.trading.messages import OrderStatus
 from actors.trading.shutdown import ShutdownReport
 from actors.venues import VenueConfig, open_venue
-from tests.trading.e2e_helpers import journal_vs_venue, price_of, running_desk, wait_for
+from tests.trading.e2e_helpers import (
+    FROZEN,
+    frozen_book,
+    journal_vs_venue,
+    price_of,
+    running_desk,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 SYM = "BTC/USDT"
@@ -21,8 +27,7 @@ ROUTER_GRACE = 15.0  # the router's ChildSpec.shutdown_grace (desk_specs' defaul
 
 async def rest_orders(desk, count: int) -> list[str]:  # type: ignore[no-untyped-def]
     """``count`` buys resting well below the bid of a frozen market; once all are OPEN."""
-    view = await desk.wait_fresh("sim", SYM)
-    assert view.snapshot is not None
+    view = await frozen_book(desk, desk.venues[0])
     bid = view.snapshot.bids[0][0]
     cids = []
     for i in range(count):
@@ -46,11 +51,11 @@ async def test_stop_cancels_waits_for_outcomes_and_journal_matches_venue(
     tmp_path: Path, latency: float
 ) -> None:
     journal = str(tmp_path / "j.sqlite")
-    options = DeskOptions(journal_path=journal, cancel_on_shutdown=True, unknown_grace=3.0)
+    frozen = FROZEN(journal, cancel_on_shutdown=True)
+    frozen["venue_overrides"]["submit_timeout"] = 2.0 + 2 * latency  # a slow venue, not a dead one
     report = ShutdownReport()
     async with open_venue(VenueConfig(seed=41, rate_hz=30.0, symbols=(SYM,))) as venue:
-        venue.pause_market()  # the resting orders must stay where they are
-        async with running_desk([venue], journal, options=options, report=report) as desk:
+        async with running_desk([venue], journal, report=report, **frozen) as desk:
             cids = await rest_orders(desk, 3)
             venue.faults.add_latency(latency)
             system = desk.system
@@ -72,11 +77,10 @@ async def test_stop_cancels_waits_for_outcomes_and_journal_matches_venue(
 
 async def test_orders_left_open_are_reported(tmp_path: Path) -> None:
     journal = str(tmp_path / "j.sqlite")
-    options = DeskOptions(journal_path=journal, cancel_on_shutdown=False, unknown_grace=3.0)
+    frozen = FROZEN(journal, cancel_on_shutdown=False)
     report = ShutdownReport()
     async with open_venue(VenueConfig(seed=42, rate_hz=30.0, symbols=(SYM,))) as venue:
-        venue.pause_market()
-        async with running_desk([venue], journal, options=options, report=report) as desk:
+        async with running_desk([venue], journal, report=report, **frozen) as desk:
             cids = await rest_orders(desk, 2)
         assert sorted(report.open_orders) == sorted(f"sim:{c} OPEN" for c in cids)
         assert journal_vs_venue(journal, venue) == []

@@ -123,6 +123,7 @@ def build(
         journal_path=topology.desk.journal,
         book_depth=max(v.book_depth for v in topology.venues),
         cancel_on_shutdown=topology.desk.cancel_on_shutdown,
+        orphans=topology.desk.orphans,
     )
     budgets: dict[str, VenueBudget] = {}
     report = ShutdownReport()

@@ -111,6 +111,9 @@ class DeskSection(Section):
     journal: str = "var/journal.sqlite"
     """SQLite journal path (relative paths are taken from the current directory)."""
     cancel_on_shutdown: bool = True
+    orphans: Literal["adopt", "cancel", "ignore"] = "adopt"
+    """Open venue orders with this desk's client-id prefix that the journal does not know:
+    adopt them (tracked, given to their strategy), cancel them, or only log them."""
 
 
 class ObserveSection(Section):

@@ -212,6 +212,39 @@ def order_params(
     return params
 
 
+TRADES_PAGE = 1000
+"""Largest page of ``fetch_my_trades`` (Binance's maximum; ccxt's default is 500)."""
+
+
+async def fetch_all_trades(
+    fetch_my_trades: Callable[..., Awaitable[list[dict[str, Any]]]],
+    symbol: str,
+    venue_order_id: str | None = None,
+    *,
+    max_pages: int = 100,
+) -> list[dict[str, Any]]:
+    """Every trade of ``symbol`` (of one order with ``venue_order_id``), page by page.
+
+    Binance pages ``myTrades`` by trade id (``fromId``); one page of ccxt's default size
+    would silently drop what is beyond it. Stops when a page is short or brings nothing new
+    (a venue that ignores ``fromId``), or after ``max_pages``.
+    """
+    params: dict[str, Any] = {}
+    if venue_order_id is not None:
+        params["orderId"] = venue_order_id
+    seen: dict[str, dict[str, Any]] = {}
+    for _ in range(max_pages):
+        page = await fetch_my_trades(symbol, None, TRADES_PAGE, dict(params))
+        new = [t for t in page if str(t.get("id")) not in seen]
+        for t in new:
+            seen[str(t.get("id"))] = t
+        if len(page) < TRADES_PAGE or not new:
+            break
+        last = max(int(t["id"]) for t in page if str(t.get("id", "")).isdigit())
+        params["fromId"] = last + 1
+    return list(seen.values())
+
+
 def classify_submit_error(exc: BaseException) -> SubmitOutcome:
     """What a failed ``create_order`` means for the order.
 

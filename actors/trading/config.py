@@ -139,6 +139,12 @@ class DeskOptions:
     """Seconds between reconciliation attempts of an UNKNOWN order."""
     reconcile_interval: float = 2.0
     """How often the router looks for submits that never got an answer."""
+    orphans: str = "adopt"
+    """A venue order carrying this desk's client-id prefix that the journal does not know
+    (a lost journal tail, an older journal): ``adopt`` it (journaled, tracked, given to its
+    strategy), ``cancel`` it (adopted, then cancelled), or ``ignore`` it (logged)."""
+    client_id_prefix: str = "ax"
+    """The start of this desk's client order ids (see :mod:`actors.trading.ids`)."""
     journal_flush_interval: float = 0.05
     """Non-durable journal appends are committed at most this late."""
     feed_backoff: Backoff = FEED_BACKOFF

@@ -162,6 +162,7 @@ def desk_specs(
             polled=frozenset(v.name for v in venues if not v.user_streams),
             submit_timeouts={v.name: v.submit_timeout for v in venues},
             report=report,
+            strategy_names=tuple(s.name for s in strategies),
         ),
         backoff=options.core_backoff,
         mailbox=MailboxSpec(capacity=8192),

@@ -246,6 +246,8 @@ class SubmitOrder(_AboutIntent, frozen=True, kw_only=True):
 
     venue: str
     sent_at: float = 0.0
+    sent_wall: float = 0.0
+    """Wall-clock seconds (epoch) when it was sent: after a restart, how long ago that was."""
 
 
 class SubmitUnknown(Message, frozen=True, kw_only=True):

@@ -41,6 +41,7 @@ from actors.trading.ccxt_bridge import (
     client_order_id_of_ccxt,
     close_exchange,
     dec,
+    fetch_all_trades,
     fill_of,
     is_order_not_found,
     make_exchange,
@@ -280,11 +281,14 @@ class PrivateSession(Actor):
         if isinstance(message, FetchOpenOrders):
             return await self._fetch_open(message)
         if isinstance(message, FetchFills):
-            trades = await aio(self.exchange.fetch_my_trades)(message.symbol)
+            trades = await fetch_all_trades(
+                aio(self.exchange.fetch_my_trades), message.symbol, message.venue_order_id
+            )
             return tuple(
                 VenueFill(venue_order_id=str(t["order"]), fill=fill_of(self.venue.name, t, ""))
                 for t in trades
                 if t.get("order") is not None
+                and (message.venue_order_id is None or str(t["order"]) == message.venue_order_id)
             )
         if isinstance(message, FetchBalances):
             return self._balances(await aio(self.exchange.fetch_balance)())

@@ -19,6 +19,7 @@ from actors.trading.messages import (
     BookSnapshot,
     Fill,
     Message,
+    OrderIntent,
     OrderStatus,
     OrderUpdate,
     Side,
@@ -114,9 +115,13 @@ class FetchOpenOrders(Request, frozen=True, kw_only=True):
 
 
 class FetchFills(Request, frozen=True, kw_only=True):
-    """Router -> session (ask): the account's fills of one symbol (for catch-up)."""
+    """Router -> session (ask): the account's fills of one symbol (for catch-up).
+
+    With ``venue_order_id``, the fills of that order only, every page of them.
+    """
 
     symbol: str
+    venue_order_id: str | None = None
 
 
 class FetchBalances(Request, frozen=True, kw_only=True):
@@ -179,6 +184,13 @@ class OrderView(Request, frozen=True, kw_only=True):
     filled: Decimal
     venue_order_id: str | None
     reason: str = ""
+
+
+class Adopted(Request, frozen=True, kw_only=True):
+    """Router -> risk: a venue order the journal did not know is now the desk's (count it)."""
+
+    intent: OrderIntent
+    remaining: Decimal
 
 
 class ReleaseOrder(Request, frozen=True, kw_only=True):

@@ -37,7 +37,14 @@ from actors.trading.messages import (
 )
 from actors.trading.orders import replay
 from actors.trading.positions import Portfolio, PositionError
-from actors.trading.protocol import Append, GetRiskState, ReadJournal, ReleaseOrder, RiskView
+from actors.trading.protocol import (
+    Adopted,
+    Append,
+    GetRiskState,
+    ReadJournal,
+    ReleaseOrder,
+    RiskView,
+)
 from actors.trading.risk import RiskEngine, RiskLimits
 
 
@@ -103,6 +110,16 @@ class RiskActor(Actor):
             self.engine.on_feed_status(message)
         elif kind is ReleaseOrder:
             self.engine.release(message.client_order_id)
+        elif kind is Adopted:
+            intent = message.intent
+            self.engine.restore_open(
+                intent.client_order_id,
+                venue=intent.venue,
+                symbol=intent.symbol,
+                side=intent.side,
+                remaining=message.remaining,
+                price=intent.price or 0,  # type: ignore[arg-type]
+            )
         elif kind is SetTradingState:
             change = self.engine.set_state(message, trio.current_time())
             await self._journal_state_changes(durable=True)

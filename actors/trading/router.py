@@ -20,6 +20,7 @@ shutdown, open orders are cancelled when ``cancel_on_shutdown`` is set.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -28,6 +29,7 @@ import trio
 
 from actors.runtime import Actor, ActorError, Ref
 from actors.trading.config import JOURNAL, RISK, DeskOptions, consolidated_path, exec_path
+from actors.trading.ids import owner_of
 from actors.trading.messages import (
     CancelOrder,
     CancelRejected,
@@ -43,6 +45,7 @@ from actors.trading.messages import (
 )
 from actors.trading.orders import IN_FLIGHT, Order, OrderError, replay
 from actors.trading.protocol import (
+    Adopted,
     Append,
     Balances,
     CancelAtVenue,
@@ -62,6 +65,7 @@ from actors.trading.protocol import (
     ReleaseOrder,
     SessionUp,
     VenueFill,
+    VenueOrder,
 )
 from actors.trading.shutdown import ShutdownReport
 
@@ -84,6 +88,7 @@ class Router(Actor):
         polled: frozenset[str] = frozenset(),
         submit_timeouts: Mapping[str, float] | None = None,
         report: ShutdownReport | None = None,
+        strategy_names: tuple[str, ...] = (),
     ) -> None:
         self.venues = venues
         self.polled = polled
@@ -98,6 +103,11 @@ class Router(Actor):
         self.orphans: dict[str, list[str]] = {}
         """Open venue orders of this account that the journal does not know, per venue."""
         self.reconciliations = 0
+        self.strategy_names = strategy_names
+        """The desk's strategies (adopted orders are given to the one whose tag they carry)."""
+        self.adopted = 0
+        self.duplicates = 0
+        """Venue updates that said nothing new (not journaled again)."""
         self.report = report
         """Filled in when the router stops: the orders it leaves behind."""
         self.draining = False
@@ -128,6 +138,7 @@ class Router(Actor):
             self.options.unknown_grace,
             strict=False,
             on_error=lambda exc: self._refused(exc),
+            wall_now=time.time(),  # in-flight submits keep their age across the restart
         )
         for venue in self.venues:
             await self._reconcile_venue(venue)
@@ -226,7 +237,7 @@ class Router(Actor):
             await self.risk.send(ReleaseOrder(client_order_id=intent.client_order_id))
             return
         assert venue is not None
-        submit = SubmitOrder(intent=intent, venue=venue, sent_at=now)
+        submit = SubmitOrder(intent=intent, venue=venue, sent_at=now, sent_wall=time.time())
         self.table.apply(submit, now)
         # Write-ahead: the submit record (and the risk decision queued before it) is on disk
         # before the order can reach the venue, so a crash can never forget a live order.
@@ -305,10 +316,16 @@ class Router(Actor):
             return False  # not ours (another client of the account): ignore
         if type(msg) is Fill and msg.trade_id in order.trade_ids:
             return False  # the same execution from the stream and the REST answer
+        before = order.snapshot() if type(msg) is OrderUpdate else None
         try:
             self.table.apply(msg, trio.current_time())
         except OrderError as exc:
             self._refused(exc)
+            return False
+        if before is not None and order.snapshot() == before:
+            # The same news twice (the REST answer and the user stream both report an ack or
+            # a cancel): journaled and forwarded once.
+            self.duplicates += 1
             return False
         await self.journal.send(Append(events=(msg,), durable=False))
         if type(msg) is Fill or type(msg) is OrderUpdate:
@@ -430,20 +447,20 @@ class Router(Actor):
                     timeout=QUERY_TIMEOUT,
                 )
                 await self._reconciled(order, found)
-            behind = {
-                o.symbol for o in self.table if o.venue == venue and o.venue_filled > o.filled
-            }
-            for symbol in sorted(behind):
-                fills = await session.ask(FetchFills(symbol=symbol), timeout=QUERY_TIMEOUT)
+            behind = [o for o in self.table if o.venue == venue and o.venue_filled > o.filled]
+            for order in behind:
+                # Every page of that order's fills (not one page of the symbol's latest).
+                fills = await session.ask(
+                    FetchFills(symbol=order.symbol, venue_order_id=order.venue_order_id),
+                    timeout=QUERY_TIMEOUT,
+                )
                 for venue_fill in fills:
                     await self._venue_fill(venue_fill)
             open_orders = await session.ask(FetchOpenOrders(symbols=symbols), timeout=QUERY_TIMEOUT)
-            orphans = [
-                vo.client_order_id for vo in open_orders if vo.client_order_id not in self.table
-            ]
-            self.orphans[venue] = orphans
-            if orphans:
-                self.ctx.log.warning("%s: open orders unknown to the journal: %s", venue, orphans)
+            orphans = [vo for vo in open_orders if vo.client_order_id not in self.table]
+            self.orphans[venue] = [vo.client_order_id for vo in orphans]
+            for vo in orphans:
+                await self._orphan(venue, vo)
             self.balances[venue] = await session.ask(FetchBalances(), timeout=QUERY_TIMEOUT)
         except ActorError as exc:
             # The session is down; it reconnects with backoff and we reconcile on SessionUp.
@@ -460,6 +477,54 @@ class Router(Actor):
                     self.options.unknown_retry,
                     ReconcileOrder(client_order_id=order.client_order_id),
                 )
+
+    async def _orphan(self, venue: str, vo: VenueOrder) -> None:
+        """A venue order the journal does not know: adopt it if this desk made it.
+
+        Ours (the desk's client-id prefix): journaled as an adopted order of the strategy
+        whose tag it carries, counted by risk, then kept (``orphans = "adopt"``) or cancelled
+        (``"cancel"``). Another client's order on the account is only logged.
+        """
+        cid = vo.client_order_id
+        owner = owner_of(cid, self.strategy_names, self.options.client_id_prefix)
+        if owner is None or self.options.orphans == "ignore":
+            self.ctx.log.warning(
+                "%s: open order %s unknown to the journal (not adopted)", venue, cid
+            )
+            return
+        now = trio.current_time()
+        intent = OrderIntent(
+            client_order_id=cid,
+            strategy=owner,
+            venue=venue,
+            symbol=vo.symbol,
+            side=vo.side,
+            order_type="limit" if vo.price is not None else "market",
+            amount=vo.amount,
+            price=vo.price,
+            created_at=now,
+        )
+        events: list[Message] = [
+            intent,
+            RiskApproved(intent=intent, at=now),
+            SubmitOrder(intent=intent, venue=venue, sent_at=now, sent_wall=time.time()),
+        ]
+        try:
+            for event in events:
+                self.table.apply(event, now)
+        except OrderError as exc:
+            self._refused(exc)
+            return
+        await self.journal.ask(Append(events=tuple(events), durable=True))
+        self.adopted += 1
+        self.ctx.log.warning(
+            "%s: adopted open order %s of strategy %s unknown to the journal (%s %s %s @ %s)",
+            venue, cid, owner, vo.side, vo.amount, vo.symbol, vo.price,
+        )  # fmt: skip
+        await self.risk.send(Adopted(intent=intent, remaining=vo.amount - vo.update.filled))
+        await self._apply(vo.update)
+        if self.options.orphans == "cancel":
+            await self._cancel(CancelOrder(client_order_id=cid, reason="orphan", at=now))
 
     async def _watch_in_flight(self) -> None:
         # A session that crashed mid-submit never answers: look such orders up ourselves.

@@ -31,7 +31,7 @@ import importlib
 import math
 from collections.abc import Callable, Mapping
 from decimal import ROUND_DOWN, Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 import trio
@@ -56,6 +56,7 @@ from actors.trading.messages import (
     TradeTick,
     validate_intent,
 )
+from actors.trading.protocol import GetOrders, OrderView
 
 
 def quantize(value: Decimal | float, step: Decimal | str, rounding: str = ROUND_DOWN) -> Decimal:
@@ -83,6 +84,9 @@ class StrategyParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """The venue, when it trades on exactly one."""
     risk_timeout: Annotated[float, Meta(gt=0, le=600)] = 5.0
     """Seconds ``submit`` waits for risk's decision."""
+    existing_orders: Literal["manage", "cancel"] = "manage"
+    """Its orders still open when it starts (after a restart of the process or of the
+    strategy): handed to ``on_open_orders`` to manage, or cancelled."""
 
 
 class InvalidIntent(ValueError):
@@ -163,7 +167,17 @@ class Strategy(Actor):
         self.risk: Ref = risk
         self.router: Ref = router
         self.ids = ClientOrderIdGenerator(self.name)
+        # The router reconciled every venue before we started: its view is the venue's.
+        views = await router.ask(GetOrders(active_only=True), timeout=self.risk_timeout)
+        mine = [v for v in views or () if isinstance(v, OrderView) and v.strategy == self.name]
         await self.setup()
+        if mine and self.p.existing_orders == "cancel":
+            self.ctx.log.info("cancelling %d order(s) left open before this start", len(mine))
+            for view in mine:
+                await self.cancel(view.client_order_id, "left open before this start")
+        elif mine:
+            self.ctx.log.info("managing %d order(s) left open before this start", len(mine))
+            await self.on_open_orders(mine)
 
     async def setup(self) -> None:
         """Hook: runs at the end of ``on_start``."""
@@ -214,6 +228,14 @@ class Strategy(Actor):
 
     async def on_reject(self, rejection: RiskRejected) -> None:
         """Risk refused one of our intents."""
+
+    async def on_open_orders(self, orders: list[OrderView]) -> None:
+        """At start, our orders still open from before (a restart); after ``setup``.
+
+        Their updates and fills arrive like any other. Override to take them over (a market
+        maker counts them as its live quotes); ``existing_orders = "cancel"`` cancels them
+        instead of calling this.
+        """
 
     # --- actions -------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ class Probe(Strategy):
         self.fills: list[Fill] = []
         self.rejections: list[RiskRejected] = []
         self.tickers: list[Ticker] = []
+        self.existing: list[OrderView] = []
 
     async def handle(self, message: Any) -> Any:
         """``("submit", kwargs)`` -> cid or the RiskRejected; ``("cancel", cid)``; ``"log"``."""
@@ -69,7 +70,13 @@ class Probe(Strategy):
             return (dict(self.tops), list(self.updates), list(self.fills))
         if message == "tickers":
             return list(self.tickers)
+        if message == "existing":
+            return list(self.existing)
         return await super().handle(message)
+
+    async def on_open_orders(self, orders: list[OrderView]) -> None:
+        """Log the orders it found open at start."""
+        self.existing = list(orders)
 
     async def on_ticker(self, ticker: Ticker) -> None:
         """Log it."""
@@ -268,7 +275,7 @@ VENUE_STATUS = {
 }
 
 
-def journal_vs_venue(journal_path: str, venue: Venue) -> list[str]:
+def journal_vs_venue(journal_path: str, venue: Venue, prefix: str = "ax") -> list[str]:
     """Every way the journal disagrees with the venue about this account's orders ([] = none).
 
     Each order the venue has must be in the journal once, in the venue's status, with the
@@ -278,7 +285,11 @@ def journal_vs_venue(journal_path: str, venue: Venue) -> list[str]:
     with Journal(journal_path) as journal:
         table = journal.recover().table
     name, key = venue.config.name, venue.config.api_key
-    placed = [o for o in venue.engine.account_orders.values() if o.account == key]
+    placed = [
+        o
+        for o in venue.engine.account_orders.values()
+        if o.account == key and o.client_id.startswith(prefix)  # the desk's, not other clients'
+    ]
     problems = [
         f"{cid}: placed {n} times at the venue"
         for cid, n in Counter(o.client_id for o in placed).items()

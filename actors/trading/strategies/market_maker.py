@@ -26,6 +26,7 @@ from msgspec import Meta
 
 from actors.trading.messages import Fill, OrderStatus, OrderUpdate, Side, TopOfBook
 from actors.trading.orders import TERMINAL
+from actors.trading.protocol import OrderView
 from actors.trading.strategy import Strategy, StrategyParams, positive, quantize
 
 Bps = Annotated[float, Meta(ge=0, le=10_000)]
@@ -129,6 +130,13 @@ class MarketMaker(Strategy):
         cid = await self.submit(self.symbol, side, amount, price, venue=self.venue)
         if cid is not None:
             self.live[cid] = side
+
+    async def on_open_orders(self, orders: list[OrderView]) -> None:
+        """Quotes left from before a restart become live quotes again: the next requote
+        cancels and replaces them like any other."""
+        for view in orders:
+            if view.symbol == self.symbol and view.venue == self.venue:
+                self.live[view.client_order_id] = view.side
 
     async def on_order_update(self, update: OrderUpdate) -> None:
         """Forget quotes that ended."""

@@ -251,15 +251,34 @@ def classify_submit_error(exc: BaseException) -> SubmitOutcome:
     A 429/418 (``DDoSProtection``) is answered before the venue looks at the order:
     ``rate_limited``. Any other ``ExchangeError`` (bad order, funds, duplicate id) is a
     definite refusal: ``rejected``. Time-outs, 5xx (``ExchangeNotAvailable``), dropped
-    connections and anything unexpected leave the outcome open: ``unknown``.
+    connections and anything unexpected leave the outcome open: ``unknown``. A refused
+    timestamp (-1021, ``InvalidNonce``) is ``rejected``: the venue checks it first.
     """
     if isinstance(exc, ccxt.DDoSProtection):
         return "rate_limited"
+    if isinstance(exc, ccxt.InvalidNonce):
+        # -1021: the venue refused the request's timestamp before looking at the order
+        # (ccxt files it under NetworkError, but nothing was placed).
+        return "rejected"
     if isinstance(exc, ccxt.NetworkError):
         return "unknown"
     if isinstance(exc, ccxt.ExchangeError):
         return "rejected"
     return "unknown"
+
+
+def credential_error(exc: BaseException) -> Literal["auth", "clock"] | None:
+    """``auth`` for refused keys or signature (-2015, -1022, -2014), ``clock`` for a refused
+    timestamp (-1021), None for anything else.
+
+    >>> credential_error(ccxt.InvalidNonce("binance -1021"))
+    'clock'
+    """
+    if isinstance(exc, ccxt.InvalidNonce):
+        return "clock"
+    if isinstance(exc, ccxt.AuthenticationError):
+        return "auth"
+    return None
 
 
 def is_order_not_found(exc: BaseException) -> bool:

@@ -27,12 +27,13 @@ may be on its way. A failed probe (other than a rate limit) is a crash too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
 from typing import Any
 
 import trio
 
-from actors.runtime import Actor, ActorError, Ref
+from actors.runtime import Actor, ActorError, Ref, Refuse
 from actors.trading.ccxt_bridge import (
     aio,
     aio_start,
@@ -40,6 +41,7 @@ from actors.trading.ccxt_bridge import (
     classify_submit_error,
     client_order_id_of_ccxt,
     close_exchange,
+    credential_error,
     dec,
     fetch_all_trades,
     fill_of,
@@ -73,10 +75,20 @@ from actors.trading.protocol import (
 )
 from actors.trading.ratelimit import VenueBudget
 
+QUERIES = (CancelAtVenue, FetchOrder, FetchOpenOrders, FetchFills, FetchBalances)
+
+AUTH_RETRY_INITIAL = 5.0
+AUTH_RETRY_MAX = 300.0
+"""Seconds between credential retries of a venue marked down (doubling up to the max)."""
+
 LIVE_STATUSES = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
 """Router states the liveness check compares: acknowledged and not being cancelled. In-flight
 (SUBMITTING, UNKNOWN) and CANCELLING orders are settled by REST answers and reconciliation,
 not by the user stream, so they say nothing about it."""
+
+
+class VenueDown(Exception):
+    """The venue refuses this session's credentials (or clock); the reason says which."""
 
 
 class UserStreamStale(Exception):
@@ -101,6 +113,9 @@ class PrivateSession(Actor):
         """Liveness checks that compared the router's view with the venue's."""
         self._scopes: list[trio.CancelScope] = []
         self._quiet = False
+        self.down: str | None = None
+        """Why the venue refuses this session's credentials (None: it does not)."""
+        self.auth_failures = 0
 
     def _spawn(self, fn: Any, *args: Any) -> None:
         """Run a stream loop that ``on_stop`` can cancel before the exchange closes."""
@@ -113,6 +128,16 @@ class PrivateSession(Actor):
         config["timeout"] = int(self.venue.submit_timeout * 1000)
         self.exchange = make_exchange(self.venue.exchange, config, self.budget)
         await aio(self.exchange.load_markets)()
+        problem = await self._check_credentials()
+        if problem is not None:
+            # Wrong keys or a clock the venue refuses: restarting cannot fix that, so the
+            # session stays up, marked down, and retries on a slow clock of its own.
+            self._mark_down(problem)
+            self.ctx.start_soon(self._recover_credentials)
+            return
+        await self._go_live()
+
+    async def _go_live(self) -> None:
         if self.venue.user_streams:
             await self._subscribe_user_stream()
             self._spawn(self._orders_loop)
@@ -120,9 +145,63 @@ class PrivateSession(Actor):
             self._spawn(self._balance_loop)
             if self.venue.liveness_interval > 0:
                 self._spawn(self._liveness_loop)
-        if self.ctx.incarnation > 1:
+        if self.ctx.incarnation > 1 or self.auth_failures:
             # Updates may have been missed while we were down: the router reconciles.
             await self._tell(SessionUp(venue=self.venue.name, incarnation=self.ctx.incarnation))
+
+    # --- credentials ---------------------------------------------------------------------
+
+    async def _check_credentials(self) -> str | None:
+        """None when a signed request passes; else the venue's own words, once clearly.
+
+        ccxt.pro's binance hides an authentication failure of the user-data subscription
+        behind ``KeyError('spot')`` (it drops the subscription before raising), so a signed
+        REST call goes first: it fails with the venue's code and message. A clock the venue
+        refuses (-1021) is measured and compensated once (ccxt's time difference) before it
+        counts as a failure.
+        """
+        for attempt in range(2):
+            try:
+                await aio(self.exchange.fetch_balance)()
+                return None
+            except Exception as exc:
+                kind = credential_error(exc)
+                if kind is None:
+                    raise  # not a credentials problem: a crash like any other
+                if kind == "clock" and attempt == 0:
+                    with contextlib.suppress(Exception):
+                        await aio(self.exchange.load_time_difference)()
+                        self.ctx.log.warning(
+                            "clock of venue %s differs from ours by %s ms: compensating",
+                            self.venue.name,
+                            self.exchange.options.get("timeDifference"),
+                        )
+                        continue
+                what = "clock rejected" if kind == "clock" else "authentication failed"
+                return f"{what} on venue {self.venue.name}: {str(exc)[:300]}"
+        return None
+
+    def _mark_down(self, problem: str) -> None:
+        self.auth_failures += 1
+        if problem != self.down:
+            # Said once, loudly; the same failure again is only counted.
+            self.ctx.log.error("%s; the venue is marked down and retried with backoff", problem)
+        else:
+            self.ctx.log.debug("%s (still; %d attempts)", problem, self.auth_failures)
+        self.down = problem
+
+    async def _recover_credentials(self) -> None:
+        delay = AUTH_RETRY_INITIAL
+        while self.down is not None:
+            await trio.sleep(delay)
+            delay = min(delay * 2, AUTH_RETRY_MAX)
+            problem = await self._check_credentials()
+            if problem is None:
+                self.ctx.log.warning("venue %s: credentials accepted again", self.venue.name)
+                self.down = None
+                await self._go_live()
+            else:
+                self._mark_down(problem)
 
     async def _subscribe_user_stream(self) -> None:
         """Open the user-data subscription and wait for the venue to confirm it.
@@ -266,11 +345,29 @@ class PrivateSession(Actor):
     async def handle(self, message: Any) -> Any:
         """Order entry (sent) and reconciliation queries (asked)."""
         if isinstance(message, PlaceOrder):
+            submit = message.submit
+            if self.down is not None:
+                # Never sent: refused at once, with the reason the operator was told.
+                intent = submit.intent
+                await self._tell(self._rejected(intent.client_order_id, intent.amount, self.down))
+                return None
             # create_order starts on the asyncio side right now; a trio task awaits its outcome
             # (starting it from that task would cost one more scheduler pass before the send).
-            submit = message.submit
             self.ctx.start_soon(self._place, submit, self._start_create_order(submit))
             return None
+        if self.down is not None and isinstance(message, QUERIES):
+            # A venue that refuses our keys answers nothing; say why instead of crashing.
+            if isinstance(message, CancelAtVenue) and message.notify:
+                await self._tell(
+                    CancelRejected(
+                        client_order_id=message.client_order_id,
+                        venue=self.venue.name,
+                        reason=self.down,
+                        at=trio.current_time(),
+                    )
+                )
+                return None
+            return Refuse(VenueDown(self.down))
         if isinstance(message, CancelAtVenue):
             if message.notify:
                 self.ctx.start_soon(self._cancel_and_tell, message)

@@ -101,9 +101,10 @@ class Probe(Strategy):
 
 def venue_spec(venue: Venue, **overrides: Any) -> VenueSpec:
     """A ``VenueSpec`` for an embedded venue (fast stall detection for tests)."""
-    cfg = ccxt_config(venue.port, venue.config.api_key, venue.config.secret)
     options: dict[str, Any] = {"stall_after": 2.0, "submit_timeout": 2.0, "rate": 200.0}
     options.update(overrides)
+    secret = options.pop("secret", venue.config.secret)  # a wrong secret, for auth tests
+    cfg = ccxt_config(venue.port, venue.config.api_key, secret)
     return VenueSpec(venue.config.name, cfg, tuple(venue.config.symbols), **options)
 
 

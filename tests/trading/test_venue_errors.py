@@ -23,20 +23,22 @@ async def test_wrong_keys_are_said_once_and_the_venue_is_down_not_crash_looping(
     journal = str(tmp_path / "j.sqlite")
     frozen = FROZEN(journal)
     frozen["venue_overrides"]["secret"] = "not-the-secret"
-    async with open_venue(VenueConfig(seed=71, rate_hz=30.0, symbols=(SYM,))) as venue:
-        async with running_desk([venue], journal, **frozen) as desk:
-            await desk.system.ready.wait()
-            view = await frozen_book(desk, venue)  # market data needs no keys: it runs
-            assert view.snapshot is not None
-            session = desk.peek("/exec/sim")
-            assert session.down is not None
-            # An order is refused at once, with the reason the operator was given.
-            cid = await desk.submit(venue="sim", symbol=SYM, side="buy", amount=Decimal("0.001"),
-                                    price=price_of(view.snapshot.bids[0][0] * 0.98))  # fmt: skip
-            orders = await wait_for(lambda: _rejected(desk, cid))
-            assert "authentication failed on venue sim" in orders[cid].reason
-            await trio.sleep(1.0)  # a crash loop would restart it several times by now
-            assert desk.restarts("/exec/sim") == 0
+    async with (
+        open_venue(VenueConfig(seed=71, rate_hz=30.0, symbols=(SYM,))) as venue,
+        running_desk([venue], journal, **frozen) as desk,
+    ):
+        await desk.system.ready.wait()
+        view = await frozen_book(desk, venue)  # market data needs no keys: it runs
+        assert view.snapshot is not None
+        session = desk.peek("/exec/sim")
+        assert session.down is not None
+        # An order is refused at once, with the reason the operator was given.
+        cid = await desk.submit(venue="sim", symbol=SYM, side="buy", amount=Decimal("0.001"),
+                                price=price_of(view.snapshot.bids[0][0] * 0.98))  # fmt: skip
+        orders = await wait_for(lambda: _rejected(desk, cid))
+        assert "authentication failed on venue sim" in orders[cid].reason
+        await trio.sleep(1.0)  # a crash loop would restart it several times by now
+        assert desk.restarts("/exec/sim") == 0
     said = [r for r in caplog.records if "authentication failed on venue sim" in r.getMessage()
             and r.levelno == logging.ERROR]  # fmt: skip
     assert len(said) == 1, [r.getMessage() for r in said]

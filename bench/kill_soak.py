@@ -83,10 +83,8 @@ def compare(journal: Path, exchange: Any) -> list[str]:
     with Journal(journal) as j:
         table = j.recover().table
     at_venue = [o for o in exchange.fetch_orders(SYM, limit=100_000) if o.get("clientOrderId")]
-    problems = [
-        f"{cid}: placed {n} times" for cid, n in Counter(o["clientOrderId"] for o in at_venue).items()
-        if n > 1
-    ]  # fmt: skip
+    placed = Counter(o["clientOrderId"] for o in at_venue)
+    problems = [f"{cid}: placed {n} times" for cid, n in placed.items() if n > 1]
     seen = set()
     for raw in at_venue:
         update = order_update_of("sim", raw)

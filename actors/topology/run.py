@@ -78,7 +78,11 @@ async def open_plan(
     >>> # async with open_plan(build(load("config/paper.toml"))) as system:
     >>> #     await system.stopped.wait()
     """
-    system_options = {"max_restarts": plan.max_restarts, "within": plan.within}
+    system_options = {
+        "max_restarts": plan.max_restarts,
+        "within": plan.within,
+        "blocked_after": plan.blocked_after,
+    }
     async with open_loop(), trio.open_nursery() as observers:
         try:
             async with open_system(

@@ -144,7 +144,10 @@ def apply(data: dict[str, Any], mutation: tuple[str, tuple[Any, ...], Any]) -> N
         parent[last] = Deep(value)
 
 
-LINE = re.compile(r"^(?P<file>[^:]+): (?P<where>[^:]+): .+")
+LINE = re.compile(
+    r'^(?P<file>[^:]+): (?P<where>\(top level\)|(?:[\w\[\]./-]|"(?:[^"\\]|\\.)*")+)[: ].+'
+)
+"""``<file>: <key path>: <problem>`` (or ``<key path> <problem>`` for a few older lines)."""
 
 
 @settings(

@@ -154,7 +154,46 @@ def test_type_errors_name_the_key(data: dict[str, Any], message: str) -> None:
             minimal(strategies=[{"name": "s", "class": "m:C"}, {"name": "s", "class": "m:C"}]),
             r"strategies\[1\]\.name: duplicate strategy name 's'",
         ),
-        (minimal(supervision={"within": 0}), r"supervision\.within: expected a number > 0, got 0"),
+        (
+            minimal(supervision={"within": 0}),
+            r"supervision\.within: expected a number > 0, got 0",
+        ),
+        (
+            minimal(supervision={"within": float("nan")}),
+            r"supervision\.within: expected a number > 0, got nan",
+        ),
+        (
+            minimal(supervision={"blocked_after": -1.0}),
+            r"supervision\.blocked_after: expected a finite number >= 0",
+        ),
+        (
+            minimal(supervision={"shutdown_grace": float("inf")}),
+            r"supervision\.shutdown_grace: expected a number <= 3600, got inf",
+        ),
+        (
+            minimal(supervision={"backoff": {"initial": float("nan")}}),
+            r"supervision\.backoff\.initial: expected a number >= 0, got nan",
+        ),
+        (
+            minimal(supervision={"strategies": {"within": float("inf")}}),
+            r"supervision\.strategies\.within: expected a number <= 86400, got inf",
+        ),
+        (
+            minimal(supervision={"market": {"max_restarts": -2}}),
+            r"supervision\.market\.max_restarts: expected an integer >= 0, got -2",
+        ),
+        (
+            minimal(supervision={"books": {"backoff": {"maximum": 0.01, "initial": 1.0}}}),
+            r"supervision\.books\.backoff\.maximum \(0\.01\) must be >= backoff\.initial",
+        ),
+        (
+            minimal(supervision={"router": {"max_restarts": 3}}),
+            r"supervision\.router\.max_restarts: unknown key",
+        ),
+        (
+            minimal(supervision={"market": {"give_up": "shrug"}}),
+            r"supervision\.market\.give_up: invalid enum value 'shrug'",
+        ),
         (
             minimal(supervision={"backoff": {"jitter": 2}}),
             r"supervision\.backoff\.jitter: expected a number < 1, got 2",

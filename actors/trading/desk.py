@@ -14,8 +14,9 @@ Tests and the topology builder share :func:`desk_specs`::
 
 Start order is that list, so shutdown (reverse) stops market data first, then strategies,
 then drains the router (cancels, and waits for their outcomes while the sessions still
-deliver), then stops the router, the sessions, and the journal last. How each group is supervised (backoff, grace, restart intensity, what happens
-when it gives up) is a :class:`GroupPolicy` per group in ``DeskOptions.groups``; by default
+deliver), then stops the router, the sessions, and the journal last. How each group is
+supervised (backoff, grace, restart intensity, what happens when it gives up) is a
+:class:`GroupPolicy` per group in ``DeskOptions.groups``; by default
 feeds and sessions are retried for as long as a venue is down, and a strategy that
 crash-loops is stopped on its own while the rest of the desk goes on.
 

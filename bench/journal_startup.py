@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors.trading.journal import Journal, kind_of  # noqa: E402
-from actors.trading.messages import (  # noqa: E402
+from actors.trading.journal import Journal, kind_of
+from actors.trading.messages import (
     CancelOrder,
     Fill,
     Message,

@@ -298,6 +298,12 @@ class Router(Actor):
         # The session cancels in a task of its own and sends the outcome back (an
         # OrderUpdate, or a CancelRejected that makes us look the order up): several cancels
         # are at the venue at once, and none waits in the router.
+        await self._resend_cancel(order)
+
+    async def _resend_cancel(self, order: Order) -> None:
+        """Send ``order``'s cancel to its venue (again, after a restart: cancels are safe to
+        repeat; one that finds the order gone comes back as a ``CancelRejected``)."""
+        assert order.venue is not None
         await self._sessions[order.venue].send(
             CancelAtVenue(client_order_id=order.client_order_id, symbol=order.symbol, notify=True)
         )
@@ -447,6 +453,14 @@ class Router(Actor):
                     timeout=QUERY_TIMEOUT,
                 )
                 await self._reconciled(order, found)
+                if (
+                    order.status is OrderStatus.CANCELLING
+                    and found is not None
+                    and found.status in CANCELLABLE
+                ):
+                    # The cancel we journaled never took effect (the process or the session
+                    # died before it left): the order is still live there, so ask again.
+                    await self._resend_cancel(order)
             behind = [o for o in self.table if o.venue == venue and o.venue_filled > o.filled]
             for order in behind:
                 # Every page of that order's fills (not one page of the symbol's latest).

@@ -1,8 +1,9 @@
 """A desk as a separate process, for the SIGKILL test: ``python -m tests.trading.desk_process``.
 
 ``--mode trade`` runs a market maker against the venue on ``--port`` and prints ``READY``;
-``--mode recover`` runs no strategy: once start-up reconciliation is done and no order is in
-flight it prints ``RECOVERED <json of the router's active orders>`` and keeps running.
+``--mode recover`` runs no strategy: once start-up reconciliation is done and no order or
+cancel is in flight it prints ``RECOVERED <json of the router's active orders>`` and keeps
+running.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ async def main(port: int, journal: str, mode: str, cancel_on_shutdown: bool = Fa
             while True:
                 views = await router.ask(GetOrders(active_only=True))
                 if not any(
-                    v.status in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN) for v in views
+                    v.status
+                    in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN, OrderStatus.CANCELLING)
+                    for v in views
                 ):
                     break
                 await trio.sleep(0.2)

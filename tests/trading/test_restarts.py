@@ -12,6 +12,7 @@ import pytest
 from actors.trading.ccxt_bridge import TRADES_PAGE, fetch_all_trades
 from actors.trading.journal import Journal
 from actors.trading.messages import (
+    CancelOrder,
     OrderIntent,
     OrderStatus,
     OrderUpdate,
@@ -79,6 +80,33 @@ async def test_submitting_orders_are_settled_at_start_by_asking_the_venue(tmp_pa
             assert await status_of(desk, "axprobe-reached0") is OrderStatus.OPEN
             lost = (await desk.orders())["axprobe-lost0"]
             assert lost.status is OrderStatus.REJECTED and lost.reason == NEVER_REACHED_VENUE
+        assert journal_vs_venue(journal, venue) == []
+
+
+@pytest.mark.e2e
+async def test_a_cancel_journaled_but_never_sent_is_sent_again_at_start(tmp_path: Path) -> None:
+    # The killed run journaled the ack, then the cancel, and died before the cancel left.
+    journal = str(tmp_path / "j.sqlite")
+    async with open_venue(VenueConfig(seed=64, rate_hz=30.0, symbols=(SYM,))) as venue:
+        price = far_bid(venue)
+        place_at_venue(venue, "axprobe-cancel0", price)
+        journal_submit(journal, "axprobe-cancel0", price, sent_ago=1.0)
+        with Journal(journal) as j:
+            j.append_message(
+                OrderUpdate(
+                    client_order_id="axprobe-cancel0",
+                    venue="sim",
+                    venue_order_id=None,
+                    status=OrderStatus.OPEN,
+                    filled=Decimal(0),
+                    remaining=Decimal("0.001"),
+                )
+            )
+            j.append_message(CancelOrder(client_order_id="axprobe-cancel0", reason="requote"))
+        async with running_desk([venue], journal, **FROZEN(journal)) as desk:
+            await wait_for(lambda: _is(status_of(desk, "axprobe-cancel0"), OrderStatus.CANCELLED))
+            order = venue.engine.client_ids[(venue.config.api_key, "BTCUSDT", "axprobe-cancel0")]
+            assert order.status == "CANCELED"
         assert journal_vs_venue(journal, venue) == []
 
 

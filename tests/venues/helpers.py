@@ -103,13 +103,31 @@ check_order = ccxt_validator("order")
 check_balance = ccxt_validator("balance")
 
 
-async def http(port: int, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-    """A minimal HTTP/1.1 request over loopback (for the ``/_sim`` control endpoint)."""
+async def http(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    *,
+    token: str | None = None,
+) -> tuple[int, bytes]:
+    """A minimal HTTP/1.1 request over loopback; ``/_sim`` requests carry the control token
+    of the venue of this process at ``port`` unless ``token`` is given ("" sends none)."""
+    from actors.venues.control import local_token
+
+    extra = dict(headers or {})
+    if path.startswith("/_sim"):
+        tok = local_token("127.0.0.1", port) if token is None else token
+        if tok:
+            extra["X-Sim-Token"] = tok
     stream = await trio.open_tcp_stream("127.0.0.1", port)
     async with stream:
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in extra.items())
+            + "\r\n"
         )
         await stream.send_all(head.encode() + body)
         data = b""

@@ -14,8 +14,8 @@ import trio
 from actors.venues import VenueConfig, open_venue, open_venues
 from actors.venues.config import symbol_spec
 from actors.venues.engine import BUY, LIMIT, MARKET, SELL, Engine
-from actors.venues.filters import Market
-from actors.venues.market import FairValueModel, SyntheticMarket
+from actors.venues.rules import Market
+from actors.venues.synthetic import FairValueModel, SyntheticMarket
 
 
 def _engine() -> Engine:

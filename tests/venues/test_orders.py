@@ -92,7 +92,10 @@ async def test_resting_order_filled_by_taker_partial(quiet_venue: Venue) -> None
         await c.load_markets()
         _, ask = await _best(v, "BTC/USDT")
         mine = await c.create_order("BTC/USDT", "limit", "sell", 0.02, round(ask - 0.01, 2))
-        taker = await c.create_order("BTC/USDT", "market", "buy", 0.005)
+        # our own resting order: allow the self-trade (the symbol's default expires the maker)
+        taker = await c.create_order(
+            "BTC/USDT", "market", "buy", 0.005, None, {"selfTradePreventionMode": "NONE"}
+        )
         assert taker["trades"][0]["price"] == pytest.approx(round(ask - 0.01, 2))
         got = await c.fetch_order(mine["id"], "BTC/USDT")
         assert got["status"] == "open" and got["filled"] == pytest.approx(0.005)
@@ -131,7 +134,9 @@ async def test_user_stream_sees_orders_fills_and_balances(quiet_venue: Venue) ->
             placed = await c.create_order_ws(
                 "BTC/USDT", "limit", "sell", 0.01, round(ask - 0.01, 2), {"clientOrderId": "ws-m"}
             )
-            await c.create_order_ws("BTC/USDT", "market", "buy", 0.01)
+            await c.create_order_ws(
+                "BTC/USDT", "market", "buy", 0.01, None, {"selfTradePreventionMode": "NONE"}
+            )
             await wait_until(lambda: order_status("ws-m") == "closed", describe=lambda: c.ex.orders)
             await wait_until(lambda: c.ex.balance["spot"].get("BTC", {}).get("total", 1) < 1)
             n.cancel_scope.cancel()

@@ -1,4 +1,11 @@
-"""Synthetic participants around a seeded fair value; correlated fair values across venues."""
+"""Synthetic participants around a seeded fair value; correlated fair values across venues.
+
+Makers quote a deep book (tens of levels each side, replenished so neither side runs dry) at
+random distances from fair value; takers send IOC limit orders that never reach further than
+``taker_band_bps`` from fair value, so they cannot sweep a side to absurd prices and a resting
+order placed away from the touch stays resting while fair value holds. Hand-written: this is
+the venue's own order flow, and tests depend on its determinism (same seed, same market).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +18,14 @@ from decimal import Decimal
 import trio
 
 from actors.venues.config import SymbolSpec
-from actors.venues.engine import BUY, LIMIT, MARKET, SELL, Engine
+from actors.venues.engine import BUY, LIMIT, SELL, Engine
 
 STEP_S = 0.02
+MAX_EVENTS_PER_STEP = 5000
+"""Events per symbol per step at most (250k/s); beyond it the rate is not kept up."""
+CHUNK_EVENTS = 200
+"""The market loop yields to trio after this many events per symbol, so a high rate never
+holds the loop for long (the control endpoint, signals and clients stay responsive)."""
 
 
 class FairValueModel:
@@ -119,36 +131,58 @@ class SyntheticMarket:
         self.rng = random.Random(f"{seed}:{venue_index}")
         self.rate_hz = rate_hz
         self.max_resting = max_resting_per_side
+        self.min_resting = max(10, max_resting_per_side // 3)
         self.paused = False
         self.step = 0
         self.events = 0
         self._carry = 0.0
         self._resting = {s.market_id: (_Resting(), _Resting()) for s in specs}
         self._markets = {s.market_id: engine.markets[s.market_id] for s in specs}
+        self._fair: dict[str, float] = {}
+        self._fair_step = -1
 
-    def seed_books(self, per_side: int = 40) -> None:
+    def seed_books(self, per_side: int | None = None) -> None:
         """Fill every book with resting maker orders before the venue opens."""
+        n = per_side if per_side is not None else (self.min_resting + self.max_resting) // 2
         for spec in self.specs:
-            for _ in range(per_side):
+            for _ in range(n):
                 self._maker(spec, BUY)
                 self._maker(spec, SELL)
 
     def fair(self, spec: SymbolSpec) -> float:
         """Current fair value of ``spec``'s symbol on this venue."""
-        return self.model.value(self.venue_index, spec.symbol, self.step)
+        if self._fair_step != self.step:
+            self._fair = {}
+            self._fair_step = self.step
+        value = self._fair.get(spec.symbol)
+        if value is None:
+            value = self._fair[spec.symbol] = self.model.value(
+                self.venue_index, spec.symbol, self.step
+            )
+        return value
+
+    def _price(self, spec: SymbolSpec, side: str, dist: float) -> int:
+        """Price units ``dist`` (a fraction) below (bids) or above (asks) fair, on the tick."""
+        m = self._markets[spec.market_id]
+        scale = 10**m.pd / m.tick
+        fair = self.fair(spec)
+        if side == BUY:
+            price = math.floor(fair * (1 - dist) * scale) * m.tick
+        else:
+            price = math.ceil(fair * (1 + dist) * scale) * m.tick
+        return min(max(price, m.min_price), m.max_price)
 
     def _maker(self, spec: SymbolSpec, side: str) -> None:
         m = self._markets[spec.market_id]
-        fair = self.fair(spec)
-        dist = self.rng.expovariate(1.0 / spec.depth_bps) / 1e4
-        if side == BUY:
-            price = math.floor(fair * (1 - dist) * 10**m.pd / m.tick) * m.tick
-        else:
-            price = math.ceil(fair * (1 + dist) * 10**m.pd / m.tick) * m.tick
-        price = min(max(price, m.min_price), m.max_price)
-        qty = self._qty(spec, 0.2, 2.0)
+        # half a bp off fair plus an exponential distance, capped: tens of levels per side
+        dist = (0.5 + min(self.rng.expovariate(1.0 / spec.depth_bps), 8 * spec.depth_bps)) / 1e4
         order = self.engine.new_order(
-            symbol=m.id, side=side, type=LIMIT, tif="GTC", price=price, qty=qty
+            symbol=m.id,
+            side=side,
+            type=LIMIT,
+            tif="GTC",
+            price=self._price(spec, side, dist),
+            qty=self._qty(spec, 0.2, 2.0),
         )
         self.engine.submit(order)
         if order.order_id in self.engine.live:
@@ -172,46 +206,91 @@ class SyntheticMarket:
         return False
 
     def _taker(self, spec: SymbolSpec) -> None:
+        """An IOC limit order at most ``taker_band_bps`` through fair value."""
         m = self._markets[spec.market_id]
         side = BUY if self.rng.random() < 0.5 else SELL
+        band = spec.taker_band_bps / 1e4
+        # a buy may pay up to fair*(1+band): the mirror image of a maker's ask distance
+        price = self._price(spec, SELL if side == BUY else BUY, band)
         order = self.engine.new_order(
-            symbol=m.id, side=side, type=MARKET, tif="GTC", price=0, qty=self._qty(spec, 0.1, 1.0)
+            symbol=m.id,
+            side=side,
+            type=LIMIT,
+            tif="IOC",
+            price=price,
+            qty=self._qty(spec, 0.1, 1.0),
         )
         self.engine.submit(order)
 
+    def _prune(self, spec: SymbolSpec) -> None:
+        """Forget ids of orders that filled, so counts mean what is on the book."""
+        live = self.engine.live
+        for resting in self._resting[spec.market_id]:
+            resting.ids = [i for i in resting.ids if i in live]
+
     def event(self, spec: SymbolSpec) -> None:
         """One synthetic action on ``spec``'s book: quote, cancel or take."""
+        if self.events % 64 == 0:
+            self._prune(spec)
         bids, asks = self._resting[spec.market_id]
         if len(bids.ids) > self.max_resting and self._cancel(spec, 0):
             return
         if len(asks.ids) > self.max_resting and self._cancel(spec, 1):
             return
+        # replenish a thin side first: neither side of the book runs dry
+        if len(bids.ids) < self.min_resting:
+            self._maker(spec, BUY)
+            return
+        if len(asks.ids) < self.min_resting:
+            self._maker(spec, SELL)
+            return
         r = self.rng.random()
-        if r < 0.5:
+        if r < 0.45:
             self._maker(spec, BUY if self.rng.random() < 0.5 else SELL)
-        elif r < 0.9:
+        elif r < 0.85:
             if not self._cancel(spec, 0 if self.rng.random() < 0.5 else 1):
                 self._maker(spec, BUY if self.rng.random() < 0.5 else SELL)
         else:
             self._taker(spec)
 
-    def run_step(self) -> None:
-        """Advance one model step and perform this step's share of events."""
+    def begin_step(self) -> int:
+        """Advance one model step; returns this step's events per symbol (0 when paused)."""
         self.step += 1
         if self.paused:
-            return
+            return 0
         want = self.rate_hz * self.model.step_s + self._carry
         n = int(want)
         self._carry = want - n
+        if n > MAX_EVENTS_PER_STEP:
+            n = MAX_EVENTS_PER_STEP
+            self._carry = 0.0
+        return n
+
+    def run_events(self, n: int) -> None:
+        """Perform ``n`` events on every symbol."""
         for _ in range(n):
             for spec in self.specs:
                 self.event(spec)
-        self.events += n * len(self.specs)
+            self.events += len(self.specs)
+
+    def run_step(self) -> None:
+        """Advance one model step and perform this step's share of events at once."""
+        self.run_events(self.begin_step())
+
+    async def run_step_chunked(self) -> None:
+        """``run_step`` yielding to trio every ``CHUNK_EVENTS`` events per symbol."""
+        n = self.begin_step()
+        while n > 0:
+            k = min(n, CHUNK_EVENTS)
+            self.run_events(k)
+            n -= k
+            if n:
+                await trio.lowlevel.checkpoint()
 
     async def run(self) -> None:
         """Run forever on trio's clock, in fixed steps so the same seed gives the same market."""
         async for _ in ticks(self.model.step_s):
-            self.run_step()
+            await self.run_step_chunked()
 
 
 async def ticks(interval: float) -> AsyncIterator[None]:

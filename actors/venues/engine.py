@@ -12,6 +12,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
 from actors.venues.candles import Candles
@@ -62,6 +63,9 @@ class Order:
     counter_order_id: int = -1
     """The other order of the last prevented match."""
     prevented_match_id: int = -1
+    fee: Decimal = Decimal(0)
+    """Commission charged so far (in the asset received), kept by the venue."""
+    last_fill: Fill | None = None
 
     @property
     def remaining(self) -> int:
@@ -90,6 +94,18 @@ class Fill:
     def buyer_is_maker(self) -> bool:
         """Binance's ``m`` flag."""
         return self.maker.is_buy
+
+
+def same_price_runs(fills: list[Fill]) -> list[list[Fill]]:
+    """Consecutive fills of one taker at one price: an aggregated trade (Binance's aggTrade,
+    OKX's ``trades`` with ``count``)."""
+    groups: list[list[Fill]] = []
+    for f in fills:
+        if groups and groups[-1][0].price == f.price and groups[-1][0].taker is f.taker:
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    return groups
 
 
 class EngineListener(Protocol):
@@ -442,6 +458,7 @@ class Engine:
                     maker.status = "PARTIALLY_FILLED"
                 taker.status = "FILLED" if taker.remaining == 0 else "PARTIALLY_FILLED"
                 fill = Fill(self._ids.trade, book.market.id, price, qty, now, maker, taker)
+                maker.last_fill = taker.last_fill = fill
                 self._ids.trade += 1
                 fills.append(fill)
                 self._record(book, fill)

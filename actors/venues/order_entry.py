@@ -57,7 +57,7 @@ class OrderEntry:
         (``reject_post_only_taker``, Binance's LIMIT_MAKER) or accepted then expired (OKX)."""
         engine = self.venue.engine
         existing = engine.client_ids.get((account.api_key, m.id, client_id))
-        if existing is not None and existing.order_id in engine.live:
+        if client_id and existing is not None and existing.order_id in engine.live:
             raise Rejected(Reason.DUPLICATE_ORDER, "clientOrderId")
         order = engine.new_order(
             symbol=m.id,

@@ -12,6 +12,9 @@ from decimal import Decimal, InvalidOperation
 from actors.venues.config import SymbolSpec
 from actors.venues.rejects import Reason, Rejected
 
+BELOW_MIN = "below the minimum quantity"
+ABOVE_MAX = "above the maximum quantity"
+
 
 def decimals_of(value: Decimal) -> int:
     """Number of decimal places needed to write ``value`` exactly."""
@@ -133,8 +136,10 @@ class Market:
         if scaled != scaled.to_integral_value():
             raise Rejected(Reason.QTY_STEP, field)
         units = int(scaled)
-        if units < self.min_qty or units > self.max_qty:
-            raise Rejected(Reason.QTY_RANGE, field)
+        if units < self.min_qty:
+            raise Rejected(Reason.QTY_RANGE, field, BELOW_MIN)
+        if units > self.max_qty:
+            raise Rejected(Reason.QTY_RANGE, field, ABOVE_MAX)
         if units % self.step:
             raise Rejected(Reason.QTY_STEP, field)
         return units

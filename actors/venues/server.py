@@ -237,6 +237,7 @@ class Venue:
         qty = m.qty_dec(fill.qty)
         notional = m.notional_dec(fill.qty * fill.price)
         fee, fee_asset = self.commission(fill, order)
+        order.fee += fee
         if order.is_buy:
             if order.type == MARKET:
                 acct.spend_free(m.quote, notional)

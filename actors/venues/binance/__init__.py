@@ -16,12 +16,13 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from actors.venues.binance.events import UserStreams, account_position, execution_report
-from actors.venues.binance.market_data import agg_groups, agg_json, book_ticker_json, trade_event
+from actors.venues.binance.market_data import agg_json, book_ticker_json, trade_event
 from actors.venues.binance.orders import OrderService
 from actors.venues.binance.ratelimit import RateLimiter
 from actors.venues.binance.streams import market_endpoint, partial_depth_event
 from actors.venues.binance.userdata import ListenKeys
 from actors.venues.binance.wsapi import wsapi_endpoint
+from actors.venues.engine import same_price_runs
 from actors.venues.hub import Conn
 from actors.venues.protocol import VenueProtocol
 
@@ -94,7 +95,7 @@ class BinanceProtocol(VenueProtocol):
         hub = self.venue.hub
         if hub.has_subscribers(stream):
             now = self.venue.now_ms()
-            for group in agg_groups(fills):
+            for group in same_price_runs(fills):
                 hub.publish(stream, agg_json(m, group, stream=True, now_ms=now))
 
     def on_order_event(self, order: Order, exec_type: str, fill: Fill | None) -> None:

@@ -180,17 +180,6 @@ def trade_event(m: Market, fill: Fill) -> dict[str, Any]:
     }
 
 
-def agg_groups(fills: list[Fill]) -> list[list[Fill]]:
-    """Consecutive fills of one taker at one price: Binance's aggregate trades."""
-    groups: list[list[Fill]] = []
-    for f in fills:
-        if groups and groups[-1][0].price == f.price and groups[-1][0].taker is f.taker:
-            groups[-1].append(f)
-        else:
-            groups.append([f])
-    return groups
-
-
 def agg_json(m: Market, group: list[Fill], stream: bool, now_ms: int = 0) -> dict[str, Any]:
     """An aggregate trade: REST ``aggTrades`` row, or the ``@aggTrade`` event (``stream``).
 

@@ -22,7 +22,6 @@ from actors.venues.binance import errors, ratelimit
 from actors.venues.binance.auth import account_of, verify_rest
 from actors.venues.binance.filters import exchange_info
 from actors.venues.binance.market_data import (
-    agg_groups,
     agg_json,
     avg_price,
     book_ticker_json,
@@ -31,6 +30,7 @@ from actors.venues.binance.market_data import (
     ticker_json,
 )
 from actors.venues.candles import INTERVALS_MS
+from actors.venues.engine import same_price_runs
 
 if TYPE_CHECKING:
     from actors.venues.binance import BinanceProtocol
@@ -193,7 +193,7 @@ def routes(protocol: BinanceProtocol) -> list[Route]:
 
     async def agg_trades(p: Params, a: Account | None) -> Any:
         m = svc.market(p)
-        groups = agg_groups(list(venue.engine.books[m.id].trades))
+        groups = same_price_runs(list(venue.engine.books[m.id].trades))
         from_id = _opt_int(p, "fromId")
         if from_id is not None:
             groups = [g for g in groups if g[0].trade_id >= from_id]

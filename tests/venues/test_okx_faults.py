@@ -1,0 +1,186 @@
+"""Every fault knob on the OKX side, observed through unmodified ccxt.pro okx."""
+
+from __future__ import annotations
+
+import ccxt
+import pytest
+import trio
+
+from actors.venues import StartupFaults, Venue, VenueConfig, open_venue
+from tests.venues.helpers import (
+    Client,
+    assert_same_book,
+    ccxt_client,
+    in_sync,
+    sync_state,
+    wait_until,
+)
+
+SYM = "BTC/USDT"
+
+
+async def _synced(venue: Venue, c: Client) -> None:
+    """Watch until ccxt has a book, then freeze the market and compare once quiet."""
+    with trio.fail_after(10):
+        await c.watch_order_book(SYM)
+    venue.pause_market()
+    await wait_until(lambda: in_sync(venue, c, SYM), describe=lambda: sync_state(venue, c, SYM))
+    assert_same_book(venue, c, SYM)
+    venue.resume_market()
+
+
+async def test_dropped_sockets_raise_network_error_then_recover(okx_venue: Venue) -> None:
+    async with ccxt_client(okx_venue) as c:
+        await c.load_markets()
+        await _synced(okx_venue, c)
+        assert okx_venue.faults.drop_websockets() >= 1
+        with pytest.raises(ccxt.NetworkError), trio.fail_after(10):
+            while True:
+                await c.watch_order_book(SYM)
+        await _synced(okx_venue, c)
+
+
+async def test_sequence_gap_is_detected_then_resubscribed(okx_venue: Venue) -> None:
+    async with ccxt_client(okx_venue) as c:
+        await c.load_markets()
+        await _synced(okx_venue, c)
+        okx_venue.faults.skip_update_ids("BTC-USDT", 5)
+        with pytest.raises(ccxt.InvalidNonce), trio.fail_after(10):
+            while True:
+                await c.watch_order_book(SYM)
+        # ccxt unsubscribes and subscribes again: a fresh snapshot, in sync again
+        await _synced(okx_venue, c)
+
+
+async def test_stall_keeps_the_socket_but_stops_updates(okx_venue: Venue) -> None:
+    v = okx_venue
+    v.set_rate(200.0)
+    async with ccxt_client(v) as c:
+        await c.load_markets()
+        await _synced(v, c)
+        v.faults.stall_streams(30.0)
+        await trio.sleep(0.2)  # frames already on the wire drain first
+        nonce = c.ex.orderbooks[SYM]["nonce"]
+        ids = v.engine.books["BTCUSDT"].update_id
+        with trio.move_on_after(0.6):
+            await c.watch_order_book(SYM)
+            pytest.fail("an update arrived during the stall")
+        assert c.ex.orderbooks[SYM]["nonce"] == nonce
+        assert v.engine.books["BTCUSDT"].update_id > ids and v.hub.conns
+        v.faults.resume_streams()
+        await _synced(v, c)
+
+
+async def test_malformed_frames_are_not_taken_as_data(okx_venue: Venue) -> None:
+    async with ccxt_client(okx_venue) as c:
+        await c.load_markets()
+        await _synced(okx_venue, c)
+        assert okx_venue.faults.send_malformed_frame("wrong_types") >= 1
+        assert okx_venue.faults.send_malformed_frame("garbage") >= 1
+        await _synced(okx_venue, c)
+
+
+async def test_refused_connections_then_recovery(okx_venue: Venue) -> None:
+    async with ccxt_client(okx_venue) as c:
+        await c.load_markets()
+        okx_venue.faults.refuse_connections(1.0)
+        with pytest.raises(ccxt.NetworkError):
+            await c.fetch_order_book(SYM)
+        with trio.fail_after(10):
+            while True:
+                try:
+                    await c.fetch_order_book(SYM)
+                    break
+                except ccxt.NetworkError:
+                    await trio.sleep(0.1)
+        await _synced(okx_venue, c)
+
+
+async def test_rate_limits_answer_429_as_okx(okx_quiet: Venue) -> None:
+    async with ccxt_client(okx_quiet) as c:
+        await c.load_markets()
+        okx_quiet.faults.rate_limit_next(1, then_418=1)
+        for _ in range(2):  # OKX has no ban: both are its 429
+            with pytest.raises(ccxt.RateLimitExceeded, match="50011"):
+                await c.fetch_order_book(SYM)
+        assert (await c.fetch_order_book(SYM))["bids"]
+    # the real limiter: public/time allows 10 per 2 s; scaled to 1 per 2 s here
+    cfg = VenueConfig(protocol="okx", okx_limit_scale=0.1)
+    async with open_venue(cfg) as v, ccxt_client(v) as c:
+        await c.fetch_time()
+        with pytest.raises(ccxt.RateLimitExceeded):
+            await c.fetch_time()
+
+
+async def test_order_5xx_and_timeouts_before_and_after(okx_quiet: Venue) -> None:
+    v = okx_quiet
+    async with ccxt_client(v, timeout=400) as c:
+        await c.load_markets()
+        price = round(v.book(SYM)["bids"][0][0] - 100, 2)
+        v.faults.fail_next_order("error_after")
+        with pytest.raises(ccxt.ExchangeNotAvailable):
+            await c.create_order(SYM, "limit", "buy", 0.01, price, {"clientOrderId": "u1"})
+        assert (await c.fetch_order(None, SYM, {"clientOrderId": "u1"}))["status"] == "open"
+        v.faults.fail_next_order("error_before")
+        with pytest.raises(ccxt.ExchangeNotAvailable):
+            await c.create_order(SYM, "limit", "buy", 0.01, price, {"clientOrderId": "u2"})
+        with pytest.raises(ccxt.OrderNotFound):
+            await c.fetch_order(None, SYM, {"clientOrderId": "u2"})
+        v.faults.fail_next_order("timeout_after", hold_s=5)
+        with pytest.raises(ccxt.RequestTimeout):
+            await c.create_order(SYM, "limit", "buy", 0.01, price, {"clientOrderId": "t1"})
+        assert (await c.fetch_order(None, SYM, {"clientOrderId": "t1"}))["status"] == "open"
+        # over the socket: accepted but unconfirmed is OKX's 50004, not placed is 50013
+        v.faults.fail_next_order("error_after")
+        with pytest.raises(ccxt.RequestTimeout, match="50004"):
+            await c.create_order_ws(SYM, "limit", "buy", 0.01, price, {"clientOrderId": "w1"})
+        assert (await c.fetch_order(None, SYM, {"clientOrderId": "w1"}))["status"] == "open"
+        v.faults.fail_next_order("error_before")
+        with pytest.raises(ccxt.ExchangeNotAvailable, match="50013"):
+            await c.create_order_ws(SYM, "limit", "buy", 0.01, price, {"clientOrderId": "w2"})
+        with pytest.raises(ccxt.OrderNotFound):
+            await c.fetch_order(None, SYM, {"clientOrderId": "w2"})
+
+
+async def test_latency_and_clock_skew(okx_quiet: Venue) -> None:
+    v = okx_quiet
+    async with ccxt_client(v) as c:
+        await c.load_markets()
+        v.faults.add_latency(0.3)
+        t0 = trio.current_time()
+        await c.fetch_time()
+        assert trio.current_time() - t0 >= 0.3
+        v.faults.add_latency(0)
+        v.faults.skew_clock(40_000)  # OKX allows 30 s
+        with pytest.raises(ccxt.InvalidNonce, match="50102"):
+            await c.fetch_balance()
+        with pytest.raises(ccxt.InvalidNonce, match="60006"):
+            await c.watch_balance()  # the websocket login's timestamp check
+        v.faults.reset()
+        assert (await c.fetch_balance())["USDT"]["free"] == 100000
+
+
+async def test_stall_user_streams_holds_private_pushes(okx_quiet: Venue) -> None:
+    v = okx_quiet
+    async with ccxt_client(v) as c:
+        await c.load_markets()
+        with trio.fail_after(5):
+            await c.watch_balance()  # logged in and subscribed
+        assert v.faults.stall_user_streams(30.0) == 1
+        price = round(v.book(SYM)["bids"][0][0] - 100, 2)
+        await c.create_order(SYM, "limit", "buy", 0.001, price, {"clientOrderId": "st1"})
+        with trio.move_on_after(0.8):
+            await c.watch_balance()
+            pytest.fail("a balance push arrived during the user-stream stall")
+        v.faults.resume_streams()
+        with trio.fail_after(5):
+            balance = await c.watch_balance()
+        assert balance["USDT"]["used"] == pytest.approx(price * 0.001)
+
+
+async def test_startup_faults() -> None:
+    cfg = VenueConfig(protocol="okx", faults=StartupFaults(rate_limit_next=1))
+    async with open_venue(cfg) as v, ccxt_client(v) as c:
+        with pytest.raises(ccxt.RateLimitExceeded):
+            await c.load_markets()
+        await c.load_markets()

@@ -205,6 +205,8 @@ class RawWs:
                         await self.stream.send_all(self.ws.send(ev.response()))
                     elif isinstance(ev, CloseConnection):
                         self.closed = True
+                        await self.stream.send_all(self.ws.send(ev.response()))
+                        raise ConnectionResetError(f"closed by the server ({ev.code})")
             return self._ready.pop(0)
 
     async def aclose(self) -> None:

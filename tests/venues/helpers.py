@@ -42,6 +42,9 @@ async def ccxt_client(
         if value is not None:
             cfg[key] = value
     cfg["enableRateLimit"] = False
+    if venue.certificate is None:
+        # ccxt sleeps 250 ms in close() for aiohttp's TLS shutdown; plain http needs none
+        cfg["timeout_on_exit"] = 0
     options = extra.pop("options", {})
     cfg["options"].update(options)
     cfg.update(extra)

@@ -79,7 +79,7 @@ async def test_stall_user_streams_holds_user_events_on_an_open_socket(quiet_venu
         assert v.faults.state()["user_streams_stalled"] == 1
         price = round(v.book(SYM)["bids"][0][0] - 100, 2)
         await c.create_order(SYM, "limit", "buy", 0.001, price, {"clientOrderId": "s-1"})
-        with trio.move_on_after(0.8):
+        with trio.move_on_after(0.4):
             await c.watch_orders()
             pytest.fail("an order update arrived during the user-stream stall")
         assert len(v.protocol.user_streams.conns) == 1  # the socket stayed open and subscribed

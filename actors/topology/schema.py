@@ -41,6 +41,8 @@ class SupervisionSection(Section):
 class EmbeddedSection(Section):
     """Settings of an embedded (simulated) venue started inside the process."""
 
+    protocol: Literal["binance", "okx"] = "binance"
+    """Wire protocol the venue speaks (Binance spot or OKX v5); the desk uses that ccxt class."""
     port: int = 0
     """0 picks a free port."""
     seed: int = 1

@@ -108,6 +108,22 @@ class _Resting:
         return self.ids.pop()
 
 
+class _Symbol:
+    """Per-symbol constants and resting ids, so an event does no lookups by name."""
+
+    __slots__ = ("asks", "band", "bids", "depth", "m", "maker_base", "scale", "spec")
+
+    def __init__(self, spec: SymbolSpec, engine: Engine) -> None:
+        self.spec = spec
+        self.m = m = engine.markets[spec.market_id]
+        self.scale = 10**m.pd / m.tick
+        self.maker_base = float(spec.maker_qty * Decimal(10) ** m.qd)
+        self.depth = spec.depth_bps
+        self.band = spec.taker_band_bps / 1e4
+        self.bids = _Resting()
+        self.asks = _Resting()
+
+
 class SyntheticMarket:
     """Makers and takers trading on one venue's engine at ``rate_hz`` book events per symbol.
 
@@ -136,18 +152,18 @@ class SyntheticMarket:
         self.step = 0
         self.events = 0
         self._carry = 0.0
-        self._resting = {s.market_id: (_Resting(), _Resting()) for s in specs}
-        self._markets = {s.market_id: engine.markets[s.market_id] for s in specs}
+        self._symbols = [_Symbol(s, engine) for s in specs]
+        self._by_name = {sym.spec.symbol: sym for sym in self._symbols}
         self._fair: dict[str, float] = {}
         self._fair_step = -1
 
     def seed_books(self, per_side: int | None = None) -> None:
         """Fill every book with resting maker orders before the venue opens."""
         n = per_side if per_side is not None else (self.min_resting + self.max_resting) // 2
-        for spec in self.specs:
+        for sym in self._symbols:
             for _ in range(n):
-                self._maker(spec, BUY)
-                self._maker(spec, SELL)
+                self._maker(sym, BUY)
+                self._maker(sym, SELL)
 
     def fair(self, spec: SymbolSpec) -> float:
         """Current fair value of ``spec``'s symbol on this venue."""
@@ -161,97 +177,94 @@ class SyntheticMarket:
             )
         return value
 
-    def _price(self, spec: SymbolSpec, side: str, dist: float) -> int:
+    def _price(self, sym: _Symbol, side: str, dist: float) -> int:
         """Price units ``dist`` (a fraction) below (bids) or above (asks) fair, on the tick."""
-        m = self._markets[spec.market_id]
-        scale = 10**m.pd / m.tick
-        fair = self.fair(spec)
+        m = sym.m
+        fair = self.fair(sym.spec)
         if side == BUY:
-            price = math.floor(fair * (1 - dist) * scale) * m.tick
+            price = math.floor(fair * (1 - dist) * sym.scale) * m.tick
         else:
-            price = math.ceil(fair * (1 + dist) * scale) * m.tick
+            price = math.ceil(fair * (1 + dist) * sym.scale) * m.tick
         return min(max(price, m.min_price), m.max_price)
 
-    def _maker(self, spec: SymbolSpec, side: str) -> None:
-        m = self._markets[spec.market_id]
+    def _maker(self, sym: _Symbol, side: str) -> None:
         # half a bp off fair plus an exponential distance, capped: tens of levels per side
-        dist = (0.5 + min(self.rng.expovariate(1.0 / spec.depth_bps), 8 * spec.depth_bps)) / 1e4
+        dist = (0.5 + min(self.rng.expovariate(1.0 / sym.depth), 8 * sym.depth)) / 1e4
         order = self.engine.new_order(
-            symbol=m.id,
+            symbol=sym.m.id,
             side=side,
             type=LIMIT,
             tif="GTC",
-            price=self._price(spec, side, dist),
-            qty=self._qty(spec, 0.2, 2.0),
+            price=self._price(sym, side, dist),
+            qty=self._qty(sym, 0.2, 2.0),
         )
         self.engine.submit(order)
-        if order.order_id in self.engine.live:
-            self._resting[m.id][0 if side == BUY else 1].ids.append(order.order_id)
+        if order.working:
+            (sym.bids if side == BUY else sym.asks).ids.append(order.order_id)
 
-    def _qty(self, spec: SymbolSpec, lo: float, hi: float) -> int:
-        m = self._markets[spec.market_id]
-        base = float(spec.maker_qty * Decimal(10) ** m.qd)
-        units = int(base * self.rng.uniform(lo, hi))
+    def _qty(self, sym: _Symbol, lo: float, hi: float) -> int:
+        m = sym.m
+        units = int(sym.maker_base * self.rng.uniform(lo, hi))
         return max(m.min_qty, units - units % m.step)
 
-    def _cancel(self, spec: SymbolSpec, side_index: int) -> bool:
-        resting = self._resting[spec.market_id][side_index]
+    def _cancel(self, resting: _Resting) -> bool:
         live = self.engine.live
         while resting.ids:
-            oid = resting.pop_random(self.rng)
-            order = live.get(oid)
+            order = live.get(resting.pop_random(self.rng))
             if order is not None:
                 self.engine.cancel(order)
                 return True
         return False
 
-    def _taker(self, spec: SymbolSpec) -> None:
+    def _taker(self, sym: _Symbol) -> None:
         """An IOC limit order at most ``taker_band_bps`` through fair value."""
-        m = self._markets[spec.market_id]
         side = BUY if self.rng.random() < 0.5 else SELL
-        band = spec.taker_band_bps / 1e4
         # a buy may pay up to fair*(1+band): the mirror image of a maker's ask distance
-        price = self._price(spec, SELL if side == BUY else BUY, band)
+        price = self._price(sym, SELL if side == BUY else BUY, sym.band)
         order = self.engine.new_order(
-            symbol=m.id,
+            symbol=sym.m.id,
             side=side,
             type=LIMIT,
             tif="IOC",
             price=price,
-            qty=self._qty(spec, 0.1, 1.0),
+            qty=self._qty(sym, 0.1, 1.0),
         )
         self.engine.submit(order)
 
-    def _prune(self, spec: SymbolSpec) -> None:
+    def _prune(self, sym: _Symbol) -> None:
         """Forget ids of orders that filled, so counts mean what is on the book."""
         live = self.engine.live
-        for resting in self._resting[spec.market_id]:
+        for resting in (sym.bids, sym.asks):
             resting.ids = [i for i in resting.ids if i in live]
 
     def event(self, spec: SymbolSpec) -> None:
         """One synthetic action on ``spec``'s book: quote, cancel or take."""
+        self._event(self._by_name[spec.symbol])
+
+    def _event(self, sym: _Symbol) -> None:
         if self.events % 64 == 0:
-            self._prune(spec)
-        bids, asks = self._resting[spec.market_id]
-        if len(bids.ids) > self.max_resting and self._cancel(spec, 0):
+            self._prune(sym)
+        bids, asks = sym.bids, sym.asks
+        if len(bids.ids) > self.max_resting and self._cancel(bids):
             return
-        if len(asks.ids) > self.max_resting and self._cancel(spec, 1):
+        if len(asks.ids) > self.max_resting and self._cancel(asks):
             return
         # replenish a thin side first: neither side of the book runs dry
         if len(bids.ids) < self.min_resting:
-            self._maker(spec, BUY)
+            self._maker(sym, BUY)
             return
         if len(asks.ids) < self.min_resting:
-            self._maker(spec, SELL)
+            self._maker(sym, SELL)
             return
-        r = self.rng.random()
+        rng = self.rng
+        r = rng.random()
         if r < 0.45:
-            self._maker(spec, BUY if self.rng.random() < 0.5 else SELL)
+            self._maker(sym, BUY if rng.random() < 0.5 else SELL)
         elif r < 0.85:
-            if not self._cancel(spec, 0 if self.rng.random() < 0.5 else 1):
-                self._maker(spec, BUY if self.rng.random() < 0.5 else SELL)
+            if not self._cancel(bids if rng.random() < 0.5 else asks):
+                self._maker(sym, BUY if rng.random() < 0.5 else SELL)
         else:
-            self._taker(spec)
+            self._taker(sym)
 
     def begin_step(self) -> int:
         """Advance one model step; returns this step's events per symbol (0 when paused)."""
@@ -268,10 +281,11 @@ class SyntheticMarket:
 
     def run_events(self, n: int) -> None:
         """Perform ``n`` events on every symbol."""
+        symbols = self._symbols
         for _ in range(n):
-            for spec in self.specs:
-                self.event(spec)
-            self.events += len(self.specs)
+            for sym in symbols:
+                self._event(sym)
+            self.events += len(symbols)
 
     def run_step(self) -> None:
         """Advance one model step and perform this step's share of events at once."""

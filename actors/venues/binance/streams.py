@@ -99,6 +99,8 @@ async def market_endpoint(protocol: BinanceProtocol, websocket: WebSocket) -> No
     await websocket.accept()
     for s in market_streams:
         venue.hub.subscribe(conn, s)
+    if _periodic(conn):  # their first events right away, as after a SUBSCRIBE
+        push_periodic(venue, conn, _periodic(conn), kline_all=True)
     for key in listen_keys:
         account = protocol.listen_keys.account_of(key)
         assert account is not None

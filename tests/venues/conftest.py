@@ -37,3 +37,10 @@ async def okx_quiet() -> AsyncIterator[Venue]:
     async with open_venue(VenueConfig(protocol="okx", seed=5, rate_hz=40.0)) as v:
         v.pause_market()
         yield v
+
+
+@pytest.fixture(params=["binance", "okx"])
+async def any_venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
+    """A calm venue of each protocol: for behaviour the shared core gives both."""
+    async with open_venue(VenueConfig(protocol=request.param, seed=11, rate_hz=40.0)) as v:
+        yield v

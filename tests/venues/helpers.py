@@ -56,6 +56,12 @@ async def ccxt_client(
             await trio_asyncio.aio_as_trio(exchange.close)()
 
 
+async def keep_watching(c: Client, method: str, *args: object) -> None:
+    """Hold a ccxt watch open; results land in ccxt's caches, which the test inspects."""
+    while True:
+        await getattr(c, method)(*args)
+
+
 async def wait_until(
     predicate: Callable[[], bool], timeout: float = 10.0, describe: Callable[[], object] = str
 ) -> None:

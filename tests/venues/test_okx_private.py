@@ -10,11 +10,11 @@ import trio
 
 from actors.venues import Venue
 from tests.venues.helpers import (
-    Client,
     ccxt_client,
     check_balance,
     check_order,
     check_trade,
+    keep_watching,
     wait_until,
 )
 
@@ -105,12 +105,6 @@ async def test_market_buy_fills_with_fees_and_paged_fills(okx_quiet: Venue) -> N
         assert len(ids) == 3 and ids == sorted(ids, key=int, reverse=True)
 
 
-async def _keep_watching(c: Client, method: str, *args: object) -> None:
-    """Hold a ccxt watch open; results land in ccxt's caches, which the test inspects."""
-    while True:
-        await getattr(c, method)(*args)
-
-
 async def test_socket_order_entry_and_watch_orders_sees_fills(okx_quiet: Venue) -> None:
     v = okx_quiet
     async with ccxt_client(v) as c:
@@ -127,8 +121,8 @@ async def test_socket_order_entry_and_watch_orders_sees_fills(okx_quiet: Venue) 
                         None)  # fmt: skip
 
         async with trio.open_nursery() as n:
-            n.start_soon(_keep_watching, c, "watch_orders", SYM)
-            n.start_soon(_keep_watching, c, "watch_balance")
+            n.start_soon(keep_watching, c, "watch_orders", SYM)
+            n.start_soon(keep_watching, c, "watch_balance")
             await wait_until(watching)
             placed = await c.create_order_ws(
                 SYM, "limit", "sell", 0.01, round(ask - 0.01, 2), {"clientOrderId": "wsm1"}

@@ -10,11 +10,11 @@ import trio
 
 from actors.venues import Venue
 from tests.venues.helpers import (
-    Client,
     ccxt_client,
     check_balance,
     check_order,
     check_trade,
+    keep_watching,
     wait_until,
 )
 
@@ -102,12 +102,6 @@ async def test_resting_order_filled_by_taker_partial(quiet_venue: Venue) -> None
         assert got["remaining"] == pytest.approx(0.015)
 
 
-async def _keep_watching(c: Client, method: str, *args: object) -> None:
-    """Hold a ccxt watch open; results land in ccxt's caches, which the test inspects."""
-    while True:
-        await getattr(c, method)(*args)
-
-
 async def test_user_stream_sees_orders_fills_and_balances(quiet_venue: Venue) -> None:
     v = quiet_venue
     async with ccxt_client(v) as c:
@@ -127,8 +121,8 @@ async def test_user_stream_sees_orders_fills_and_balances(quiet_venue: Venue) ->
             )
 
         async with trio.open_nursery() as n:
-            n.start_soon(_keep_watching, c, "watch_orders", "BTC/USDT")
-            n.start_soon(_keep_watching, c, "watch_balance")
+            n.start_soon(keep_watching, c, "watch_orders", "BTC/USDT")
+            n.start_soon(keep_watching, c, "watch_balance")
             # events sent before ccxt registered its watch futures would resolve nothing
             await wait_until(watching)
             placed = await c.create_order_ws(

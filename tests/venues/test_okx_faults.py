@@ -9,25 +9,10 @@ import trio
 
 from actors.venues import StartupFaults, Venue, VenueConfig, open_venue
 from tests.venues.helpers import (
-    Client,
-    assert_same_book,
     ccxt_client,
-    in_sync,
-    sync_state,
-    wait_until,
 )
 
 SYM = "BTC/USDT"
-
-
-async def _synced(venue: Venue, c: Client) -> None:
-    """Watch until ccxt has a book, then freeze the market and compare once quiet."""
-    with trio.fail_after(10):
-        await c.watch_order_book(SYM)
-    venue.pause_market()
-    await wait_until(lambda: in_sync(venue, c, SYM), describe=lambda: sync_state(venue, c, SYM))
-    assert_same_book(venue, c, SYM)
-    venue.resume_market()
 
 
 async def test_rate_limits_answer_429_as_okx(okx_quiet: Venue) -> None:

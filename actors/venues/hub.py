@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from actors.venues.server import Venue
 
 _encode = msgspec.json.encode
-_decode = msgspec.json.decode
 # a client further behind than this is cut off, as exchanges do with slow consumers
 MAX_QUEUE = 20_000
 

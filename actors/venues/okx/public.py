@@ -17,8 +17,7 @@ from actors.venues.candles import INTERVALS_MS
 from actors.venues.engine import DepthDiff
 from actors.venues.hub import Conn, dumps
 from actors.venues.okx.books import snapshot_frame, top_frame, update_frame
-from actors.venues.okx.rest import BARS
-from actors.venues.okx.shapes import candle_row, ticker_json
+from actors.venues.okx.shapes import BARS, candle_row, ticker_json
 from actors.venues.okx.ws import Endpoint, no_channel
 from actors.venues.rules import Market
 

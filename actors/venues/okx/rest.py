@@ -23,6 +23,7 @@ from actors.venues.okx import errors
 from actors.venues.okx.auth import verify_rest
 from actors.venues.okx.errors import OkxError, OrderFailure
 from actors.venues.okx.shapes import (
+    BARS,
     balance_json,
     candle_row,
     instrument_json,
@@ -39,24 +40,6 @@ Handler = Callable[[Any, Account | None], Awaitable[Any]]
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
-
-BARS = {
-    "1s": "1s",
-    "1m": "1m",
-    "3m": "3m",
-    "5m": "5m",
-    "15m": "15m",
-    "30m": "30m",
-    "1H": "1h",
-    "2H": "2h",
-    "4H": "4h",
-    "6H": "6h",
-    "12H": "12h",
-    "1D": "1d",
-    "3D": "3d",
-    "1W": "1w",
-}
-"""OKX ``bar`` names and the venue's intervals (``candles.INTERVALS_MS``)."""
 
 
 def _json(body: Any, status: int = 200) -> Response:

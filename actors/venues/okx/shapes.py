@@ -35,6 +35,23 @@ STP_TO_OKX = {
 STP_FROM_OKX = {v: k for k, v in STP_TO_OKX.items()}
 UID = "88888888"
 """The account's user id in pushes (``arg.uid``): one account per venue key."""
+BARS = {
+    "1s": "1s",
+    "1m": "1m",
+    "3m": "3m",
+    "5m": "5m",
+    "15m": "15m",
+    "30m": "30m",
+    "1H": "1h",
+    "2H": "2h",
+    "4H": "4h",
+    "6H": "6h",
+    "12H": "12h",
+    "1D": "1d",
+    "3D": "3d",
+    "1W": "1w",
+}
+"""OKX ``bar`` names and the venue's intervals (``candles.INTERVALS_MS``)."""
 
 
 def dec(value: Decimal) -> str:

@@ -136,9 +136,8 @@ async def bare_client(port: int, trigger: float, amount: float, limiter: str) ->
 
 async def desk_client(port: int, trigger: float, amount: str, journal: str, limiter: str) -> None:
     """The actor pipeline: a full desk with one ``BenchTaker`` strategy."""
-    import trio_asyncio
-
-    from actors.runtime import open_system
+    from actors.topology.build import Plan
+    from actors.topology.run import open_plan
     from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
     from actors.trading.desk import desk_specs
     from actors.trading.risk import RiskLimits
@@ -157,7 +156,7 @@ async def desk_client(port: int, trigger: float, amount: str, journal: str, limi
     )
     options = DeskOptions(journal_path=journal, book_stale_after=3600.0)
     specs = desk_specs([venue], [strategy], RiskLimits(), options)
-    async with trio_asyncio.open_loop(), open_system(specs):
+    async with open_plan(Plan(specs, max_restarts=3, within=5.0)):
         print("READY", flush=True)
         await trio.sleep_forever()
 

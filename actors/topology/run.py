@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import trio
-import trio_asyncio
 
 from actors.observe.metrics import serve_metrics
 from actors.observe.status import report_status
 from actors.observe.summary import run_summary
-from actors.runtime import System
+from actors.runtime import System, open_system
 from actors.runtime.cell import unwrap
 from actors.topology.build import Plan, build
 from actors.topology.schema import Topology
+from actors.trading.ccxt_bridge import open_loop
 
 log = logging.getLogger("actors.run")
 
@@ -46,6 +49,41 @@ async def run_topology(
     )
 
 
+@asynccontextmanager
+async def open_plan(
+    plan: Plan,
+    *,
+    handle_signals: bool = False,
+    status_interval: float = 0.0,
+    metrics_port: int | None = None,
+) -> AsyncIterator[System]:
+    """Run ``plan``'s tree, inside the process's asyncio loop, while the block runs.
+
+    The one way a desk process is put together: ``actors run`` uses it, and so do the tests
+    and benchmarks that need a whole desk. Leaving the block stops the tree gracefully.
+
+    >>> # async with open_plan(build(load("config/paper.toml"))) as system:
+    >>> #     await system.stopped.wait()
+    """
+    system_options = {
+        "max_restarts": plan.max_restarts,
+        "within": plan.within,
+        "blocked_after": plan.blocked_after,
+    }
+    async with open_loop(), trio.open_nursery() as observers:
+        try:
+            async with open_system(
+                plan.specs, handle_signals=handle_signals, **system_options
+            ) as system:
+                if status_interval > 0:
+                    observers.start_soon(report_status, system, status_interval)
+                if metrics_port is not None:
+                    await observers.start(serve_metrics, system, metrics_port)
+                yield system
+        finally:
+            observers.cancel_scope.cancel()
+
+
 async def run_plan(
     plan: Plan,
     *,
@@ -54,46 +92,28 @@ async def run_plan(
     status_interval: float = 0.0,
     metrics_port: int | None = None,
 ) -> System:
-    """Run an already built ``Plan`` (see ``run_topology``)."""
-    system = System(plan.specs, max_restarts=plan.max_restarts, within=plan.within)
+    """Run an already built ``Plan`` until it stops (see ``run_topology``)."""
     started = time.monotonic()
     for name, url in plan.endpoints.items():
         log.info("embedded venue %s at %s", name, url)
+    system: System | None = None
     try:
-        async with trio_asyncio.open_loop() as loop, trio.open_nursery() as nursery:
-            loop.set_exception_handler(_log_asyncio_error)
-            if status_interval > 0:
-                nursery.start_soon(report_status, system, status_interval)
-            if metrics_port is not None:
-                await nursery.start(serve_metrics, system, metrics_port)
-            if duration is not None:
-                nursery.start_soon(_stop_after, system, duration)
-            nursery.start_soon(_announce, system)
-            try:
-                await system.run(handle_signals=handle_signals)
-            finally:
-                nursery.cancel_scope.cancel()
+        async with open_plan(
+            plan,
+            handle_signals=handle_signals,
+            status_interval=status_interval,
+            metrics_port=metrics_port,
+        ) as system:
+            await system.ready.wait()
+            log.info("desk up: %d actors; Ctrl-C (SIGINT) or SIGTERM stops it", len(system.paths()))
+            with trio.move_on_after(math.inf if duration is None else duration):
+                await system.stopped.wait()
+            if not system.stopped.is_set():
+                log.info("ran for %gs: stopping", duration)
     except BaseExceptionGroup as group:
         raise unwrap(group) from None
     finally:
-        log.info("%s", run_summary(system.all_stats(), time.monotonic() - started))
+        if system is not None:
+            log.info("%s", run_summary(system.all_stats(), time.monotonic() - started))
+    assert system is not None
     return system
-
-
-def _log_asyncio_error(loop: object, context: dict[str, object]) -> None:
-    # trio-asyncio's default re-raises into the loop's nursery, ending every ccxt client at
-    # once. An error in a callback belongs to one connection, whose actor notices on its own
-    # (a stalled or broken stream is a crash it restarts from): log it, keep the process up.
-    error = context.get("exception")
-    log.error("error in an asyncio callback: %s (%r)", context.get("message"), error)
-
-
-async def _announce(system: System) -> None:
-    await system.ready.wait()
-    log.info("desk up: %d actors; Ctrl-C (SIGINT) or SIGTERM stops it", len(system.paths()))
-
-
-async def _stop_after(system: System, seconds: float) -> None:
-    await trio.sleep(seconds)
-    log.info("ran for %gs: stopping", seconds)
-    await system.stop()

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -30,6 +31,32 @@ from actors.trading.ratelimit import VenueBudget, retry_after
 log = logging.getLogger("actors.trading.ccxt")
 
 SubmitOutcome = Literal["rejected", "rate_limited", "unknown"]
+
+
+@asynccontextmanager
+async def open_loop() -> AsyncIterator[asyncio.AbstractEventLoop]:
+    """The process's one asyncio loop, on which every ccxt client runs, for the block's life.
+
+    Errors in asyncio callbacks are logged, never fatal: trio-asyncio's default handler
+    re-raises them into the loop's nursery, which would end every ccxt client of the process
+    at once (aiohttp's "pong on a closing transport" is one such error). An error in a
+    callback belongs to one connection, whose actor notices on its own (a stalled or broken
+    stream is a crash it restarts from). ``actors run``, the tests and the benchmarks all
+    open their loop here.
+
+    >>> # async with open_loop():
+    >>> #     ...  # ccxt.pro clients may be created and awaited through aio()
+    """
+    async with trio_asyncio.open_loop() as loop:
+        loop.set_exception_handler(log_asyncio_error)
+        yield loop
+
+
+def log_asyncio_error(loop: object, context: dict[str, Any]) -> None:
+    """An asyncio exception handler that logs the error and keeps the loop running."""
+    log.error(
+        "error in an asyncio callback: %s (%r)", context.get("message"), context.get("exception")
+    )
 
 
 def aio(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

@@ -12,9 +12,9 @@ import json
 import logging
 
 import trio
-import trio_asyncio
 
-from actors.runtime import open_system
+from actors.topology.build import Plan
+from actors.topology.run import open_plan
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
 from actors.trading.desk import desk_specs
 from actors.trading.messages import OrderStatus
@@ -49,7 +49,7 @@ async def main(port: int, journal: str, mode: str) -> None:
         strategies.append(StrategySpec("mm", MM, params))
     options = DeskOptions(journal_path=journal, unknown_grace=1.5, unknown_retry=0.2)
     specs = desk_specs([venue], strategies, RiskLimits(), options)
-    async with trio_asyncio.open_loop(), open_system(specs, max_restarts=20, within=30) as system:
+    async with open_plan(Plan(specs, max_restarts=20, within=30)) as system:
         print("READY", flush=True)
         if mode == "recover":
             router = system.lookup("/router")

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 import trio
-import trio_asyncio
 
 from actors.runtime import Actor, ChildSpec, open_system
-from actors.trading.ccxt_bridge import aio, aio_start, aio_wait
+from actors.trading.ccxt_bridge import aio, aio_start, aio_wait, open_loop
 from actors.venues import VenueConfig, open_venue
 from tests.trading.e2e_helpers import price_of, running_desk, wait_for
 
@@ -77,7 +76,7 @@ async def test_send_nowait_from_an_asyncio_task_wakes_a_sleeping_actor() -> None
     # The market-data pump relies on it: trio-asyncio runs asyncio steps on the trio thread,
     # inside a trio task, where ParkingLot.unpark (trio.lowlevel.reschedule) is allowed.
     seen: list[Any] = []
-    async with trio_asyncio.open_loop(), open_system([ChildSpec("sink", lambda: _Sink(seen))]) as s:
+    async with open_loop(), open_system([ChildSpec("sink", lambda: _Sink(seen))]) as s:
         ref = s.lookup("/sink")
         assert ref is not None
         await trio.sleep(0.01)  # the sink is parked on its empty mailbox
@@ -95,7 +94,7 @@ async def test_send_nowait_from_an_asyncio_task_wakes_a_sleeping_actor() -> None
 
 
 async def test_aio_start_runs_now_and_aio_wait_cancels_it() -> None:
-    async with trio_asyncio.open_loop():
+    async with open_loop():
         started = asyncio.Event()
 
         async def forever() -> None:

@@ -37,7 +37,7 @@ class VenueActor(Actor):
         self._venues = await self.ctx.start(serve_many, self._configs)
         for venue in self._venues:
             self.ctx.log.info(
-                "venue %s (%s) listening on %s", venue.config.name, venue.config.protocol, venue.url
+                "venue %s listening on %s (%s)", venue.config.name, venue.url, venue.config.protocol
             )
 
     async def handle(self, message: Any) -> Any:

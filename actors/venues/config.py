@@ -215,12 +215,6 @@ class VenueConfig:
             if getattr(self, name) is None:
                 object.__setattr__(self, name, make())
 
-    @property
-    def key(self) -> str:
-        """The API key (always set after construction)."""
-        assert self.api_key is not None
-        return self.api_key
-
     def specs(self) -> list[SymbolSpec]:
         """Specs of this venue's symbols, in order."""
         return [symbol_spec(s) for s in self.symbols]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ import msgspec
 import pytest
 import trio
 
+from actors.testing import VenueControl
 from actors.venues import Venue, VenueConfig, open_venue
 from actors.venues.binance.market_data import MINI_FIELDS
 from tests.venues.helpers import (
@@ -173,7 +175,9 @@ async def test_tls_on_loopback_serves_https_and_wss() -> None:
             skip = {"timestamp": True, "datetime": True}
             check_order_book(c.ex, skip, "watchOrderBook", book.limit(), SYM)
         cert = v.certificate.cert_path
-    assert not __import__("os").path.exists(cert)  # removed with the venue
+        control = VenueControl(v.url, token=v.control_token, cafile=cert)
+        assert (await control.state())["url"] == v.url
+    assert not await trio.Path(cert).exists()  # removed with the venue
 
 
 @pytest.mark.parametrize(

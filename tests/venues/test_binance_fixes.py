@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from decimal import Decimal
 from urllib.parse import urlencode
 

@@ -45,6 +45,7 @@ from actors.trading.orders import IN_FLIGHT, Order, OrderError, replay
 from actors.trading.protocol import (
     Append,
     Balances,
+    CancelAll,
     CancelAtVenue,
     FetchBalances,
     FetchFills,
@@ -139,6 +140,8 @@ class Router(Actor):
             return self.reconciliations
         elif kind is Balances:
             self.balances[message.venue] = message
+        elif kind is CancelAll:
+            return await self._cancel_all(message)
         elif kind is GetOrders:
             return tuple(
                 self._view(o) for o in self.table if not message.active_only or o.is_active
@@ -221,6 +224,18 @@ class Router(Actor):
             await self.ctx.ref.send(ReconcileOrder(client_order_id=cid))
         else:
             await self.ctx.ref.send(result)
+
+    async def _cancel_all(self, request: CancelAll) -> int:
+        """Start a cancel of every open order matching ``request``; how many were started."""
+        now = trio.current_time()
+        orders = self.table.open_orders(request.venue, request.symbol)
+        for order in orders:
+            cancel = CancelOrder(
+                client_order_id=order.client_order_id, reason=request.reason, at=now
+            )
+            await self._cancel(cancel)
+        self.ctx.log.warning("cancel-all (%s): %d open orders", request.reason, len(orders))
+        return len(orders)
 
     # --- the way in ----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import trio
 
 from actors.runtime import Ref, System
 from actors.topology.build import Plan
-from actors.topology.run import open_plan
+from actors.topology.run import Observe, Running, open_desk
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec, book_path
 from actors.trading.desk import desk_specs
 from actors.trading.messages import Fill, Message, OrderUpdate, RiskRejected, Ticker, TopOfBook
@@ -95,6 +95,8 @@ class Desk:
     system: System
     budgets: dict[str, VenueBudget]
     venues: list[Venue] = field(default_factory=list)
+    running: Running | None = None
+    """The desk's observers (metrics port, control URL) when run with ``observe``."""
 
     def ref(self, path: str) -> Ref:
         """The ref at ``path`` (asserting it exists)."""
@@ -188,6 +190,7 @@ async def running_desk(
     strategies: Sequence[StrategySpec] = (StrategySpec("probe", PROBE),),
     options: DeskOptions | None = None,
     venue_overrides: dict[str, Any] | None = None,
+    observe: Observe | None = None,
 ) -> AsyncIterator[Desk]:
     """Run a desk against ``venues`` inside one trio-asyncio loop."""
     opts = options or DeskOptions(
@@ -201,8 +204,9 @@ async def running_desk(
         opts,
         budgets=budgets,
     )
-    async with open_plan(Plan(specs, max_restarts=20, within=30.0, budgets=budgets)) as system:
-        yield Desk(system, budgets, list(venues))
+    plan = Plan(specs, max_restarts=20, within=30.0, budgets=budgets)
+    async with open_desk(plan, observe=observe) as running:
+        yield Desk(running.system, budgets, list(venues), running)
 
 
 def sweep_bids(venue: Venue, symbol: str, down_to: Decimal) -> Decimal:

@@ -177,9 +177,9 @@ def book_line(venue: str, symbol: str, view: BookView | None, now: float, error:
     return BookLine(venue, symbol, bid, ask, age, view.stale or snap is None, reason)
 
 
-def strategy_lines(orders: Iterable[OrderView]) -> list[StrategyLine]:
-    """Per strategy: net filled position, volume, open and filled orders."""
-    by_name: dict[str, list[OrderView]] = {}
+def strategy_lines(orders: Iterable[OrderView], names: Iterable[str] = ()) -> list[StrategyLine]:
+    """Per strategy (those of ``names`` too, without orders): position, volume, orders."""
+    by_name: dict[str, list[OrderView]] = {name: [] for name in names}
     for order in orders:
         by_name.setdefault(order.strategy, []).append(order)
     lines = []
@@ -339,7 +339,9 @@ class DeskObserver:
             books=books,
             risk=risk,
             orders=orders,
-            strategies=strategy_lines(orders),
+            strategies=strategy_lines(
+                orders, (p.split("/")[2] for p in stats if p.startswith("/strategies/"))
+            ),
             sessions=sessions,
             problems=readiness(books, sessions) if system.ready.is_set() else ["starting"],
         )

@@ -24,8 +24,7 @@ import secrets
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -218,11 +217,14 @@ def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
-@asynccontextmanager
-async def serving_control(
-    system: System, path: Path, observer: DeskObserver | None = None
-) -> AsyncIterator[str]:
-    """Serve the control endpoint and keep ``path`` written while the block runs; yields URL."""
+async def serve_control(
+    system: System,
+    path: Path,
+    observer: DeskObserver | None = None,
+    *,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the control endpoint and keep ``path`` written until cancelled; reports the URL."""
     token = secrets.token_urlsafe(32)
     async with trio.open_nursery() as nursery:
         port = await nursery.start(serve_local, control_app(system, token, observer), 0)
@@ -230,10 +232,10 @@ async def serving_control(
         _write_private(path, {"url": url, "token": token, "pid": os.getpid()})
         log.info("control: actors ctl --control %s status", path)
         try:
-            yield url
+            task_status.started(url)
+            await trio.sleep_forever()
         finally:
             _remove(path)
-            nursery.cancel_scope.cancel()
 
 
 # --- the client ------------------------------------------------------------------------------

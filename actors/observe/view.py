@@ -122,7 +122,11 @@ def _actors(snapshot: DeskSnapshot) -> Panel:
     busy = sorted(
         (a for a in snapshot.actors if a not in troubled), key=lambda a: (-a.rate, a.path)
     )
-    shown = sorted((troubled + busy)[:MAX_ACTORS], key=lambda a: a.path)
+    chosen = {a.path for a in (troubled + busy)[:MAX_ACTORS]}
+    for path in list(chosen):  # with their supervisors, so the tree reads right
+        while (path := path.rsplit("/", 1)[0]) and path != "":
+            chosen.add(path)
+    shown = [a for a in sorted(snapshot.actors, key=lambda a: a.path) if a.path in chosen]
     for a in shown:
         depth = a.path.count("/") - 1
         name = "  " * depth + a.path.rsplit("/", 1)[-1]

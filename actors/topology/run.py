@@ -8,14 +8,14 @@ import math
 import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
 from actors.observe.collect import DeskObserver, DeskSnapshot
-from actors.observe.control import control_file_path, serving_control
+from actors.observe.control import control_file_path, serve_control
 from actors.observe.lines import report_trading
 from actors.observe.metrics import serve_metrics
 from actors.observe.status import report_status
@@ -93,7 +93,7 @@ async def open_desk(
     """
     observe = observe or Observe()
     system_options = {"max_restarts": plan.max_restarts, "within": plan.within}
-    async with open_loop(), trio.open_nursery() as observers, AsyncExitStack() as stack:
+    async with open_loop(), trio.open_nursery() as observers:
         try:
             async with open_system(
                 plan.specs, handle_signals=handle_signals, **system_options
@@ -113,14 +113,13 @@ async def open_desk(
                         serve_metrics, system, observe.metrics_port, running.observer
                     )
                 if observe.control_file is not None:
-                    running.control_url = await stack.enter_async_context(
-                        serving_control(system, observe.control_file, running.observer)
+                    running.control_url = await observers.start(
+                        serve_control, system, observe.control_file, running.observer
                     )
                 if observe.view and running.observer is not None:
                     await observers.start(live_view, running.observer, observe.desk)
                 yield running
         finally:
-            await stack.aclose()
             observers.cancel_scope.cancel()
 
 

@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CONFIG ?= config/paper.toml
 
 .PHONY: run test lint format bench clean
 
@@ -13,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/actors run config/paper.toml
+	$(BIN)/actors run $(CONFIG)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -275,3 +275,30 @@ def test_log_file_rotates(tmp_path: Path) -> None:
         assert last["message"] == "line 99" and last["n"] == 99
     finally:
         configure_logging("INFO", "text")
+
+
+@pytest.mark.parametrize(
+    ("observe", "message"),
+    [
+        ({"poll_interval": float("nan")}, "observe.poll_interval: must be > 0 seconds, got nan"),
+        ({"poll_interval": 0}, "observe.poll_interval: must be > 0 seconds, got 0"),
+        ({"status_interval": float("inf")}, "observe.status_interval: must be >= 0 seconds"),
+        ({"control": "yes"}, "observe.control: expected `bool`"),
+    ],
+)
+def test_bad_observe_settings_name_the_key(observe: dict[str, object], message: str) -> None:
+    from actors.topology.load import ConfigError, parse
+
+    data = {"venues": [{"name": "sim", "symbols": [SYM]}], "observe": observe}
+    with pytest.raises(ConfigError) as error:
+        parse(data, source="desk.toml")
+    assert f"desk.toml: {message}" in str(error.value)
+
+
+def test_an_unwritable_log_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["check", "x.toml", "--log-file", str(blocker / "actors.log")]) == 2
+    assert f"actors: --log-file {blocker / 'actors.log'}:" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import enum
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -10,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 import trio
 
 from actors.observe.logs import LEVELS, configure_logging
-from actors.runtime import ChildSpec, SupervisorGaveUp
+from actors.runtime import ChildSpec, GiveUp, SupervisorGaveUp
 
 DESCRIPTION = """\
 Run a crypto trading desk: venues, order books, strategies, risk and an order router, each a
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (OSError, ValueError) as exc:
         print(f"actors: --log-file {args.log_file}: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.command == "run":
         return _run(args.config, args.duration, args.summary_json, args.view)
     if args.command == "check":
@@ -161,24 +162,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _sim_exchange(args)
 
 
+class ExitCode(enum.IntEnum):
+    """What the exit status of ``actors`` means (the README's operator guide lists them)."""
+
+    OK = 0
+    """Ran and stopped cleanly (or the topology checked out)."""
+    GAVE_UP = 1
+    """The root supervisor gave up (restart intensity exceeded): the whole desk stopped."""
+    USAGE = 2
+    """Bad topology file or command line; nothing was started."""
+    DEGRADED = 3
+    """Ran and stopped, but a part of the desk had given up during the run (a strategy
+    stopped for crash-looping, a group that failed): read the log's CRITICAL lines."""
+
+
 def _run(path: str, duration: float | None, summary_json: str | None, view: str) -> int:
     from actors.topology.load import ConfigError, load
     from actors.topology.run import run_topology
 
     try:
         topology = load(path)
-        trio.run(
+        system = trio.run(
             lambda: run_topology(
                 topology, source=path, duration=duration, summary_json=summary_json, view=view
             )
         )
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     except SupervisorGaveUp as exc:
-        print(f"actors: stopped: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        print(f"actors: the desk stopped: {exc}", file=sys.stderr)
+        return ExitCode.GAVE_UP
+    if system.gave_up:
+        parts = ", ".join(event.child or event.path for event in system.gave_up)
+        print(f"actors: stopped, but a part of the desk had given up: {parts}", file=sys.stderr)
+        return ExitCode.DEGRADED
+    return ExitCode.OK
 
 
 def _check(path: str) -> int:
@@ -190,26 +209,40 @@ def _check(path: str) -> int:
         plan = build(topology, source=path, pick_port=lambda: 0)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     print(f"{path}: ok: {len(topology.venues)} venues, {len(topology.strategies)} strategies")
-    print(f"/ (one_for_one, max {plan.max_restarts} restarts within {plan.within:g}s)")
+    print(
+        f"/ (root supervisor, one_for_one, max {plan.max_restarts} restarts within "
+        f"{plan.within:g}s, then the desk stops)"
+    )
     for line in tree_lines(plan.specs):
         print(line)
-    return 0
+    return ExitCode.OK
 
 
 def tree_lines(specs: Sequence[ChildSpec], indent: str = "  ") -> list[str]:
-    """The supervision tree as indented lines: name, restart type, mailbox."""
+    """The supervision tree as indented lines, with each node's effective supervision."""
     lines = []
     for spec in specs:
-        if spec.supervises:
-            lines.append(f"{indent}{spec.name}/ ({spec.restart.value} supervisor)")
+        if spec.supervision is not None:
+            lines.append(f"{indent}{spec.name}/ ({spec.restart.value} {supervisor_line(spec)})")
             lines += tree_lines(spec.children, indent + "  ")
         else:
             box = spec.mailbox
+            b = spec.backoff
+            timeouts = "".join(
+                f", {label} {value:g}s"
+                for label, value in (("start", spec.start_timeout), ("stall", spec.stall_timeout))
+                if value is not None
+            )
+            backoff = (
+                f"backoff {b.initial:g}s x{b.multiplier:g} to {b.maximum:g}s "
+                f"+-{b.jitter:.0%} (reset {b.reset_after:g}s)"
+            )
             lines.append(
-                f"{indent}{spec.name} ({spec.restart.value}, mailbox {box.overflow.value} "
-                f"{box.capacity})"
+                f"{indent}{spec.name} ({spec.restart.value}, {backoff}, "
+                f"grace {spec.shutdown_grace:g}s{timeouts}, "
+                f"mailbox {box.overflow.value} {box.capacity})"
             )
     return lines
 
@@ -224,18 +257,29 @@ def _ctl(args: argparse.Namespace) -> int:
         else:
             if not args.config:
                 print("actors ctl: give --config TOPOLOGY or --control FILE", file=sys.stderr)
-                return 2
+                return ExitCode.USAGE
             topology = load(args.config)
             control = find_control_file(topology.observe.control_file, topology.desk.journal)
         text = ctl_command(control, args.action, reason=args.reason, as_json=args.json)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     except ControlError as exc:
         print(f"actors ctl {args.action}: {exc}", file=sys.stderr)
         return 1
     print(text)
-    return 0
+    return ExitCode.OK
+
+
+def supervisor_line(spec: ChildSpec) -> str:
+    """``supervisor, one_for_one, max 5 restarts within 60s per child, then stop_child``."""
+    settings = spec.supervision
+    assert settings is not None
+    each = " per child" if settings.give_up is GiveUp.STOP_CHILD else ""
+    return (
+        f"supervisor, {settings.strategy.value}, max {settings.max_restarts} restarts within "
+        f"{settings.within:g}s{each}, then {settings.give_up.value}"
+    )
 
 
 def _sim_exchange(args: argparse.Namespace) -> int:
@@ -254,8 +298,8 @@ def _sim_exchange(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         print(f"actors sim-exchange: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return ExitCode.USAGE
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -28,9 +28,40 @@ def test_check_prints_the_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["check", str(path)]) == 0
     out = capsys.readouterr().out
     assert "ok: 1 venues, 0 strategies" in out
-    assert "  venues (permanent, mailbox block 1024)" in out
-    assert "  books/ (permanent supervisor)" in out
-    assert "      BTC-USDT (permanent, mailbox conflate" in out
+    assert (
+        "/ (root supervisor, one_for_one, max 10 restarts within 60s, then the desk stops)" in out
+    )
+    assert (
+        "  venues (permanent, backoff 0.2s x2 to 10s +-20% (reset 30s), grace 5s, start 30s, "
+        "mailbox block 1024)"
+    ) in out
+    assert "  books/ (permanent supervisor, one_for_one, max 10 restarts within 10s" in out
+    assert "      BTC-USDT (permanent, backoff 0.05s x2 to 2s" in out
+    assert (
+        "  strategies/ (permanent supervisor, one_for_one, max 5 restarts within 60s per child, "
+        "then stop_child)"
+    ) in out
+    assert "  router (permanent, backoff 0.05s x2 to 2s +-10% (reset 30s), grace 15s" in out
+
+
+def test_check_prints_each_groups_effective_supervision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # [supervision] sets defaults for every group; a group's own table wins, key by key.
+    path = write(
+        tmp_path,
+        '[[venues]]\nname = "sim"\nsymbols = ["BTC/USDT"]\n'
+        "[supervision]\nshutdown_grace = 7.0\nbackoff = { initial = 0.5, maximum = 4.0 }\n"
+        '[supervision.market]\nmax_restarts = 3\nwithin = 9.0\ngive_up = "stop_child"\n'
+        "backoff = { initial = 1.0 }\n"
+        "[supervision.router]\nshutdown_grace = 20.0\n",
+    )
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  market/ (permanent supervisor, one_for_one, max 3 restarts within 9s per child" in out
+    assert "    sim (permanent, backoff 1s x2 to 4s +-20% (reset 30s), grace 7s, start 30s" in out
+    assert "  router (permanent, backoff 0.5s x2 to 4s +-10% (reset 30s), grace 20s" in out
+    assert "  journal (permanent, backoff 0.5s x2 to 4s +-10% (reset 30s), grace 7s" in out
 
 
 def test_check_refuses_a_bad_topology_with_every_problem(
@@ -42,7 +73,7 @@ def test_check_refuses_a_bad_topology_with_every_problem(
     )
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert f"{path}: supervision.within: must be > 0 seconds" in err
+    assert f"{path}: supervision.within: must be a finite number > 0 seconds" in err
     assert f"{path}: venues[0].name: 'a/b' must be 1-64 of A-Z a-z 0-9 _ . -" in err
     assert f"{path}: venues[0].symbols[0]: 'btc' is not BASE/QUOTE (BTC/USDT)" in err
 

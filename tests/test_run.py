@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -11,7 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from actors.trading.messages import TopOfBook
+from actors.trading.strategy import Strategy
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class CrashOnEveryBook(Strategy):
+    """The crash loop of a real bug: a missing key on every message."""
+
+    async def on_book(self, top: TopOfBook) -> None:
+        raise KeyError("symbol")
+
 
 pytestmark = pytest.mark.e2e
 
@@ -85,3 +97,40 @@ def test_run_refuses_a_bad_topology_before_starting(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert f"{config}: risk.max_pos: unknown key" in result.stderr
+
+
+def test_a_crash_looping_strategy_is_stopped_loudly_and_the_exit_code_says_so(
+    tmp_path: Path,
+) -> None:
+    config, _ = paper_copy(tmp_path)
+    text = config.read_text()
+    text += (
+        '\n[[strategies]]\nname = "broken"\nclass = "tests.test_run:CrashOnEveryBook"\n'
+        'symbols = ["BTC/USDT"]\n'
+    )
+    config.write_text(text)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "actors.cli", "run", str(config)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        lines = wait_for_line(process, "gave up on /strategies/broken", timeout=90)
+        # The rest of the desk keeps running: the status line still comes.
+        lines += wait_for_line(process, "actors.status", timeout=30)
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    log = "".join(lines) + rest
+    assert process.returncode == 3, log
+    assert "CRITICAL" in log and "it is stopped for good, its siblings keep running" in log
+    assert "stopped, but a part of the desk had given up: /strategies/broken" in log
+    # The cause is in the log with its traceback once, the repeats in one line each.
+    assert log.count('raise KeyError("symbol")') == 1, log
+    assert log.count("/strategies/broken crashed again: KeyError('symbol')") == 5

@@ -6,7 +6,7 @@ import logging
 
 import trio
 
-from actors.runtime import Crashed, GaveUp, RestartScheduled, System
+from actors.runtime import RestartScheduled, System
 from actors.runtime.stats import ActorStats
 
 log = logging.getLogger("actors.status")
@@ -43,10 +43,8 @@ async def report_status(system: System, interval: float) -> None:
 
 
 async def _log_events(events: object) -> None:
+    # Crashes (with their tracebacks) and supervisors giving up are logged by the runtime
+    # itself, whether or not anyone watches; restarts are told here.
     async for event in events:  # type: ignore[attr-defined]
-        if isinstance(event, Crashed):
-            log.warning("crashed: %s (%s)", event.path, event.reason)
-        elif isinstance(event, RestartScheduled):
+        if isinstance(event, RestartScheduled):
             log.info("restart of %s in %.2fs (attempt %d)", event.path, event.delay, event.attempt)
-        elif isinstance(event, GaveUp):
-            log.error("supervisor %s gave up: %s", event.path, event.error)

@@ -40,7 +40,7 @@ from actors.runtime.events import (
 )
 from actors.runtime.mailbox import MailboxSpec, Overflow
 from actors.runtime.ref import DEFAULT_ASK_TIMEOUT, Ref
-from actors.runtime.spec import ChildSpec, Restart, Strategy, supervisor_spec
+from actors.runtime.spec import ChildSpec, GiveUp, Restart, Strategy, supervisor_spec
 from actors.runtime.stats import ActorStats
 from actors.runtime.supervisor import StartChild, StopChild, Supervisor, WhichChildren
 from actors.runtime.system import System, open_system
@@ -62,6 +62,7 @@ __all__ = [
     "Event",
     "EventStream",
     "GaveUp",
+    "GiveUp",
     "MailboxClosed",
     "MailboxFull",
     "MailboxSpec",

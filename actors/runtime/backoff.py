@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -27,6 +28,12 @@ class Backoff:
     reset_after: float = 60.0
 
     def __post_init__(self) -> None:
+        for name in ("initial", "maximum", "multiplier", "jitter", "reset_after"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"backoff.{name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"backoff.{name} must be a finite number, got {value}")
         if self.initial < 0:
             raise ValueError(f"backoff.initial must be >= 0, got {self.initial}")
         if self.maximum < self.initial:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -96,6 +97,8 @@ def unwrap(error: BaseException) -> BaseException:
 class Cell:
     """Mailbox, ref, counters and runner of one supervised actor."""
 
+    RUN_CODES: frozenset[Any]
+
     def __init__(self, spec: ChildSpec, path: str, system: System, parent: Cell | None) -> None:
         self.spec = spec
         self.path = path
@@ -115,9 +118,13 @@ class Cell:
         self.incarnation = 0
         self.processed = 0
         self.restarts = 0
+        self.restart_times: deque[float] = deque()
+        """When this child was restarted lately (limits counted per child)."""
         self.attempt = 0
         """Consecutive restarts for the backoff; reset after a stable period."""
         self.dead_letters = 0
+        self.blocked = 0
+        """Times this actor held the event loop past the blocking monitor's threshold."""
         self.last_crash: BaseException | None = None
         self.started_at: float | None = None
         self.stop_deadline: float | None = None
@@ -127,6 +134,7 @@ class Cell:
         self._busy_since: float | None = None
         self._stalled: StallTimeout | None = None
         self._forced = False
+        self._prepared = False
 
     def __repr__(self) -> str:
         return f"<Cell {self.path} {self.state.value}>"
@@ -157,29 +165,44 @@ class Cell:
 
     # -- one incarnation -------------------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run one incarnation; ``task_status.started()`` fires once ``on_start`` is done.
+    def prepare(self) -> None:
+        """Begin a new incarnation now, synchronously, before its task first runs.
 
-        Never raises for a crash: the outcome goes to the parent as ``ChildExited``.
+        From this moment the cell counts as running, so a ``stop`` that arrives before the
+        new task has taken its first step finds it and cancels it, instead of taking it for
+        stopped and retiring the cell under a task that is about to run.
         """
         self.incarnation += 1
-        incarnation = self.incarnation
         self.exited = trio.Event()
+        self.scope = trio.CancelScope()
+        self.state = ActorState.STARTING
         self.stop_deadline = None
         self.started_at = None
         self._forced = False
         self._stalled = None
         self._current = None
         self._busy_since = None
+        self._prepared = True
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run one incarnation; ``task_status.started()`` fires once ``on_start`` is done.
+
+        Never raises for a crash: the outcome goes to the parent as ``ChildExited``.
+        """
+        if not self._prepared:
+            self.prepare()
+        self._prepared = False
+        incarnation = self.incarnation
         actor: Actor | None = None
         error: BaseException | None = None
         stop_hook_ran = False
         reported = False
+        assert self.scope is not None
         try:
-            with trio.CancelScope() as scope:
-                self.scope = scope
-                self.state = ActorState.STARTING
+            with self.scope as scope:
                 try:
+                    # A stop that came before this first step has cancelled the scope.
+                    await trio.lowlevel.checkpoint_if_cancelled()
                     actor = self.spec.factory()
                     actor._ctx = Context(self)
                     self.actor = actor
@@ -249,6 +272,8 @@ class Cell:
                     await actor._on_control(message)
                 continue
             if not items:
+                if mailbox.closed:
+                    return  # retired under us: nothing can arrive any more
                 done = 0
                 await mailbox.wait()
                 continue
@@ -318,7 +343,7 @@ class Cell:
             self.state = ActorState.IDLE if error is None else ActorState.CRASHED
         if error is not None:
             self.last_crash = error
-            self.log.error("%s crashed: %r", self.path, error)
+            self.system._log_crash(self, error)
             self.system._publish(Crashed(self.path, incarnation, now, error))
             if type(current) is Ask:
                 current.reply.set_error(ActorCrashed(self.path, error))
@@ -354,11 +379,12 @@ class Cell:
         """
         if self.exited.is_set():
             return
+        assert self.scope is not None
         starting = self.state is ActorState.STARTING
         if starting and not (self.actor is not None and self.actor._abort_start()):
-            # Nothing to finish yet: abort the start; on_stop still runs.
+            # Nothing to finish yet (the task may not even have run): cancel the start;
+            # on_stop still runs if an actor was made.
             self._forced = True
-            assert self.scope is not None
             self.scope.cancel()
         else:
             self.state = ActorState.STOPPING
@@ -381,3 +407,10 @@ class Cell:
         for message in self.mailbox.close():
             self.dead_letter(message, reason)
         self.system._unregister(self)
+
+
+Cell.RUN_CODES = frozenset(
+    fn.__code__ for fn in (Cell.run, Cell._start, Cell._loop, Cell._call_on_stop)
+)
+"""Code of the coroutines an incarnation runs in: the blocking monitor looks for them on the
+stack to name the actor that holds the event loop."""

@@ -45,6 +45,7 @@ class ActorCrashed(ActorError):
         super().__init__(f"actor {path} crashed before replying: {cause!r}")
         self.path = path
         self.cause = cause
+        self.__cause__ = cause
 
 
 class AskTimeout(ActorError, TimeoutError):

@@ -55,13 +55,18 @@ class RestartScheduled:
 
 @dataclass(frozen=True, slots=True)
 class GaveUp:
-    """A supervisor exceeded its restart intensity, stopped its children and failed upward."""
+    """A supervisor exceeded its restart intensity.
+
+    With ``child`` None the supervisor at ``path`` stopped its children and failed upward
+    (OTP); otherwise it stopped only the child at ``child`` for good (``GiveUp.STOP_CHILD``).
+    """
 
     path: str
     restarts: int
     within: float
     at: float
     error: BaseException
+    child: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

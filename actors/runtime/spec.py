@@ -37,6 +37,29 @@ class Strategy(enum.Enum):
     """The crashed child and every child started after it."""
 
 
+class GiveUp(enum.Enum):
+    """What a supervisor's restart intensity counts, and what happens past it."""
+
+    ESCALATE = "escalate"
+    """OTP: the restarts of all children count together; past ``max_restarts`` within
+    ``within`` the supervisor stops its children (reverse start order) and fails to its
+    parent, which handles that like any crash of a child."""
+    STOP_CHILD = "stop_child"
+    """Akka's one-for-one: each child's restarts count on their own; a child past the limit
+    is stopped for good and reported (a ``GaveUp`` event naming it), its siblings keep
+    running, and the supervisor itself never fails. Needs ``Strategy.ONE_FOR_ONE``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorSettings:
+    """How a supervisor child supervises its own children (for display and checks)."""
+
+    strategy: Strategy
+    max_restarts: int
+    within: float
+    give_up: GiveUp
+
+
 @dataclass(frozen=True, slots=True)
 class ChildSpec:
     """A child of a supervisor: a name, a factory for fresh instances, and its policies.
@@ -60,13 +83,21 @@ class ChildSpec:
     start_timeout: float | None = 30.0
     """``on_start`` running longer than this counts as a crash (None: no limit)."""
     stall_timeout: float | None = None
-    """A handler running longer than this counts as a crash (None: no watchdog)."""
+    """A handler running longer than this counts as a crash (None: no watchdog).
+
+    The watchdog is a trio task: it catches a handler that awaits for too long (a stuck
+    network call), not one that blocks the thread without ever reaching a checkpoint
+    (``time.sleep``, a CPU loop), which freezes every actor, this watchdog included, until
+    it returns. Those are reported by the system's blocking monitor (``System(blocked_after=)``,
+    ``ActorStats.blocked``); keep blocking work off the event loop (``trio.to_thread``)."""
     fairness: int = 64
     """Messages handled back to back before the actor yields to the scheduler."""
     supervises: bool = False
     """Whether this child is a supervisor made by ``supervisor_spec``."""
     children: tuple[ChildSpec, ...] = ()
     """A supervisor's children, for display and checks."""
+    supervision: SupervisorSettings | None = None
+    """A supervisor's strategy and restart intensity, for display and checks."""
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -93,6 +124,7 @@ def supervisor_spec(
     restart: Restart = Restart.PERMANENT,
     backoff: Backoff | None = None,
     shutdown_grace: float = math.inf,
+    give_up: GiveUp = GiveUp.ESCALATE,
 ) -> ChildSpec:
     """A ``ChildSpec`` for a nested supervisor.
 
@@ -108,9 +140,11 @@ def supervisor_spec(
     specs = tuple(children)
 
     def make() -> Supervisor:
-        return Supervisor(specs, strategy=strategy, max_restarts=max_restarts, within=within)
+        return Supervisor(
+            specs, strategy=strategy, max_restarts=max_restarts, within=within, give_up=give_up
+        )
 
-    Supervisor.validate(name, specs, max_restarts, within)
+    Supervisor.validate(name, specs, max_restarts, within, strategy, give_up)
     return ChildSpec(
         name,
         make,
@@ -120,4 +154,5 @@ def supervisor_spec(
         start_timeout=None,
         supervises=True,
         children=specs,
+        supervision=SupervisorSettings(strategy, max_restarts, within, give_up),
     )

@@ -30,6 +30,8 @@ class ActorStats:
     restarts: int
     last_crash: str | None
     uptime: float | None
+    blocked: int = 0
+    """Times the actor held the event loop past the blocking monitor's threshold."""
 
     @classmethod
     def of(cls, cell: Cell, now: float) -> ActorStats:
@@ -50,4 +52,5 @@ class ActorStats:
             restarts=cell.restarts,
             last_crash=f"{type(crash).__name__}: {crash}" if crash is not None else None,
             uptime=now - cell.started_at if cell.started_at is not None and cell.running else None,
+            blocked=cell.blocked,
         )

@@ -17,6 +17,7 @@ that allows 3 of its own permits up to 16 crashes of a leaf before the parent gi
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from actors.runtime.cell import ActorState, Cell, ChildExited
 from actors.runtime.envelope import Refuse
 from actors.runtime.errors import SupervisorGaveUp
 from actors.runtime.events import GaveUp, RestartScheduled
-from actors.runtime.spec import ChildSpec, Restart, Strategy
+from actors.runtime.spec import ChildSpec, GiveUp, Restart, Strategy
 
 if TYPE_CHECKING:
     from actors.runtime.ref import Ref
@@ -68,12 +69,14 @@ class Supervisor(Actor):
         strategy: Strategy = Strategy.ONE_FOR_ONE,
         max_restarts: int = 3,
         within: float = 5.0,
+        give_up: GiveUp = GiveUp.ESCALATE,
     ) -> None:
-        self.validate("<supervisor>", children, max_restarts, within)
+        self.validate("<supervisor>", children, max_restarts, within, strategy, give_up)
         self._specs = tuple(children)
         self.strategy = strategy
         self.max_restarts = max_restarts
         self.within = within
+        self.give_up = give_up
         self._children: list[Cell] = []
         self._restart_times: deque[float] = deque()
         self._pending: set[trio.CancelScope] = set()
@@ -82,13 +85,22 @@ class Supervisor(Actor):
 
     @staticmethod
     def validate(
-        name: str, children: Sequence[ChildSpec], max_restarts: int, within: float
+        name: str,
+        children: Sequence[ChildSpec],
+        max_restarts: int,
+        within: float,
+        strategy: Strategy = Strategy.ONE_FOR_ONE,
+        give_up: GiveUp = GiveUp.ESCALATE,
     ) -> None:
         """Reject a supervisor definition that cannot work, naming what is wrong."""
-        if max_restarts < 0:
-            raise ValueError(f"supervisor {name!r}: max_restarts must be >= 0")
-        if not within > 0:
-            raise ValueError(f"supervisor {name!r}: within must be > 0 seconds")
+        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+            raise ValueError(f"supervisor {name!r}: max_restarts must be an integer >= 0")
+        if not 0 < within < math.inf:
+            raise ValueError(f"supervisor {name!r}: within must be a finite number > 0 seconds")
+        if give_up is GiveUp.STOP_CHILD and strategy is not Strategy.ONE_FOR_ONE:
+            raise ValueError(
+                f"supervisor {name!r}: give_up stop_child needs the one_for_one strategy"
+            )
         seen: set[str] = set()
         for spec in children:
             if spec.name in seen:
@@ -171,6 +183,7 @@ class Supervisor(Actor):
     async def _start(self, cell: Cell) -> None:
         nursery = self.ctx._cell.nursery
         assert nursery is not None
+        cell.prepare()  # running from now on: a stop racing this start will find it
         await nursery.start(cell.run)
 
     async def _stop_child(self, cell: Cell) -> None:
@@ -199,7 +212,8 @@ class Supervisor(Actor):
                 self._children.remove(cell)
             return
         now = trio.current_time()
-        times = self._restart_times
+        per_child = self.give_up is GiveUp.STOP_CHILD
+        times = cell.restart_times if per_child else self._restart_times
         times.append(now)
         while times and times[0] <= now - self.within:
             times.popleft()
@@ -207,9 +221,32 @@ class Supervisor(Actor):
             gave_up = SupervisorGaveUp(
                 self.ctx.path, self.max_restarts, self.within, cell.path, error
             )
-            self.ctx._cell.system._publish(
-                GaveUp(self.ctx.path, self.max_restarts, self.within, now, gave_up)
+            system = self.ctx._cell.system
+            if per_child:
+                self.ctx.log.critical(
+                    "%s gave up on %s: more than %d restarts within %gs; it is stopped for "
+                    "good, its siblings keep running (last crash: %r)",
+                    self.ctx.path,
+                    cell.path,
+                    self.max_restarts,
+                    self.within,
+                    error,
+                )
+                system._publish(
+                    GaveUp(self.ctx.path, self.max_restarts, self.within, now, gave_up, cell.path)
+                )
+                await self._retire(cell, f"{self.ctx.path} gave up on it")
+                return
+            self.ctx.log.critical(
+                "%s gave up: more than %d restarts of its children within %gs; stopping them "
+                "and failing to its parent (last crash: %s: %r)",
+                self.ctx.path,
+                self.max_restarts,
+                self.within,
+                cell.path,
+                error,
             )
+            system._publish(GaveUp(self.ctx.path, self.max_restarts, self.within, now, gave_up))
             for scope in list(self._pending):
                 scope.cancel()
             await self._stop_all(f"supervisor {self.ctx.path} gave up")

@@ -14,13 +14,27 @@ from typing import Any
 import trio
 
 from actors.runtime.cell import STOP, Cell, ChildExited, Injected, unwrap
-from actors.runtime.events import DeadLetter, Event, EventBus, EventStream
+from actors.runtime.events import DeadLetter, Event, EventBus, EventStream, GaveUp
+from actors.runtime.monitor import BlockingMonitor
 from actors.runtime.ref import Ref
 from actors.runtime.spec import ChildSpec, Strategy
 from actors.runtime.stats import ActorStats
 from actors.runtime.supervisor import Supervisor
 
 log = logging.getLogger("actors.system")
+
+CRASH_TRACEBACK_EVERY = 60.0
+"""Seconds between two tracebacks of the same crash (the repeats are logged in one line)."""
+
+
+def _raise_site(error: BaseException) -> str:
+    """Where ``error`` was raised: the innermost frame of its traceback, as ``file:line``."""
+    tb = error.__traceback__
+    if tb is None:
+        return "?"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
 
 
 class System:
@@ -43,8 +57,12 @@ class System:
         max_restarts: int = 3,
         within: float = 5.0,
         seed: int | None = None,
+        blocked_after: float | None = 0.5,
     ) -> None:
         specs = tuple(children)
+        self.monitor = BlockingMonitor(blocked_after) if blocked_after is not None else None
+        """Reports handlers that block the event loop longer than ``blocked_after`` seconds
+        (see ``actors.runtime.monitor``); None when switched off."""
         Supervisor.validate("/", specs, max_restarts, within)
         self.rng = random.Random(seed)
         """Source of backoff jitter; seed it for reproducible runs."""
@@ -68,6 +86,9 @@ class System:
         self.stopped = trio.Event()
         """Set once the whole tree has stopped (``run`` is about to return)."""
         self._stop_hooks: set[trio.CancelScope] = set()
+        self.gave_up: list[GaveUp] = []
+        """Every time a supervisor gave up (on a child, or on itself), in order."""
+        self._crash_logged: dict[tuple[str, type, str], tuple[float, int]] = {}
 
     # -- running ---------------------------------------------------------------------------
 
@@ -87,6 +108,9 @@ class System:
         async with trio.open_nursery() as nursery:
             # Not nursery.start(): the tree is shielded, so a cancelled start() would wait
             # forever for a root stuck in on_start. Waiting on an event stays cancellable.
+            if self.monitor is not None:
+                await nursery.start(self.monitor.run)
+            self._root.prepare()  # so a stop() from now on finds the root running
             nursery.start_soon(self._run_tree, up)
             try:
                 await up.event.wait()
@@ -98,7 +122,7 @@ class System:
             finally:
                 with trio.CancelScope(shield=True):
                     await self.stop()
-                nursery.cancel_scope.cancel()  # the signal watcher
+                nursery.cancel_scope.cancel()  # the signal watcher and the monitor
                 self.stopped.set()
         if self._root_error is not None:
             raise self._root_error
@@ -189,7 +213,35 @@ class System:
         return self.events.subscribe(capacity)
 
     def _publish(self, event: Event) -> None:
+        if type(event) is GaveUp:
+            self.gave_up.append(event)
         self.events.publish(event)
+
+    def _log_crash(self, cell: Cell, error: BaseException) -> None:
+        """Log a crash: with its traceback the first time in a while, else in one line.
+
+        A crash loop must neither hide its cause nor flood the log: the traceback of each
+        distinct error (actor, exception type, where it was raised) is logged at most once
+        per ``CRASH_TRACEBACK_EVERY`` seconds, and the repeats in between are one line each.
+        """
+        key = (cell.path, type(error), _raise_site(error))
+        now = trio.current_time()
+        last, repeats = self._crash_logged.get(key, (-math.inf, 0))
+        if now - last >= CRASH_TRACEBACK_EVERY:
+            self._crash_logged[key] = (now, 0)
+            again = f" (and {repeats} more times since the last traceback)" if repeats else ""
+            cell.log.error(
+                "%s crashed%s: %r",
+                cell.path,
+                again,
+                error,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+        else:
+            self._crash_logged[key] = (last, repeats + 1)
+            cell.log.error(
+                "%s crashed again: %r (traceback above, %.0fs ago)", cell.path, error, now - last
+            )
 
     def _dead_letter(self, path: str, message: Any, reason: str) -> None:
         self.dead_letters += 1

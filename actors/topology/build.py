@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.runtime import ChildSpec
-from actors.topology.load import ConfigError, backoff_of
+from actors.topology.load import ConfigError, group_policies
 from actors.topology.schema import StrategySection, Topology, VenueSection
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
 from actors.trading.desk import desk_specs
@@ -41,6 +41,8 @@ class Plan:
     """Shared per-venue rate budgets (429 pauses, malformed-frame counts)."""
     venues: list[VenueSpec] = field(default_factory=list)
     """The desk's view of each venue, as built from the topology."""
+    blocked_after: float | None = 0.5
+    """Threshold of the blocking monitor (None: off); see ``actors.runtime.monitor``."""
 
 
 def build(
@@ -56,7 +58,7 @@ def build(
     where its clients look for it. Keys of real exchanges come from the environment; a
     missing variable is a ``ConfigError`` naming the key.
     """
-    backoff = backoff_of(topology)
+    groups = group_policies(topology)
     venue_configs: list[VenueConfig] = []
     venue_specs: list[VenueSpec] = []
     endpoints: dict[str, str] = {}
@@ -116,6 +118,7 @@ def build(
         journal_path=topology.desk.journal,
         book_depth=max(v.book_depth for v in topology.venues),
         cancel_on_shutdown=topology.desk.cancel_on_shutdown,
+        groups=groups,
     )
     budgets: dict[str, VenueBudget] = {}
     try:
@@ -124,15 +127,17 @@ def build(
         raise ConfigError(source, [f"strategies: {exc}"]) from None
     if venue_configs:
         configs = tuple(venue_configs)
+        venues = groups["venues"]
         specs.insert(
             0,
             ChildSpec(
                 "venues",
                 lambda: VenueActor(configs),
-                backoff=backoff,
-                shutdown_grace=topology.supervision.shutdown_grace,
+                backoff=venues.backoff,
+                shutdown_grace=venues.shutdown_grace,
             ),
         )
+    blocked_after = topology.supervision.blocked_after
     return Plan(
         specs,
         topology.supervision.max_restarts,
@@ -140,6 +145,7 @@ def build(
         endpoints,
         budgets,
         venue_specs,
+        blocked_after=blocked_after or None,
     )
 
 

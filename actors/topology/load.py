@@ -10,8 +10,14 @@ from typing import Any
 
 import msgspec
 
-from actors.runtime import Backoff
-from actors.topology.schema import Topology
+from actors.runtime import Backoff, GiveUp
+from actors.topology.schema import ActorGroupSection, GroupSection, Topology
+from actors.trading.config import (
+    DEFAULT_GROUPS,
+    SINGLE_ACTOR_GROUPS,
+    SUPERVISED_GROUPS,
+    GroupPolicy,
+)
 from actors.trading.risk import RiskLimits, SymbolLimits
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -96,14 +102,11 @@ def validate(topology: Topology) -> list[str]:
     sup = topology.supervision
     if sup.max_restarts < 0:
         problems.append("supervision.max_restarts: must be >= 0")
-    if not sup.within > 0:
-        problems.append("supervision.within: must be > 0 seconds")
-    if not sup.shutdown_grace >= 0:
-        problems.append("supervision.shutdown_grace: must be >= 0 seconds")
-    try:
-        backoff_of(topology)
-    except ValueError as exc:
-        problems.append(f"supervision.{exc}")
+    if not 0 < sup.within < math.inf:
+        problems.append("supervision.within: must be a finite number > 0 seconds")
+    if not (sup.blocked_after == 0 or 0 < sup.blocked_after < math.inf):
+        problems.append("supervision.blocked_after: must be a finite number > 0 (0: off)")
+    problems += group_problems(topology)
 
     if not topology.venues:
         problems.append("venues: at least one venue is required")
@@ -190,13 +193,71 @@ def _exchange_problems(
     return problems
 
 
-def backoff_of(topology: Topology) -> Backoff:
-    """The runtime ``Backoff`` of the supervision section (raises ValueError naming the key)."""
-    b = topology.supervision.backoff
-    return Backoff(
-        initial=b.initial,
-        maximum=b.maximum,
-        multiplier=b.multiplier,
-        jitter=b.jitter,
-        reset_after=b.reset_after,
+def group_policies(topology: Topology) -> dict[str, GroupPolicy]:
+    """The effective supervision of every group: its table, else ``[supervision]``'s
+    defaults, else the group's built-in policy (raises ValueError naming the key)."""
+    return {name: group_policy(topology, name) for name in GROUPS}
+
+
+def group_problems(topology: Topology) -> list[str]:
+    """What is wrong with the supervision of each group, once per key at fault.
+
+    A bad default in ``[supervision]`` is reported there, once, not in every group that
+    inherits it.
+    """
+    problems: list[str] = []
+    inherited = msgspec.structs.replace(
+        topology,
+        supervision=msgspec.structs.replace(
+            topology.supervision,
+            **{name: type(getattr(topology.supervision, name))() for name in GROUPS},
+        ),
     )
+    for name in GROUPS:
+        for source in (inherited, topology):
+            try:
+                group_policy(source, name)
+            except ValueError as exc:
+                where = str(exc) if source is topology else str(exc).replace(f".{name}.", ".", 1)
+                if where not in problems:
+                    problems.append(where)
+                break
+    return problems
+
+
+def group_policy(topology: Topology, name: str) -> GroupPolicy:
+    """The effective supervision of group ``name`` (see ``group_policies``)."""
+    sup = topology.supervision
+    section: ActorGroupSection = getattr(sup, name)
+    builtin = DEFAULT_GROUPS[name]
+    at = f"supervision.{name}"
+    backoff_fields = {
+        key: _first(
+            getattr(section.backoff, key), getattr(sup.backoff, key), getattr(builtin.backoff, key)
+        )
+        for key in ("initial", "maximum", "multiplier", "jitter", "reset_after")
+    }
+    try:
+        backoff = Backoff(**backoff_fields)
+    except ValueError as exc:
+        raise ValueError(f"{at}.{exc}") from None
+    grace = _first(section.shutdown_grace, sup.shutdown_grace, builtin.shutdown_grace)
+    if not 0 <= grace < math.inf:
+        raise ValueError(f"{at}.shutdown_grace: must be a finite number >= 0 seconds")
+    if not isinstance(section, GroupSection):
+        return GroupPolicy(backoff, grace, builtin.max_restarts, builtin.within, builtin.give_up)
+    max_restarts = _first(section.max_restarts, builtin.max_restarts)
+    within = _first(section.within, builtin.within)
+    if max_restarts < 0:
+        raise ValueError(f"{at}.max_restarts: must be >= 0")
+    if not 0 < within < math.inf:
+        raise ValueError(f"{at}.within: must be a finite number > 0 seconds")
+    give_up = GiveUp(section.give_up) if section.give_up else builtin.give_up
+    return GroupPolicy(backoff, grace, max_restarts, within, give_up)
+
+
+GROUPS = (*SINGLE_ACTOR_GROUPS, *SUPERVISED_GROUPS)
+
+
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)

@@ -92,7 +92,11 @@ async def open_desk(
     >>> #     await desk.system.stopped.wait()
     """
     observe = observe or Observe()
-    system_options = {"max_restarts": plan.max_restarts, "within": plan.within}
+    system_options = {
+        "max_restarts": plan.max_restarts,
+        "within": plan.within,
+        "blocked_after": plan.blocked_after,
+    }
     async with open_loop(), trio.open_nursery() as observers:
         try:
             async with open_system(

@@ -20,22 +20,64 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 
 
 class BackoffSection(Section):
-    """Restart backoff of a child: ``min(maximum, initial * multiplier**n)``, jittered."""
+    """Restart backoff: ``min(maximum, initial * multiplier**n)``, jittered; a key left out
+    falls back to ``[supervision.backoff]``, then to the group's built-in default."""
 
-    initial: float = 0.2
-    maximum: float = 10.0
-    multiplier: float = 2.0
-    jitter: float = 0.2
-    reset_after: float = 30.0
+    initial: float | None = None
+    maximum: float | None = None
+    multiplier: float | None = None
+    jitter: float | None = None
+    reset_after: float | None = None
+
+
+class ActorGroupSection(Section):
+    """Supervision of a group that is one actor under the root (venues, journal, risk,
+    router): its backoff and grace. Its restarts count against the root's intensity."""
+
+    shutdown_grace: float | None = None
+    backoff: BackoffSection = BackoffSection()
+
+
+class GroupSection(ActorGroupSection):
+    """Supervision of a group with a supervisor of its own (market, exec, books,
+    consolidated, strategies): its children's backoff and grace, and its restart intensity.
+
+    ``give_up``: ``escalate`` (past ``max_restarts`` within ``within`` the group stops and
+    fails to the root, which restarts it within its own intensity) or ``stop_child`` (each
+    child is counted on its own; one past the limit is stopped for good and reported, its
+    siblings go on).
+    """
+
+    max_restarts: int | None = None
+    within: float | None = None
+    give_up: Literal["escalate", "stop_child"] | None = None
 
 
 class SupervisionSection(Section):
-    """Restart intensity of the supervisors and the defaults of their children."""
+    """The root's restart intensity, defaults for every group, and each group's own table.
+
+    ``max_restarts``/``within`` are the root's: past them the desk stops (exit 1).
+    ``shutdown_grace`` and ``backoff`` here apply to every group that does not set its own;
+    ``[supervision.<group>]`` tables override per group (``actors check`` prints the
+    effective values).
+    """
 
     max_restarts: int = 10
     within: float = 60.0
-    shutdown_grace: float = 5.0
+    shutdown_grace: float | None = None
     backoff: BackoffSection = BackoffSection()
+    blocked_after: float = 0.5
+    """Seconds a handler may hold the event loop without a checkpoint before it is reported
+    with its stack (0: no monitor)."""
+    venues: ActorGroupSection = ActorGroupSection()
+    journal: ActorGroupSection = ActorGroupSection()
+    risk: ActorGroupSection = ActorGroupSection()
+    router: ActorGroupSection = ActorGroupSection()
+    consolidated: GroupSection = GroupSection()
+    books: GroupSection = GroupSection()
+    exec: GroupSection = GroupSection()
+    strategies: GroupSection = GroupSection()
+    market: GroupSection = GroupSection()
 
 
 class EmbeddedSection(Section):

@@ -14,11 +14,56 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.runtime.backoff import Backoff
+from actors.runtime.spec import GiveUp
 
 FEED_BACKOFF = Backoff(initial=0.2, maximum=10.0, multiplier=2.0, jitter=0.2, reset_after=30.0)
 """Default restart backoff of venue-facing actors: a flapping venue is retried gently."""
 CORE_BACKOFF = Backoff(initial=0.05, maximum=2.0, multiplier=2.0, jitter=0.1, reset_after=30.0)
 """Default restart backoff of in-process actors: back quickly, they hold no connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPolicy:
+    """How one group of the desk is supervised.
+
+    ``backoff`` and ``shutdown_grace`` apply to each actor of the group. The restart
+    intensity (``max_restarts`` within ``within`` seconds) and ``give_up`` apply to the
+    group's own supervisor; a group that is a single actor under the root (journal, risk,
+    router) counts against the root's intensity instead.
+
+    >>> GroupPolicy(CORE_BACKOFF, max_restarts=5, within=60.0).give_up.value
+    'escalate'
+    """
+
+    backoff: Backoff
+    shutdown_grace: float = 5.0
+    max_restarts: int = 10
+    within: float = 10.0
+    give_up: GiveUp = GiveUp.ESCALATE
+
+
+SINGLE_ACTOR_GROUPS = ("venues", "journal", "risk", "router")
+"""Groups that are one actor directly under the root."""
+SUPERVISED_GROUPS = ("consolidated", "books", "exec", "strategies", "market")
+"""Groups with a supervisor of their own."""
+
+DEFAULT_GROUPS: Mapping[str, GroupPolicy] = {
+    "venues": GroupPolicy(FEED_BACKOFF),
+    "journal": GroupPolicy(CORE_BACKOFF),
+    "risk": GroupPolicy(CORE_BACKOFF),
+    "consolidated": GroupPolicy(CORE_BACKOFF, max_restarts=10, within=10.0),
+    "books": GroupPolicy(CORE_BACKOFF, max_restarts=10, within=10.0),
+    # A venue that is down is retried for as long as it takes: with this backoff a feed
+    # restarts at most about 9 times a minute, well inside 30 within 60 s.
+    "exec": GroupPolicy(FEED_BACKOFF, max_restarts=30, within=60.0),
+    # The router may cancel open orders and wait for their outcomes as it stops.
+    "router": GroupPolicy(CORE_BACKOFF, shutdown_grace=15.0),
+    # A strategy that crashes on every message is a bug, not weather: after 5 restarts in a
+    # minute it alone is stopped for good and reported, and the other strategies go on.
+    "strategies": GroupPolicy(CORE_BACKOFF, max_restarts=5, within=60.0, give_up=GiveUp.STOP_CHILD),
+    "market": GroupPolicy(FEED_BACKOFF, max_restarts=30, within=60.0),
+}
+"""Built-in supervision of every group; a topology overrides any of it per group."""
 
 JOURNAL = "/journal"
 RISK = "/risk"
@@ -137,7 +182,11 @@ class DeskOptions:
     """How often the router looks for submits that never got an answer."""
     journal_flush_interval: float = 0.05
     """Non-durable journal appends are committed at most this late."""
-    feed_backoff: Backoff = FEED_BACKOFF
-    """Restart backoff of market-data connections and private sessions (venue-facing)."""
-    core_backoff: Backoff = CORE_BACKOFF
-    """Restart backoff of the in-process actors (journal, risk, books, router, strategies)."""
+    groups: Mapping[str, GroupPolicy] = field(default_factory=lambda: dict(DEFAULT_GROUPS))
+    """Supervision of each group, by name (see ``DEFAULT_GROUPS``); missing groups get the
+    built-in policy."""
+
+    def policy(self, group: str) -> GroupPolicy:
+        """The supervision policy of ``group``."""
+        found = self.groups.get(group)
+        return found if found is not None else DEFAULT_GROUPS[group]

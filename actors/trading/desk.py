@@ -13,8 +13,10 @@ Tests and the topology builder share :func:`desk_specs`::
 
 Start order is that list, so shutdown (reverse) stops market data first, then strategies,
 then the router (which may cancel open orders through sessions still running), and the
-journal last. Feeds and sessions are supervised one_for_one with exponential backoff and a
-generous restart intensity (a flapping venue must not take the desk down).
+journal last. How each group is supervised (backoff, grace, restart intensity, what happens
+when it gives up) is a :class:`GroupPolicy` per group in ``DeskOptions.groups``; by default
+feeds and sessions are retried for as long as a venue is down, and a strategy that
+crash-loops is stopped on its own while the rest of the desk goes on.
 
 >>> from decimal import Decimal
 >>> from actors.trading.risk import RiskLimits
@@ -27,6 +29,7 @@ generous restart intensity (a flapping venue must not take the desk down).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from actors.runtime import ChildSpec, MailboxSpec, Overflow, supervisor_spec
 from actors.trading.book_actor import OrderBookActor, market_data_key
@@ -82,72 +85,84 @@ def desk_specs(
     all_symbols = sorted({s for v in venues for s in v.symbols})
     strategy_paths = tuple(strategy_path(s.name) for s in strategies)
 
-    journal = ChildSpec(
+    def leaf(group: str, name: str, factory: Any, **spec: Any) -> ChildSpec:
+        """An actor of ``group``, with that group's backoff and grace."""
+        policy = options.policy(group)
+        return ChildSpec(
+            name, factory, backoff=policy.backoff, shutdown_grace=policy.shutdown_grace, **spec
+        )
+
+    def group(name: str, children: list[ChildSpec], policy_of: str | None = None) -> ChildSpec:
+        """A supervisor with the intensity of group ``policy_of`` (default: ``name``)."""
+        policy = options.policy(policy_of or name)
+        return supervisor_spec(
+            name,
+            children,
+            max_restarts=policy.max_restarts,
+            within=policy.within,
+            give_up=policy.give_up,
+        )
+
+    journal = leaf(
+        "journal",
         "journal",
         lambda: JournalActor(options.journal_path, options.journal_flush_interval),
-        backoff=options.core_backoff,
         mailbox=MailboxSpec(capacity=4096),
     )
-    risk = ChildSpec(
+    risk = leaf(
+        "risk",
         "risk",
         lambda: RiskActor(limits, unknown_grace=options.unknown_grace),
-        backoff=options.core_backoff,
         mailbox=CONFLATED,
     )
-    consolidated = supervisor_spec(
+    consolidated = group(
         "consolidated",
         [
-            ChildSpec(
+            leaf(
+                "consolidated",
                 symbol_tag(symbol),
                 _consolidated_factory(symbol, strategy_paths),
-                backoff=options.core_backoff,
                 mailbox=CONFLATED,
             )
             for symbol in all_symbols
         ],
-        max_restarts=10,
-        within=10.0,
     )
-    books = supervisor_spec(
+    books = group(
         "books",
         [
-            supervisor_spec(
+            group(
                 v.name,
                 [
-                    ChildSpec(
+                    leaf(
+                        "books",
                         symbol_tag(symbol),
                         _book_factory(v.name, symbol, options, strategy_paths),
-                        backoff=options.core_backoff,
                         mailbox=MailboxSpec(
                             capacity=4096, overflow=Overflow.CONFLATE, key=_book_key
                         ),
                     )
                     for symbol in v.symbols
                 ],
-                max_restarts=10,
-                within=10.0,
+                policy_of="books",
             )
             for v in venues
         ],
-        max_restarts=10,
-        within=10.0,
     )
-    sessions = supervisor_spec(
+    sessions = group(
         "exec",
         [
-            ChildSpec(
+            leaf(
+                "exec",
                 v.name,
                 _session_factory(v, budgets[v.name]),
-                backoff=options.feed_backoff,
                 mailbox=MailboxSpec(capacity=4096),
                 start_timeout=30.0,
             )
             for v in venues
         ],
-        max_restarts=30,
-        within=60.0,
     )
-    router = ChildSpec(
+    router = leaf(
+        "router",
         "router",
         lambda: Router(
             tuple(names),
@@ -156,38 +171,32 @@ def desk_specs(
             polled=frozenset(v.name for v in venues if not v.user_streams),
             submit_timeouts={v.name: v.submit_timeout for v in venues},
         ),
-        backoff=options.core_backoff,
         mailbox=MailboxSpec(capacity=8192),
         start_timeout=60.0,
-        shutdown_grace=15.0,
     )
-    strategy_specs = supervisor_spec(
+    strategy_specs = group(
         "strategies",
         [
-            ChildSpec(
+            leaf(
+                "strategies",
                 s.name,
                 load_strategy(s.path, s.name, s.params),
-                backoff=options.core_backoff,
                 mailbox=CONFLATED,
             )
             for s in strategies
         ],
-        max_restarts=10,
-        within=10.0,
     )
-    market = supervisor_spec(
+    market = group(
         "market",
         [
-            ChildSpec(
+            leaf(
+                "market",
                 v.name,
                 _feed_factory(v, budgets[v.name], options.book_depth, strategy_paths),
-                backoff=options.feed_backoff,
                 start_timeout=30.0,
             )
             for v in venues
         ],
-        max_restarts=30,
-        within=60.0,
     )
     return [journal, risk, consolidated, books, sessions, router, strategy_specs, market]
 

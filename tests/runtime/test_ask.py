@@ -89,6 +89,11 @@ async def test_pending_ask_fails_when_the_actor_crashes(autojump_clock: Any) -> 
         assert outcomes["slow"] == "done"
         assert isinstance(outcomes["boom"], ActorCrashed)
         assert "RuntimeError('boom')" in str(outcomes["boom"])
+        # The crash is the error's cause, as for any exception raised `from` another: a
+        # traceback of the failed ask shows the crash above it.
+        cause = outcomes["boom"].__cause__
+        assert isinstance(cause, RuntimeError) and str(cause) == "boom"
+        assert outcomes["boom"].cause is cause
         # The queued ask failed at the crash, not at its deadline.
         assert isinstance(outcomes["queued"], ActorCrashed)
         assert trio.current_time() < 60

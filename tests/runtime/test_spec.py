@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.runtime import Actor, ChildSpec, System, supervisor_spec
+from actors.runtime import Actor, ChildSpec, GiveUp, Strategy, System, supervisor_spec
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,12 @@ def test_duplicate_child_names_are_refused() -> None:
 
 
 def test_restart_intensity_must_make_sense() -> None:
-    with pytest.raises(ValueError, match="max_restarts must be >= 0"):
+    with pytest.raises(ValueError, match="max_restarts must be an integer >= 0"):
         supervisor_spec("s", [], max_restarts=-1)
-    with pytest.raises(ValueError, match="within must be > 0 seconds"):
-        System([], within=0)
+    with pytest.raises(ValueError, match="max_restarts must be an integer >= 0"):
+        supervisor_spec("s", [], max_restarts=True)
+    for within in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="within must be a finite number > 0 seconds"):
+            System([], within=within)
+    with pytest.raises(ValueError, match="give_up stop_child needs the one_for_one strategy"):
+        supervisor_spec("s", [], strategy=Strategy.ONE_FOR_ALL, give_up=GiveUp.STOP_CHILD)

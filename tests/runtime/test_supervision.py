@@ -15,6 +15,7 @@ from actors.runtime import (
     ChildSpec,
     Crashed,
     GaveUp,
+    GiveUp,
     Restart,
     RestartScheduled,
     StallTimeout,
@@ -233,6 +234,65 @@ async def test_exceeding_intensity_escalates_to_the_parent(autojump_clock: Any) 
         await next_event(events, of(Started, "/inner/leaf"))
         leaf = system.lookup("/inner/leaf")
         assert leaf is not None and await leaf.ask("fresh") == "fresh"
+
+
+async def test_stop_child_gives_up_on_one_child_and_keeps_its_siblings(
+    autojump_clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    log: list[tuple[Any, ...]] = []
+    group = supervisor_spec(
+        "group",
+        children("ab", log, backoff=FIXED),
+        max_restarts=2,
+        within=60,
+        give_up=GiveUp.STOP_CHILD,
+    )
+    async with open_system([group], max_restarts=0, within=60) as system:
+        events = system.subscribe()
+        b = system.lookup("/group/b")
+        assert b is not None
+        # Each child's restarts count on their own: b may crash twice, a as well.
+        for _ in range(2):
+            await b.send("crash")
+            await next_event(events, of(Started, "/group/b"))
+        a = system.lookup("/group/a")
+        assert a is not None
+        await a.send("crash")
+        await next_event(events, of(Started, "/group/a"))
+        # b's third crash within 60 s is one too many: b alone is stopped for good.
+        await b.send("crash")
+        gave_up = await next_event(events, of(GaveUp, "/group"))
+        assert isinstance(gave_up, GaveUp) and gave_up.child == "/group/b"
+        assert system.lookup("/group/b") is None
+        assert await a.ask("still trading") == "still trading"
+        assert system.stats()["/group"].restarts == 0  # the group itself never failed
+        assert system.gave_up == [gave_up]
+    assert any(
+        r.levelname == "CRITICAL" and "/group gave up on /group/b" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+async def test_a_crash_logs_its_traceback_once_a_minute_and_repeats_in_one_line(
+    autojump_clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    log: list[tuple[Any, ...]] = []
+    async with open_system(children("p", log, backoff=FIXED), max_restarts=100) as system:
+        events = system.subscribe()
+        for pause in (0, 0, 0, 61):
+            await trio.sleep(pause)
+            p = system.lookup("/p")
+            assert p is not None
+            await p.send("crash")
+            await next_event(events, of(Started, "/p"))
+    crashes = [r for r in caplog.records if "/p crashed" in r.getMessage()]
+    assert [r.exc_info is not None for r in crashes] == [True, False, False, True]
+    assert "p crashed on purpose" in crashes[0].getMessage()
+    assert "crashed again" in crashes[1].getMessage()
+    assert "and 2 more times since the last traceback" in crashes[3].getMessage()
+    # The traceback points at the raise in the handler.
+    assert crashes[0].exc_info is not None
+    assert crashes[0].exc_info[2] is not None
 
 
 async def test_root_giving_up_stops_the_system_with_a_clear_error(autojump_clock: Any) -> None:

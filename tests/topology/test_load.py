@@ -151,7 +151,46 @@ def test_type_errors_name_the_key(data: dict[str, Any], message: str) -> None:
             minimal(strategies=[{"name": "s", "class": "m:C"}, {"name": "s", "class": "m:C"}]),
             r"strategies\[1\]\.name: duplicate strategy name 's'",
         ),
-        (minimal(supervision={"within": 0}), r"supervision\.within: must be > 0 seconds"),
+        (
+            minimal(supervision={"within": 0}),
+            r"supervision\.within: must be a finite number > 0 seconds",
+        ),
+        (
+            minimal(supervision={"within": float("nan")}),
+            r"supervision\.within: must be a finite number > 0 seconds",
+        ),
+        (
+            minimal(supervision={"blocked_after": -1.0}),
+            r"supervision\.blocked_after: must be a finite number > 0 \(0: off\)",
+        ),
+        (
+            minimal(supervision={"shutdown_grace": float("inf")}),
+            r"supervision\.shutdown_grace: must be a finite number >= 0 seconds",
+        ),
+        (
+            minimal(supervision={"backoff": {"initial": float("nan")}}),
+            r"supervision\.backoff\.initial must be a finite number, got nan",
+        ),
+        (
+            minimal(supervision={"strategies": {"within": float("inf")}}),
+            r"supervision\.strategies\.within: must be a finite number > 0 seconds",
+        ),
+        (
+            minimal(supervision={"market": {"max_restarts": -2}}),
+            r"supervision\.market\.max_restarts: must be >= 0",
+        ),
+        (
+            minimal(supervision={"books": {"backoff": {"maximum": 0.01, "initial": 1.0}}}),
+            r"supervision\.books\.backoff\.maximum \(0\.01\) must be >= backoff\.initial",
+        ),
+        (
+            minimal(supervision={"router": {"max_restarts": 3}}),
+            r"supervision\.router: object contains unknown field `max_restarts`",
+        ),
+        (
+            minimal(supervision={"market": {"give_up": "shrug"}}),
+            r"supervision\.market\.give_up: invalid enum value 'shrug'",
+        ),
         (
             minimal(supervision={"backoff": {"jitter": 2}}),
             r"supervision\.backoff\.jitter must be in \[0, 1\)",

@@ -248,7 +248,7 @@ def tree_lines(specs: Sequence[ChildSpec], indent: str = "  ") -> list[str]:
 
 
 def _ctl(args: argparse.Namespace) -> int:
-    from actors.observe.control import ControlError, ctl_command, find_control_file
+    from actors.observe.ctl import ControlError, ctl_command, find_control_file
     from actors.topology.load import ConfigError, load
 
     try:

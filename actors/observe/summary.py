@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from actors.observe.collect import DeskSnapshot
+from actors.observe.logs import plain
 from actors.runtime.stats import ActorStats
 from actors.trading.messages import (
     Fill,
@@ -73,17 +74,7 @@ class TradingFigures:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (Decimals as strings)."""
-        return _plain(asdict(self))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+        return plain(asdict(self))
 
 
 def _pnl(portfolio: Portfolio, marks: Mapping[tuple[str, str], float]) -> PnL:

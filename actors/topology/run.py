@@ -15,7 +15,8 @@ from pathlib import Path
 import trio
 
 from actors.observe.collect import DeskObserver, DeskSnapshot
-from actors.observe.control import control_file_path, serve_control
+from actors.observe.control import serve_control
+from actors.observe.ctl import control_file_path
 from actors.observe.lines import report_trading
 from actors.observe.metrics import serve_metrics
 from actors.observe.status import report_status

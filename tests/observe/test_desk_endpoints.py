@@ -11,7 +11,7 @@ import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
-from actors.observe.control import ControlError, call
+from actors.observe.ctl import ControlError, call
 from actors.topology.run import Observe
 from actors.trading.messages import OrderStatus
 from actors.venues import VenueConfig, open_venue

@@ -289,6 +289,8 @@ class DeskObserver:
         self.snapshot: DeskSnapshot | None = None
         self.events: deque[EventLine] = deque(maxlen=keep)
         self.polls = 0
+        self.marks: dict[tuple[str, str], float] = {}
+        """Latest mid per (venue, symbol) ever seen: still there once books have stopped."""
         self._processed: dict[str, int] = {}
         self._polled_at: float | None = None
 
@@ -349,6 +351,7 @@ class DeskObserver:
         if stream is not None:
             fresh += [line for e in stream.pending() if (line := lifecycle_line(e)) is not None]
         self.events.extend(fresh)
+        self.marks.update(snapshot.marks())
         self.snapshot = replace(snapshot, events=list(self.events))
         self.polls += 1
         return self.snapshot

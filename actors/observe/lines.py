@@ -48,7 +48,10 @@ def trading_status(snapshot: DeskSnapshot) -> tuple[str, dict[str, Any]]:
 
 
 async def report_trading(observer: DeskObserver, interval: float) -> None:
-    """Log ``trading_status`` every ``interval`` seconds, and each new event as it is seen."""
+    """Log ``trading_status`` every ``interval`` seconds, and new events as they are seen.
+
+    Risk rejections are not logged one by one: the status line carries their counts.
+    """
     seen = 0.0
     while True:
         await trio.sleep(interval)
@@ -56,7 +59,7 @@ async def report_trading(observer: DeskObserver, interval: float) -> None:
         if snapshot is None:
             continue
         for event in snapshot.events:
-            if event.wall > seen and event.kind in ("fill", "order", "reject", "state", "book"):
+            if event.wall > seen and event.kind in ("fill", "order", "state", "book"):
                 log.info("%s: %s", event.kind, event.text, extra={"event": event.kind})
         seen = max([seen, *(e.wall for e in snapshot.events)])
         text, fields = trading_status(snapshot)

@@ -209,32 +209,39 @@ async def run_plan(
     for name, url in plan.endpoints.items():
         log.info("embedded venue %s at %s", name, url)
     system: System | None = None
-    last: DeskSnapshot | None = None
+    observer: DeskObserver | None = None
     try:
         async with open_desk(plan, handle_signals=handle_signals, observe=observe) as running:
-            system = running.system
+            system, observer = running.system, running.observer
             await system.ready.wait()
             log.info("desk up: %d actors; Ctrl-C (SIGINT) or SIGTERM stops it", len(system.paths()))
             with trio.move_on_after(math.inf if duration is None else duration):
                 await system.stopped.wait()
             if not system.stopped.is_set():
                 log.info("ran for %gs: stopping", duration)
-                if running.observer is not None:
-                    await running.observer.poll()
-            last = running.observer.snapshot if running.observer is not None else None
+                if observer is not None:
+                    await observer.poll()
     except BaseExceptionGroup as group:
         raise unwrap(group) from None
     finally:
         if system is not None:
+            last = observer.snapshot if observer is not None else None
+            marks = dict(observer.marks) if observer is not None else {}
             with trio.CancelScope(shield=True):
-                figures = await trio.to_thread.run_sync(_figures, journal, wall_started, last)
+                figures = await trio.to_thread.run_sync(
+                    _figures, journal, wall_started, last, marks
+                )
             _report(figures, system, time.monotonic() - started, summary_json)
     assert system is not None
     return system
 
 
-def _figures(journal: str | None, since: float, last: DeskSnapshot | None) -> TradingFigures:
-    marks = last.marks() if last is not None else {}
+def _figures(
+    journal: str | None,
+    since: float,
+    last: DeskSnapshot | None,
+    marks: dict[tuple[str, str], float],
+) -> TradingFigures:
     if journal and journal != ":memory:" and Path(journal).is_file():
         try:
             with Journal(journal) as j:

@@ -136,6 +136,10 @@ async def test_control_endpoint_halts_cancels_and_refuses_a_bad_token(tmp_path: 
         cancelled = await trio.to_thread.run_sync(call, control, "POST", "/cancel-all", {})
         assert cancelled == {"cancelling": 1}
         await wait_for(lambda: _status(desk, cid, OrderStatus.CANCELLED), timeout=15.0)
+        reducing = await trio.to_thread.run_sync(call, control, "POST", "/reduce", {})
+        assert reducing["trading_state"] == "REDUCING"
+        refused = await desk.submit(**order, price=far)  # flat: a buy grows the position
+        assert refused.reason.value == "REDUCING_ONLY"
         resumed = await trio.to_thread.run_sync(call, control, "POST", "/resume", {})
         assert resumed["trading_state"] == "ACTIVE"
         assert isinstance(await desk.submit(**order, price=far), str)

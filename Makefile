@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/paper.toml
 
-.PHONY: run test lint format bench clean
+.PHONY: run test test-stress lint format bench clean
+
+RUNS ?= 10
+HOGS ?= 2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +23,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+# The suite RUNS times in a row beside HOGS busy processes (what CI's shared machine is like).
+test-stress: $(STAMP)
+	$(BIN)/python tests/stress.py --runs $(RUNS) --hogs $(HOGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

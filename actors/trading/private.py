@@ -225,7 +225,9 @@ class PrivateSession(Actor):
         venue = self.venue.name
         mine = [v for v in views if v.venue == venue and v.status in LIVE_STATUSES]
         if not mine:
-            return {}  # nothing live here: a quiet account has nothing to miss
+            # A complete check: with nothing live here, the stream had nothing to miss.
+            self.liveness_checks += 1
+            return {}
         symbols = tuple(sorted({v.symbol for v in mine}))
         try:
             # Asked after the router's view, so the venue's answer is the newer one.

@@ -36,10 +36,18 @@ UNTOUCHED = ("/router", "/risk", "/books/sim/BTC-USDT", "/journal", "/strategies
 # --- helpers -------------------------------------------------------------------------------
 
 
-async def _rest_a_buy(desk: Desk, off: float = 0.0005) -> tuple[str, Decimal]:
-    """Rest a limit buy ``off`` below the best bid and wait until the router has it OPEN."""
+async def _rest_a_buy(
+    desk: Desk, off: float = 0.0005, *, freeze: Venue | None = None
+) -> tuple[str, Decimal]:
+    """Rest a limit buy ``off`` below the best bid and wait until the router has it OPEN.
+
+    With ``freeze``, that venue's market is paused before the order is sent, so nothing but
+    the test can fill it (resume it when done).
+    """
     # A sweep may have emptied the bid side for a moment: wait until makers refilled it.
     view = await wait_for(lambda: _two_sided(desk), timeout=10.0)
+    if freeze is not None:
+        freeze.pause_market()
     price = price_of(view.snapshot.bids[0][0] * (1 - off))
     cid = await desk.submit(venue="sim", symbol=SYM, side="buy", amount=AMOUNT, price=price)
     assert isinstance(cid, str), cid
@@ -228,19 +236,24 @@ async def test_liveness_check_passes_a_quiet_account_and_a_live_stream(tmp_path:
         venue.pause_market()
         venue.faults.stall_user_streams(120.0)
         checks = session.liveness_checks
-        await wait_for(lambda: session.liveness_checks >= checks + 8, timeout=10.0)
+        await wait_for(lambda: session.liveness_checks >= checks + 8, timeout=30.0)
         assert desk.restarts("/exec/sim") == 0, desk.last_crash("/exec/sim")
         assert venue.engine.client_ids[(venue.config.api_key, "BTCUSDT", quiet)].status == "NEW"
 
 
 async def _fill_after_checks(desk: Desk, venue: Venue, session: Any, total: Decimal) -> None:
-    """Rest a buy, let two checks see it OPEN, fill it; the stream reports it, position moves."""
-    cid, price = await _rest_a_buy(desk)
+    """Rest a buy, let two checks see it OPEN, fill it; the stream reports it, position moves.
+
+    The market is frozen meanwhile: only the test's own sweep may fill the order.
+    """
+    cid, price = await _rest_a_buy(desk, freeze=venue)
     checks = session.liveness_checks
-    await wait_for(lambda: session.liveness_checks >= checks + 2, timeout=5.0)
+    await wait_for(lambda: session.liveness_checks >= checks + 2, timeout=20.0)
+    assert await _status_is(desk, cid, OrderStatus.OPEN)
     sweep_bids(venue, SYM, price)
-    await wait_for(lambda: _status_is(desk, cid, OrderStatus.FILLED), timeout=10.0)
-    await wait_for(lambda: _position_is(desk, total), timeout=10.0)
+    await wait_for(lambda: _status_is(desk, cid, OrderStatus.FILLED), timeout=20.0)
+    await wait_for(lambda: _position_is(desk, total), timeout=20.0)
+    venue.resume_market()
 
 
 @pytest.mark.e2e

@@ -259,7 +259,15 @@ def _ctl(args: argparse.Namespace) -> int:
                 print("actors ctl: give --config TOPOLOGY or --control FILE", file=sys.stderr)
                 return ExitCode.USAGE
             topology = load(args.config)
-            control = find_control_file(topology.observe.control_file, topology.desk.journal)
+            if not topology.observe.control:
+                print(
+                    f"actors ctl: {args.config} turns the control endpoint off "
+                    "(observe.control = false)",
+                    file=sys.stderr,
+                )
+                return ExitCode.USAGE
+            observe, desk = topology.observe, topology.desk
+            control = find_control_file(observe.control_file, desk.journal, desk.name)
         text = ctl_command(control, args.action, reason=args.reason, as_json=args.json)
     except ConfigError as exc:
         print(exc, file=sys.stderr)

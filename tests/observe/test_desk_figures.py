@@ -302,3 +302,18 @@ def test_an_unwritable_log_file_is_a_usage_error(
     blocker.write_text("")
     assert main(["check", "x.toml", "--log-file", str(blocker / "actors.log")]) == 2
     assert f"actors: --log-file {blocker / 'actors.log'}:" in capsys.readouterr().err
+
+
+def test_ctl_explains_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    off = tmp_path / "off.toml"
+    off.write_text('[[venues]]\nname = "sim"\nsymbols = ["BTC/USDT"]\n[observe]\ncontrol = false\n')
+    assert main(["ctl", "status", "--config", str(off)]) == 2
+    assert "turns the control endpoint off" in capsys.readouterr().err
+    on = tmp_path / "on.toml"
+    on.write_text(f'[desk]\njournal = "{tmp_path}/j.sqlite"\n[[venues]]\nname = "sim"\n'
+                  'symbols = ["BTC/USDT"]\n')  # fmt: skip
+    assert main(["ctl", "halt", "--config", str(on)]) == 1
+    err = capsys.readouterr().err
+    assert f"no control file at {tmp_path}/j.sqlite.control.json: is the desk running?" in err
+    assert main(["ctl", "status"]) == 2
+    assert "give --config TOPOLOGY or --control FILE" in capsys.readouterr().err

@@ -132,7 +132,6 @@ class Book:
         self._window_first: int | None = None
         self._dirty_bids: set[int] = set()
         self._dirty_asks: set[int] = set()
-        self.pending_gap = 0
         self.trades: deque[Fill] = deque(maxlen=1000)
         self.stats = Stats()
 
@@ -191,8 +190,20 @@ class Book:
         del keys[bisect_left(keys, key)]
 
     def skip_ids(self, count: int) -> None:
-        """Make the next diff jump ``count`` update ids (a sequence gap)."""
-        self.pending_gap += count
+        """Skip ``count`` update ids now: a sequence gap that every client sees.
+
+        The next diff starts past every id handed out so far plus ``count``, so it cannot
+        follow any snapshot a client may hold (a REST snapshot can be ahead of the last
+        published diff; a gap counted from the unpublished window would then be invisible).
+        Changes not yet published go out in that diff, under ids past the gap.
+        """
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count}")
+        self.update_id += count
+        self._window_first = None
+        if self._dirty_bids or self._dirty_asks:
+            self.update_id += 1
+            self._window_first = self.update_id
 
     def snapshot(self, limit: int) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
         """(lastUpdateId, bids best first, asks best first) of at most ``limit`` levels."""
@@ -205,10 +216,6 @@ class Book:
         if self._window_first is None:
             return None
         first = self._window_first
-        if self.pending_gap:
-            self.update_id += self.pending_gap
-            first += self.pending_gap
-            self.pending_gap = 0
         bids_lv = self.bids
         asks_lv = self.asks
         bids = [(p, lv.qty if (lv := bids_lv.get(p)) else 0) for p in self._dirty_bids]

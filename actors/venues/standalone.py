@@ -76,19 +76,21 @@ def run_sim_exchange(
     stream = out if out is not None else sys.stdout
 
     async def main() -> None:
-        async with trio.open_nursery() as nursery:
-            venues = await nursery.start(serve_many, configs)
-            for v in venues:
-                line = {
-                    "venue": v.config.name,
-                    "url": v.url,
-                    "symbols": list(v.config.symbols),
-                    "ccxt": ccxt_config(v.url, v.config.api_key, v.config.secret),
-                }
-                print(json.dumps(line), file=stream, flush=True)
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        # The handler is in place before the first line says we are ready: a SIGINT right
+        # after it must stop us cleanly, not end in a KeyboardInterrupt traceback.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                venues = await nursery.start(serve_many, configs)
+                for v in venues:
+                    line = {
+                        "venue": v.config.name,
+                        "url": v.url,
+                        "symbols": list(v.config.symbols),
+                        "ccxt": ccxt_config(v.url, v.config.api_key, v.config.secret),
+                    }
+                    print(json.dumps(line), file=stream, flush=True)
                 async for _ in signals:
                     break
-            nursery.cancel_scope.cancel()
+                nursery.cancel_scope.cancel()
 
     trio.run(main)

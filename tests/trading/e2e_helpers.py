@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -190,15 +191,24 @@ async def running_desk(
     strategies: Sequence[StrategySpec] = (StrategySpec("probe", PROBE),),
     options: DeskOptions | None = None,
     venue_overrides: dict[str, Any] | None = None,
+    quiet_ok: bool = False,
     observe: Observe | None = None,
 ) -> AsyncIterator[Desk]:
-    """Run a desk against ``venues`` inside one trio-asyncio loop."""
+    """Run a desk against ``venues`` inside one trio-asyncio loop.
+
+    ``quiet_ok`` is for tests that freeze the market: a book that holds still for a minute
+    is then neither a stalled feed (tests otherwise use ``stall_after`` 2 s) nor stale.
+    """
     opts = options or DeskOptions(
         journal_path=journal_path, unknown_grace=3.0, unknown_retry=0.2, reconcile_interval=1.0
     )
+    overrides = dict(venue_overrides or {})
+    if quiet_ok:
+        overrides.setdefault("stall_after", 120.0)
+        opts = dataclasses.replace(opts, book_stale_after=120.0)
     budgets: dict[str, VenueBudget] = {}
     specs = desk_specs(
-        [venue_spec(v, **(venue_overrides or {})) for v in venues],
+        [venue_spec(v, **overrides) for v in venues],
         list(strategies),
         limits or RiskLimits(),
         opts,
@@ -227,6 +237,24 @@ def sweep_bids(venue: Venue, symbol: str, down_to: Decimal) -> Decimal:
         venue.engine.submit(order)
         venue.flush_user_events()  # balances as the market loop would send them
     return m.qty_dec(qty)
+
+
+def rest_ask(venue: Venue, symbol: str, price: Decimal, qty: Decimal) -> None:
+    """A synthetic seller (no account) rests ``qty`` at ``price``: liquidity a test can take.
+
+    With the market paused nothing else trades, so a buy at ``price`` or above fills.
+    """
+    m = venue.market_of(symbol)
+    order = venue.engine.new_order(
+        symbol=m.id,
+        side="SELL",
+        type="LIMIT",
+        tif="GTC",
+        price=m.to_price_units(price),
+        qty=m.to_qty_units(qty),
+    )
+    venue.engine.submit(order)
+    venue.flush_user_events()
 
 
 def price_of(value: float, tick: str = "0.01") -> Decimal:

@@ -60,11 +60,15 @@ def test_depth_diffs_cover_every_update_id_once() -> None:
     eng.submit(eng.new_order(symbol="BTCUSDT", side=BUY, type=LIMIT, tif="GTC", price=5, qty=1))
     d1 = book.drain_diff()
     eng.submit(eng.new_order(symbol="BTCUSDT", side=BUY, type=LIMIT, tif="GTC", price=6, qty=1))
+    newest = book.update_id  # 2: a REST snapshot taken now would say lastUpdateId 2
     book.skip_ids(3)
     d2 = book.drain_diff()
     assert d1 is not None and d2 is not None
     assert (d1.first, d1.last) == (1, 1)
-    assert d2.first == d1.last + 1 + 3 and d2.last == book.update_id
+    # The gap is counted from the newest id handed out, not from the last diff: a client
+    # holding that snapshot sees it too (U - 1 > lastUpdateId).
+    assert d2.first == newest + 3 + 1 and d2.last == book.update_id
+    assert d2.bids == [(6, 1)]  # the change made before the skip is not lost
     assert book.drain_diff() is None
 
 

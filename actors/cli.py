@@ -29,7 +29,7 @@ supervised actor that is restarted when it crashes. The desk is described by a t
 EPILOG = """\
 Options such as --log-level work before or after the command. Exit status: 0 stopped cleanly,
 1 the desk gave up (restart limits exceeded), 2 bad topology or usage, 3 a part of the desk gave
-up during the run.
+up during the run, 4 orders may still be live at a venue after the stop.
 """
 
 CTL_ACTIONS = ("halt", "reduce", "resume", "status", "orders", "positions", "cancel-all")

@@ -275,13 +275,6 @@ def validate(topology: Topology) -> list[str]:
         for j, symbol in enumerate(strategy.symbols):
             if symbol not in reachable:
                 problems.append(f"{at}.symbols[{j}]: {symbol!r} is not traded on {venues}")
-    observe = topology.observe
-    if not 0 <= observe.status_interval < math.inf:
-        problems.append(
-            f"observe.status_interval: must be >= 0 seconds, got {observe.status_interval}"
-        )
-    if not 0 < observe.poll_interval < math.inf:
-        problems.append(f"observe.poll_interval: must be > 0 seconds, got {observe.poll_interval}")
     port = topology.observe.metrics_port
     if port is not None and not 0 <= port <= 65535:
         problems.append(f"observe.metrics_port: {port} is not a TCP port")

@@ -165,7 +165,7 @@ class ObserveSection(Section):
     """Seconds between status lines in the log (0: none)."""
     metrics_port: Port | None = None
     """Port of the metrics endpoint on 127.0.0.1 (None: no endpoint, 0: a free port)."""
-    poll_interval: float = 1.0
+    poll_interval: PositiveSeconds = 1.0
     """Seconds between looks at books, orders and risk for the view, metrics and ``ctl``."""
     control: bool = True
     """Serve the control endpoint of ``actors ctl`` on a free 127.0.0.1 port."""

@@ -280,10 +280,10 @@ def test_log_file_rotates(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("observe", "message"),
     [
-        ({"poll_interval": float("nan")}, "observe.poll_interval: must be > 0 seconds, got nan"),
-        ({"poll_interval": 0}, "observe.poll_interval: must be > 0 seconds, got 0"),
-        ({"status_interval": float("inf")}, "observe.status_interval: must be >= 0 seconds"),
-        ({"control": "yes"}, "observe.control: expected `bool`"),
+        ({"poll_interval": float("nan")}, "observe.poll_interval: expected a number > 0, got nan"),
+        ({"poll_interval": 0}, "observe.poll_interval: expected a number > 0, got 0"),
+        ({"status_interval": float("inf")}, "observe.status_interval: expected a number <= 86400"),
+        ({"control": "yes"}, 'observe.control: expected true or false, got "yes"'),
     ],
 )
 def test_bad_observe_settings_name_the_key(observe: dict[str, object], message: str) -> None:

@@ -66,6 +66,9 @@ class ExitCode(enum.IntEnum):
     DEGRADED = 3
     """Ran and stopped, but a part of the desk had given up during the run (a strategy
     stopped for crash-looping, a group that failed): read the log's CRITICAL lines."""
+    OPEN_ORDERS_LEFT = 4
+    """Ran and stopped, but orders may still be live at a venue (cancels on shutdown failed
+    or timed out, or ``desk.cancel_on_shutdown`` is off): the log and stderr list them."""
 
 
 def _run(path: str, duration: float | None) -> int:
@@ -74,17 +77,27 @@ def _run(path: str, duration: float | None) -> int:
 
     try:
         topology = load(path)
-        system = trio.run(lambda: run_topology(topology, source=path, duration=duration))
+        outcome = trio.run(lambda: run_topology(topology, source=path, duration=duration))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return ExitCode.USAGE
     except SupervisorGaveUp as exc:
         print(f"actors: the desk stopped: {exc}", file=sys.stderr)
         return ExitCode.GAVE_UP
+    system = outcome.system
     if system.gave_up:
         parts = ", ".join(event.child or event.path for event in system.gave_up)
         print(f"actors: stopped, but a part of the desk had given up: {parts}", file=sys.stderr)
         return ExitCode.DEGRADED
+    if outcome.open_orders_left:
+        left = outcome.open_orders_left
+        print(
+            f"actors: stopped with {len(left)} order(s) possibly live at a venue: "
+            + ", ".join(left[:10])
+            + (" ..." if len(left) > 10 else ""),
+            file=sys.stderr,
+        )
+        return ExitCode.OPEN_ORDERS_LEFT
     return ExitCode.OK
 
 

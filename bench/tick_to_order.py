@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from actors.trading.messages import TopOfBook  # noqa: E402
-from actors.trading.strategy import Strategy  # noqa: E402
+from actors.trading.strategy import Strategy, StrategyParams  # noqa: E402
 
 SYM = "BTC/USDT"
 KEY, SECRET = "sim-api-key", "sim-secret"
@@ -86,10 +86,16 @@ def taker_ccxt_config(port: int, limiter: str) -> dict[str, Any]:
 class BenchTaker(Strategy):
     """Buys the posted quantity at the best ask when it is below ``trigger`` (once per nonce)."""
 
+    class Params(StrategyParams, frozen=True, kw_only=True):
+        """The trigger price and the quantity to buy."""
+
+        trigger: float
+        amount: Decimal
+
     async def setup(self) -> None:
         """Read the trigger."""
-        self.trigger = float(self.params["trigger"])
-        self.amount = Decimal(str(self.params["amount"]))
+        self.trigger = float(self.p.trigger)
+        self.amount = self.p.amount
         self.fired_nonce = -1
 
     async def on_book(self, top: TopOfBook) -> None:

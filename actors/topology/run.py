@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
@@ -23,14 +24,25 @@ from actors.trading.ccxt_bridge import open_loop
 log = logging.getLogger("actors.run")
 
 
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: the stopped system, and the orders it left possibly live at a venue.
+
+    ``actors run`` exits 4 when ``open_orders_left`` is not empty (see the README).
+    """
+
+    system: System
+    open_orders_left: tuple[str, ...] = ()
+
+
 async def run_topology(
     topology: Topology,
     *,
     source: str = "<topology>",
     duration: float | None = None,
     handle_signals: bool = True,
-) -> System:
-    """Run ``topology`` until SIGINT/SIGTERM (or ``duration`` seconds); return the stopped system.
+) -> RunOutcome:
+    """Run ``topology`` until SIGINT/SIGTERM (or ``duration`` seconds); how it ended.
 
     One trio-asyncio loop at the root carries every ccxt.pro client. The first signal stops
     the tree gracefully in reverse start order; a second one cancels it outright. Raises
@@ -40,13 +52,14 @@ async def run_topology(
     """
     plan = build(topology, source=source)
     Path(topology.desk.journal).parent.mkdir(parents=True, exist_ok=True)
-    return await run_plan(
+    system = await run_plan(
         plan,
         duration=duration,
         handle_signals=handle_signals,
         status_interval=topology.observe.status_interval,
         metrics_port=topology.observe.metrics_port,
     )
+    return RunOutcome(system, tuple(plan.report.open_orders))
 
 
 @asynccontextmanager

@@ -167,6 +167,12 @@ class ObserveSection(Section):
     """Seconds between status lines in the log (0: none)."""
     metrics_port: Port | None = None
     """Port of the metrics endpoint on 127.0.0.1 (None: no endpoint, 0: a free port)."""
+    poll_interval: PositiveSeconds = 1.0
+    """Seconds between looks at books, orders and risk for the view, metrics and ``ctl``."""
+    control: bool = True
+    """Serve the control endpoint of ``actors ctl`` on a free 127.0.0.1 port."""
+    control_file: str = ""
+    """Where the desk writes the control endpoint's URL and token ("": beside the journal)."""
 
 
 class Topology(Section):

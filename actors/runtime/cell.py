@@ -347,12 +347,14 @@ class Cell:
             self.system._publish(Crashed(self.path, incarnation, now, error))
             if type(current) is Ask:
                 current.reply.set_error(ActorCrashed(self.path, error))
-            elif current is not None:
+            elif current is not None and type(current) is not Injected:
                 self.dead_letter(current, f"crashed while handling it: {error!r}")
         else:
             if type(current) is Ask:
                 current.reply.set_error(ActorUnavailable(self.path, "stopped"))
-            elif current is not None:
+            elif current is not None and type(current) is not Injected:
+                # An injected fault is not a message: it was never received, so it is
+                # not a dead letter either (received = processed + dropped + ...).
                 self.dead_letter(current, "cancelled while handling it")
             self.system._publish(Stopped(self.path, incarnation, now, self._forced))
         failure = ActorCrashed(self.path, error) if error is not None else None

@@ -8,6 +8,11 @@ channel, whose every ``send`` is a trip through the scheduler (see BENCHMARKS.md
 
 Control messages (stop, child exits) travel in a separate deque that is never bounded and
 never dropped, and the receiver takes them before ordinary messages.
+
+Fault injection (``actors.testing``) may set ``Mailbox.intercept``: a hook that sees every
+ordinary message offered and may let it in, hold it (to offer it again later: a delayed
+message) or have it dropped (counted like a drop of the overflow policy). Unset, it costs one
+attribute test per message.
 """
 
 from __future__ import annotations
@@ -49,6 +54,19 @@ class _Empty:
 
 EMPTY: Final = _Empty()
 """Returned by ``pop_nowait`` when nothing is waiting."""
+
+
+class Intercepted(enum.Enum):
+    """What a ``Mailbox.intercept`` hook did with a message (None: it let it in)."""
+
+    HOLD = "hold"
+    """The hook keeps the message and offers it again later (not received yet)."""
+    DROP = "drop"
+    """The mailbox counts the message as received and dropped, as its policy would."""
+
+
+Intercept = Callable[[Any], "Intercepted | None"]
+"""A fault-injection hook on a mailbox: called with every ordinary message offered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +119,7 @@ class Mailbox:
         "closed",
         "dropped",
         "high_water",
+        "intercept",
         "on_drop",
         "overflow",
         "path",
@@ -125,6 +144,9 @@ class Mailbox:
         self.high_water = 0
         self.on_drop: Callable[[Any], None] | None = None
         """Called with each message the policy discards (the owner fails dropped asks)."""
+        self.intercept: Intercept | None = None
+        """Fault-injection hook (see ``Intercepted``); None in normal operation. Control
+        messages never pass through it."""
 
     def __len__(self) -> int:
         return len(self._items)
@@ -147,6 +169,8 @@ class Mailbox:
         """
         if self.closed:
             raise MailboxClosed(self.path)
+        if self.intercept is not None and (verdict := self.intercept(message)) is not None:
+            return self._intercepted(message, verdict)
         self.received += 1
         items = self._items
         if len(items) >= self.capacity:
@@ -167,6 +191,14 @@ class Mailbox:
             # Clear at once: the receiver runs later, and further puts must not unpark again.
             self._sleeping = False
             self._receiver.unpark()
+        return True
+
+    def _intercepted(self, message: Any, verdict: Intercepted) -> bool:
+        """Account for a message the intercept hook took: held (True) or dropped (False)."""
+        if verdict is Intercepted.DROP:
+            self.received += 1
+            self._discard(message)
+            return False
         return True
 
     async def put(self, message: Any) -> bool:
@@ -290,6 +322,8 @@ class ConflatingMailbox(Mailbox):
     def put_nowait(self, message: Any) -> bool:
         if self.closed:
             raise MailboxClosed(self.path)
+        if self.intercept is not None and (verdict := self.intercept(message)) is not None:
+            return self._intercepted(message, verdict)
         key = self._key_of(message)
         latest = self._latest
         if key is not None and key in latest:
@@ -313,8 +347,16 @@ class ConflatingMailbox(Mailbox):
         else:
             self._keyed[key] = None
         latest[key] = message
-        # The line holds keys; the base class appends, counts and wakes the receiver.
-        return super().put_nowait(key)
+        # The line holds keys (room was made above); count, append and wake the receiver.
+        self.received += 1
+        items = self._items
+        items.append(key)
+        if len(items) > self.high_water:
+            self.high_water = len(items)
+        if self._sleeping:
+            self._sleeping = False
+            self._receiver.unpark()
+        return True
 
     async def put(self, message: Any) -> bool:
         if self._key_of(message) is None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from actors.testing.plan import FaultPlan
 from actors.trading.risk import RiskLimits
 
 # Declared ranges (msgspec checks them while converting; ``numbers.py`` holds every number,
@@ -184,3 +185,5 @@ class Topology(Section):
     risk: RiskLimits = RiskLimits()
     strategies: list[StrategySection] = []
     observe: ObserveSection = ObserveSection()
+    faults: FaultPlan | None = None
+    """Chaos mode: faults to inject while the desk runs (``actors.testing.plan``)."""

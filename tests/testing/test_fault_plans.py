@@ -93,7 +93,8 @@ def test_the_faults_section_of_a_topology_is_located_and_finite() -> None:
                      "faults.inject[0].venue: no venue is named 'nope'"),
         "symbol": ({"kind": "sequence_gap", "venue": "sim", "symbol": "ETH/USDT", "at": 1.0},
                    "faults.inject[0].symbol: 'ETH/USDT' is not traded on 'sim'"),
-        "kind": ({"kind": "explode", "venue": "sim", "at": 1.0}, "faults.inject[0].kind: invalid enum value 'explode'"),
+        "kind": ({"kind": "explode", "venue": "sim", "at": 1.0},
+                 "faults.inject[0].kind: invalid enum value 'explode'"),
     }  # fmt: skip
     for name, (fault, message) in cases.items():
         with pytest.raises(ConfigError) as caught:

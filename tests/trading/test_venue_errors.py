@@ -65,6 +65,7 @@ async def test_a_skewed_clock_is_compensated_at_start_and_a_later_one_is_a_rejec
             orders = await wait_for(lambda: _rejected(desk, refused))
             assert "-1021" in orders[refused].reason  # a rejection, never UNKNOWN
             venue.faults.reset()
+            await desk.verify(hit=["sim"])
 
 
 async def _rejected(desk, cid):  # type: ignore[no-untyped-def]

@@ -190,13 +190,17 @@ async def test_5xx_or_timeout_after_accept_is_unknown_then_reconciled_once(
         await desk.verify(hit=["sim"])
 
 
-async def test_error_before_accept_is_rejected_after_grace(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["error_before", "timeout_before"])
+async def test_error_or_timeout_before_accept_is_rejected_after_grace(
+    tmp_path: Path, mode: str
+) -> None:
     async with (
         open_venue(VenueConfig(seed=6, rate_hz=40.0, symbols=(SYM,))) as venue,
         running_desk([venue], str(tmp_path / "j.sqlite")) as desk,
     ):
         order = await _limit_far(desk)
-        venue.faults.fail_next_order("error_before", status=502)
+        # A time-out: the venue holds the reply past the desk's 2 s submit timeout.
+        venue.faults.fail_next_order(mode, status=502, hold_s=3.0)
         cid = await desk.submit(**order)
 
         async def rejected() -> bool:

@@ -299,6 +299,15 @@ def _check(path: str) -> int:
     )
     for line in tree_lines(plan.specs):
         print(line)
+    faults = topology.faults
+    if faults is not None:
+        stop = f", none after {faults.stop_after:g}s" if faults.stop_after else ""
+        print(
+            f"faults: {len(faults.inject)} (seed {faults.seed}, from {faults.start_after:g}s"
+            f"{stop}; a timed run stops injecting {faults.settle:g}s before its end)"
+        )
+        for fault in faults.inject:
+            print(f"  {fault.describe()}, {fault.trigger()}")
     return ExitCode.OK
 
 

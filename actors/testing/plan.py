@@ -175,6 +175,16 @@ class Fault(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         lasting = f" for {self.seconds:g}s" if self.timed else ""
         return f"{self.kind} on {where}{lasting}{extra}"
 
+    def trigger(self) -> str:
+        """``every ~15s``, ``at 5s``, ``after 200 BookSnapshot to /books/sim/BTC-USDT``."""
+        times = f", {self.times} times" if self.times and self.at is None else ""
+        if self.at is not None:
+            return f"at {self.at:g}s"
+        if self.every is not None:
+            return f"every ~{self.every:g}s (+-{self.jitter:.0%}){times}"
+        what = f" {self.of}" if self.of else " messages"
+        return f"after {self.after}{what} to {self.to or self.actor}{times}"
+
     def problems(self) -> list[str]:
         """``field: what is wrong`` for every inconsistency msgspec's types cannot see."""
         problems: list[str] = []

@@ -26,6 +26,7 @@ import ccxt
 from actors.testing.invariants import InvariantReport, InvariantResult, journal_invariants
 from actors.testing.venues import Ledger, LedgerOrder
 from actors.trading.ccxt_bridge import order_update_of
+from actors.trading.journal import JournalError
 from actors.venues.client import ccxt_config
 from actors.venues.config import VenueConfig
 
@@ -147,7 +148,10 @@ def verify_topology(
             ledgers[venue.name] = rest_ledger(exchange, venue.name, list(venue.symbols), prefix)
         except ccxt.BaseError as exc:
             unreachable.append(f"venue {venue.name}: {type(exc).__name__}: {str(exc)[:200]}")
-    results = journal_invariants(journal, ledgers)
+    try:
+        results = journal_invariants(journal, ledgers)
+    except JournalError as exc:
+        results = [InvariantResult(n, False, (str(exc),)) for n in _FIRST_FOUR]
     if unreachable:
         results = [
             InvariantResult(r.name, False, (*unreachable, *r.evidence))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 import trio
 
+from actors.cli import main
 from actors.runtime import (
     Actor,
     Backoff,
@@ -24,9 +27,11 @@ from actors.runtime import (
 from actors.testing import Fault, FaultPlan, FaultRunner, crash_actor
 from actors.testing.invariants import accounting, blast_radius, contained
 from actors.topology.load import ConfigError, parse
+from tests.topology.toml_writer import dumps
 
 from ..runtime.helpers import next_event, of
 
+ROOT = Path(__file__).resolve().parents[2]
 FIXED = Backoff(initial=1.0, maximum=1.0, multiplier=1.0, jitter=0.0)
 
 
@@ -275,3 +280,27 @@ async def test_a_stall_longer_than_the_watchdog_is_a_crash_and_an_injected_fault
         assert accounting(stats).ok
         assert contained(stats, system.gave_up, blast_radius(runner.log)).ok
         assert not contained(stats, system.gave_up, blast_radius(None)).ok
+
+
+def test_check_shows_the_plan_and_a_fault_aimed_at_no_actor_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chaos = ROOT / "config" / "chaos.toml"
+    assert main(["check", str(chaos)]) == 0
+    out = capsys.readouterr().out
+    assert "faults: 6 (seed 7, from 5s; a timed run stops injecting 10s before its end)" in out
+    assert "  crash on actor /market/sim-a, every ~15s (+-50%)" in out
+    data = tomllib.loads(chaos.read_text())
+    data["desk"]["journal"] = str(tmp_path / "j.sqlite")
+    data["faults"]["inject"][0]["actor"] = "/market/sim-c"
+    data["faults"]["inject"].append({"kind": "crash", "actor": "/router", "after": 3,
+                                     "to": "/nowhere"})  # fmt: skip
+    path = tmp_path / "chaos.toml"
+    path.write_text(dumps(data))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"{path}: faults.inject[0].actor: no actor at '/market/sim-c' "
+        "(there: /market, /market/sim-a, /market/sim-b)",
+        f"{path}: faults.inject[6].to: no actor at '/nowhere'",
+    ]

@@ -1,4 +1,4 @@
-"""``actors verify``: a journal against a venue next door, over its REST API, invariant by invariant."""
+"""``actors verify``: a journal against a venue next door, over REST, invariant by invariant."""
 
 from __future__ import annotations
 

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import msgspec
 
+from actors.observe.metrics import FaultCollector
 from actors.testing import Fault, FaultPlan
 from actors.topology.build import build
 from actors.topology.load import load
 from actors.topology.run import open_plan
+from actors.trading.journal import Journal
+from actors.trading.messages import FaultInjected
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +52,29 @@ async def test_my_desk_trades_through_faults(tmp_path: Path) -> None:
 
 
 # --- end of the example ---
+
+
+async def test_each_injected_fault_is_journaled_and_counted_in_the_metrics(tmp_path: Path) -> None:
+    journal = str(tmp_path / "j.sqlite")
+    topology = load(ROOT / "config" / "paper.toml")
+    crash = Fault(kind="crash", actor="/strategies/mm", at=0.0)
+    faults = FaultPlan(inject=[crash, Fault(kind="sequence_gap", venue="sim-b", at=0.0, count=3)])
+    desk = msgspec.structs.replace(topology.desk, journal=journal)
+    plan = build(msgspec.structs.replace(topology, desk=desk, faults=faults))
+    assert plan.faults is not None
+    async with open_plan(plan):
+        await plan.faults.finished.wait()
+        families = {f.name: f for f in FaultCollector(plan.faults.log).collect()}
+        injected = {s.labels["kind"]: s.value for s in families["actors_faults_injected"].samples
+                    if s.name.endswith("_total")}  # fmt: skip
+        assert injected == {"crash": 1.0, "sequence_gap": 1.0}
+    with Journal(journal) as j:
+        events = [e for e in j.events() if e.kind == "fault"]
+    assert sorted((e.message.fault, e.message.target) for e in events) == [
+        ("crash", "/strategies/mm"),
+        ("sequence_gap", "sim-b"),
+    ]
+    assert all(isinstance(e.message, FaultInjected) and e.message.error is None for e in events)
 
 
 def test_the_readme_shows_this_test() -> None:

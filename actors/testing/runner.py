@@ -470,6 +470,9 @@ class FaultRunner:
         (also kept as ``report``); each is logged, a violation at ERROR."""
         self.stop_injecting()
         await self._end_all()
+        # A venue refusing connections cannot be told to listen again before its deadline.
+        refusals = [r.ends for r in self.log.records if r.ok and r.kind == "refuse_connections"]
+        await trio.sleep_until(max(refusals, default=0.0))
         report = await check_desk(
             self.system,
             self.journal,

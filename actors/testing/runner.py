@@ -399,7 +399,9 @@ class FaultRunner:
                 times.append(trio.current_time())
                 if len(times) > 64:
                     del times[:32]
+                # Wake every waiter once; later waiters wait on the next event.
                 self._order_seen.set()
+                self._order_seen = trio.Event()
 
         return seen
 
@@ -456,12 +458,12 @@ class FaultRunner:
     async def _order_recovery(self, record: FaultRecord, venues: set[str], end: float) -> None:
         with trio.move_on_at(end + RECOVERY_TIMEOUT):
             while True:
+                seen = self._order_seen
                 firsts = [t for v in venues for t in self._orders.get(v, ()) if t > end]
                 if firsts:
                     record.order_recovery = max(0.0, min(firsts) - end)
                     return
-                self._order_seen = trio.Event()
-                await self._order_seen.wait()
+                await seen.wait()
 
     # -- the end --
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,13 @@ from actors.runtime import (
     Overflow,
     StallTimeout,
     open_system,
+    supervisor_spec,
 )
 from actors.testing import Fault, FaultPlan, FaultRunner, crash_actor
 from actors.testing.invariants import accounting, blast_radius, contained
 from actors.topology.load import ConfigError, parse
+from actors.trading.messages import OrderIntent, SubmitOrder
+from actors.trading.protocol import PlaceOrder
 from tests.topology.toml_writer import dumps
 
 from ..runtime.helpers import next_event, of
@@ -304,3 +308,35 @@ def test_check_shows_the_plan_and_a_fault_aimed_at_no_actor_is_refused(
         "(there: /market, /market/sim-a, /market/sim-b)",
         f"{path}: faults.inject[6].to: no actor at '/nowhere'",
     ]
+
+
+async def test_recovery_to_the_next_order_is_measured_for_every_fault_it_follows(
+    autojump_clock: Any,
+) -> None:
+    log: list[tuple[float, Any]] = []
+    session = supervisor_spec("exec", [ChildSpec("sim", lambda: Recorder(log))])
+    plan = FaultPlan(
+        inject=[
+            Fault(kind="crash", actor="/exec/sim", at=1.0),
+            Fault(kind="stall", actor="/exec/sim", at=2.0, seconds=1.0),
+        ]
+    )
+    intent = OrderIntent(
+        client_order_id="ax-1", strategy="s", venue="sim", symbol="BTC/USDT", side="buy",
+        order_type="market", amount=Decimal(1), created_at=0.0,
+    )  # fmt: skip
+    async with open_system([session]) as system, trio.open_nursery() as nursery:
+        runner = FaultRunner(plan, symbols={"sim": ()})
+        await nursery.start(runner.run, system)
+        t0 = trio.current_time()
+        await runner.finished.wait()
+        await trio.sleep_until(t0 + 5.0)
+        ref = system.lookup("/exec/sim")
+        assert ref is not None
+        await ref.send(PlaceOrder(submit=SubmitOrder(intent=intent, venue="sim")))
+        await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+    # Both faults were waiting for the same order; each got its own recovery time.
+    assert [r.order_recovery for r in runner.log.records] == [pytest.approx(4.0),
+                                                              pytest.approx(2.0)]  # fmt: skip
+    assert [r.book_recovery for r in runner.log.records] == [None, None]  # no book touched

@@ -105,14 +105,18 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
             )  # fmt: skip
             try:
                 assert process.stdout is not None
-                first = json.loads(process.stdout.readline())
-                url = first["url"]
+                line = json.loads(process.stdout.readline())
                 # Answered only once the process has its SIGINT handler (it prints first).
-                ping = "/api/v5/public/time" if first["protocol"] == "okx" else "/api/v3/ping"
-                # A --tls venue's certificate is self-signed, for loopback only.
-                tls = ssl._create_unverified_context() if url.startswith("https") else None
-                with urllib.request.urlopen(url + ping, timeout=30, context=tls) as response:
-                    assert isinstance(json.loads(response.read()), dict)
+                ping = {"binance": "/api/v3/ping", "okx": "/api/v5/public/time"}
+                context = (
+                    ssl.create_default_context(cafile=line["certificate"])
+                    if "certificate" in line
+                    else None
+                )
+                with urllib.request.urlopen(
+                    line["url"] + ping[line["protocol"]], timeout=30, context=context
+                ) as response:
+                    assert response.status == 200 and json.loads(response.read()) is not None
                 process.send_signal(signal.SIGINT)
                 assert process.wait(timeout=30) == 0, command
             finally:

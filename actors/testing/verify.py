@@ -103,6 +103,11 @@ def exchange_for(
                 f"embedded on a free port: give venues[{index}].embedded.port or "
                 f"--venue {venue.name}=URL"
             )
+        if embedded.api_key is None or embedded.secret is None:
+            return None, (
+                f"its credentials are generated for each run: give venues[{index}].embedded."
+                "api_key and secret to check it from outside the desk"
+            )
         defaults = VenueConfig(name=venue.name, protocol=embedded.protocol)
         config = ccxt_config(
             url,

@@ -51,10 +51,12 @@ class Plan:
     """Threshold of the blocking monitor (None: off); see ``actors.runtime.monitor``."""
     report: ShutdownReport = field(default_factory=ShutdownReport)
     """Filled in when the router stops: the orders left possibly live at a venue."""
+    embedded: dict[str, VenueConfig] = field(default_factory=dict)
+    """Configuration of every embedded venue (port, protocol, credentials), by name."""
     faults: FaultRunner | None = None
     """The runner of the topology's ``[faults]`` plan (chaos mode), started with the desk."""
-    embedded: EmbeddedVenues | None = None
-    """The embedded venues of this process, once they run."""
+    served: EmbeddedVenues | None = None
+    """The embedded venues this process serves, once they run (for faults and invariants)."""
 
 
 class EmbeddedVenues:
@@ -100,11 +102,13 @@ def build(
     venue_configs: list[VenueConfig] = []
     venue_specs: list[VenueSpec] = []
     endpoints: dict[str, str] = {}
+    embedded: dict[str, VenueConfig] = {}
     problems: list[str] = []
     for i, venue in enumerate(topology.venues):
         if venue.kind == "embedded":
             config = _embedded(venue, pick_port)
             venue_configs.append(config)
+            embedded[venue.name] = config
             url = f"http://127.0.0.1:{config.port}"
             endpoints[venue.name] = url
             ccxt: dict[str, Any] = ccxt_config(
@@ -176,19 +180,19 @@ def build(
         )
     except (ImportError, AttributeError, ValueError) as exc:
         raise ConfigError(source, [f"strategies: {exc}"]) from None
-    embedded = EmbeddedVenues()
+    served = EmbeddedVenues()
     if venue_configs:
         venues = groups["venues"]
         specs.insert(
             0,
             ChildSpec(
                 "venues",
-                embedded.factory(tuple(venue_configs)),
+                served.factory(tuple(venue_configs)),
                 backoff=venues.backoff,
                 shutdown_grace=venues.shutdown_grace,
             ),
         )
-    runner = _fault_runner(topology, specs, embedded, source)
+    runner = _fault_runner(topology, specs, served, source)
     blocked_after = topology.supervision.blocked_after
     return Plan(
         specs,
@@ -199,8 +203,9 @@ def build(
         venue_specs,
         blocked_after=blocked_after or None,
         report=report,
-        faults=runner,
         embedded=embedded,
+        faults=runner,
+        served=served,
     )
 
 
@@ -215,7 +220,7 @@ def actor_paths(specs: Sequence[ChildSpec], parent: str = "") -> list[str]:
 
 
 def _fault_runner(
-    topology: Topology, specs: list[ChildSpec], embedded: EmbeddedVenues, source: str
+    topology: Topology, specs: list[ChildSpec], served: EmbeddedVenues, source: str
 ) -> FaultRunner | None:
     """The runner of ``[faults]``; a fault aimed at a path with no actor is a ConfigError."""
     plan = topology.faults
@@ -234,7 +239,7 @@ def _fault_runner(
         raise ConfigError(source, problems)
     return FaultRunner(
         plan,
-        venues=embedded.handles,
+        venues=served.handles,
         symbols={v.name: tuple(v.symbols) for v in topology.venues if v.kind == "embedded"},
         journal=topology.desk.journal,
         depth=max(v.book_depth for v in topology.venues),

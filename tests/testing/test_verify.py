@@ -30,6 +30,7 @@ def topology_file(tmp_path: Path, journal: str) -> Path:
     path = tmp_path / "desk.toml"
     path.write_text(
         f'[desk]\njournal = "{journal}"\n\n[[venues]]\nname = "sim"\nsymbols = ["BTC/USDT"]\n'
+        'embedded = { api_key = "sim-api-key", secret = "sim-secret" }\n'
     )
     return path
 
@@ -102,6 +103,10 @@ def test_verify_refuses_what_it_cannot_check(
     report = verify_topology(load(path))
     assert not report.ok
     assert "venue sim: embedded on a free port: give venues[0].embedded.port" in report.text()
+    path.write_text(path.read_text().replace("embedded = {", "embedded = { port = 9,")
+                    .replace('api_key = "sim-api-key", ', ""))  # fmt: skip
+    assert "its credentials are generated for each run" in verify_topology(load(path)).text()
+    path = topology_file(tmp_path, str(tmp_path / "j.sqlite"))
     assert main(["verify", str(path), "--venue", "nope=http://127.0.0.1:1"]) == 2
     assert main(["verify", str(path), "--venue", "sim"]) == 2
     (tmp_path / "j.sqlite").write_text("not a database, not at all" * 100)

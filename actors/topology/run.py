@@ -31,6 +31,7 @@ from actors.observe.summary import (
 from actors.observe.view import live_view
 from actors.runtime import System, open_system
 from actors.runtime.cell import unwrap
+from actors.testing.faultlog import FaultLog
 from actors.testing.invariants import InvariantReport
 from actors.testing.soak import SoakRecorder, report_lines, soak_report, write_report
 from actors.topology.build import Plan, build
@@ -289,9 +290,8 @@ async def run_plan(
                 figures = await trio.to_thread.run_sync(
                     _figures, journal, wall_started, last, marks
                 )
-            _report(figures, system, time.monotonic() - started, summary_json)
-            if plan.faults is not None:
-                print(plan.faults.log.summary_line(), file=sys.stderr, flush=True)
+            faults = plan.faults.log if plan.faults is not None else None
+            _report(figures, system, time.monotonic() - started, summary_json, faults)
             if report is not None:
                 _soak_report(plan, system, time.monotonic() - started, soak, report)
     assert system is not None
@@ -340,13 +340,24 @@ def _figures(
     return TradingFigures(source="none")
 
 
-def _report(figures: TradingFigures, system: System, elapsed: float, path: str | None) -> None:
+def _report(
+    figures: TradingFigures,
+    system: System,
+    elapsed: float,
+    path: str | None,
+    faults: FaultLog | None = None,
+) -> None:
     stats = system.all_stats()
-    text = "\n".join(["run summary:", *trading_lines(figures), run_summary(stats, elapsed)])
-    print(text, file=sys.stderr, flush=True)
+    lines = ["run summary:", *trading_lines(figures), run_summary(stats, elapsed)]
+    if faults is not None:
+        lines.append(faults.summary_line())
+    print("\n".join(lines), file=sys.stderr, flush=True)
     if path is not None:
+        content = summary_dict(figures, stats, elapsed)
+        if faults is not None:
+            content["faults"] = {"injected": faults.counts(), "failed": faults.failed()}
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(json.dumps(summary_dict(figures, stats, elapsed), indent=2))
+            Path(path).write_text(json.dumps(content, indent=2))
         except OSError as exc:
             print(f"actors: cannot write --summary-json {path}: {exc}", file=sys.stderr)

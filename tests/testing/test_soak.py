@@ -49,7 +49,7 @@ def test_a_short_chaos_run_trades_through_its_faults_and_reports_zero_violations
     report = tmp_path / "report.json"
     run = subprocess.run(
         [*ACTORS, "run", str(config), "--duration", str(DURATION), "--report", str(report),
-         "--view", "lines"],
+         "--summary-json", str(tmp_path / "summary.json"), "--view", "lines"],
         capture_output=True, text=True, timeout=180, cwd=tmp_path,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-4000:]
@@ -81,4 +81,6 @@ def test_a_short_chaos_run_trades_through_its_faults_and_reports_zero_violations
     # The operator saw it: each fault logged, the summary and the report printed.
     assert run.stderr.count("fault injected:") == faults["total"]
     assert f"faults injected: {faults['total']}" in run.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["faults"] == {"injected": faults["injected"], "failed": {}}
     assert "invariants: 0 violation(s)" in run.stderr

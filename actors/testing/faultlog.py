@@ -92,6 +92,10 @@ class FaultLog:
         """Faults injected in all."""
         return sum(self._injected.values())
 
+    def active(self) -> list[FaultRecord]:
+        """Faults applied and not over yet (for a live view: what is misbehaving now)."""
+        return [r for r in self.records if r.ok and not r.ended]
+
     def targets(self) -> set[str]:
         """Every actor path and venue name a fault was applied to."""
         return {r.target for r in self.records if r.ok}

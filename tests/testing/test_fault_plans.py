@@ -185,12 +185,14 @@ async def test_delayed_messages_arrive_late_in_order_and_are_counted(
         for i in range(5):
             await r.send(i)
         assert log == []  # held, and not yet received either
+        assert [r.kind for r in runner.log.active()] == ["delay_messages"]
         assert accounting(system.stats(), running=True).ok
         assert await r.ask("asked", timeout=10.0) == "asked"  # an ask waits out the delay
         assert [m for _, m in log] == [0, 1, 2, 3, 4, "asked"]
         assert all(t - sent == pytest.approx(2.0) for t, _ in log)
         await trio.sleep(6.0)  # the fault is over: no more delay, and the hook is gone
         assert system.mailbox("/r").intercept is None
+        assert runner.log.active() == []
         await r.send("late")
         assert await r.ask("now") == "now"
         assert log[-1][0] == pytest.approx(trio.current_time())

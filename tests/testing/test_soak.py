@@ -2,7 +2,7 @@
 
 The desk and its plan are config/chaos.toml's (the paper desk, crashed and stalled feeds,
 dropped sockets, 5xx after accepted orders, sequence gaps), only faster: every fault fires
-every few seconds for the ~14 s the faults run, so each kind hits a couple of times. The
+every 2.5-3.5 s for the 9 s the faults run (the schedule is seeded: the same every time). The
 30-minute run of the same file is in RELIABILITY.md.
 """
 
@@ -21,20 +21,20 @@ from tests.topology.toml_writer import dumps
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "actors"
 ACTORS = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "actors.cli"]
-DURATION = 20.0
+DURATION = 15.0
 
 pytestmark = pytest.mark.e2e
 
 
 def faster_chaos(tmp_path: Path) -> Path:
-    """config/chaos.toml with every fault about every 3-4 s and a shorter warm-up and settle."""
+    """config/chaos.toml with every fault every 2.5-3.5 s and a shorter warm-up and settle."""
     data = tomllib.loads((ROOT / "config" / "chaos.toml").read_text())
     data["desk"]["journal"] = str(tmp_path / "chaos.journal.sqlite")
     data["observe"] = {"status_interval": 0.0, "control": False}
     faults = data["faults"]
     faults.update(start_after=2.0, settle=4.0)
     for i, fault in enumerate(faults["inject"]):
-        fault["every"] = 3.0 + (i % 3) * 0.5
+        fault["every"] = 2.5 + (i % 3) * 0.5
         if "seconds" in fault:
             fault["seconds"] = min(fault["seconds"], 4.0)
     path = tmp_path / "chaos.toml"
@@ -58,7 +58,7 @@ def test_a_short_chaos_run_trades_through_its_faults_and_reports_zero_violations
     # Every kind of config/chaos.toml was injected, and none failed to apply.
     kinds = {f["kind"] for f in tomllib.loads(config.read_text())["faults"]["inject"]}
     assert set(faults["injected"]) == kinds, faults["injected"]
-    assert faults["total"] >= 2 * len(kinds) and not faults["failed"]
+    assert faults["total"] >= 2 * len(kinds) - 2 and not faults["failed"]
     assert all(r["ended"] for r in faults["records"])
     # It recovered from them: books fresh again after each fault that touched them. (How soon
     # the next order goes out depends on the market's moves, so it is reported, not asserted.)

@@ -11,8 +11,8 @@ never dropped, and the receiver takes them before ordinary messages.
 
 Fault injection (``actors.testing``) may set ``Mailbox.intercept``: a hook that sees every
 ordinary message offered and may let it in, hold it (to offer it again later: a delayed
-message) or have it dropped (counted like a drop of the overflow policy). Unset, it costs one
-attribute test per message.
+message) or have it dropped (counted like a drop of the overflow policy). Unset, it costs
+nothing: ``put_nowait`` tests one flag, "closed or intercepted", as it tested "closed" before.
 """
 
 from __future__ import annotations
@@ -109,17 +109,18 @@ class Mailbox:
 
     __slots__ = (
         "_blocked",
+        "_closed",
         "_control",
+        "_guarded",
+        "_intercept",
         "_items",
         "_receiver",
         "_senders",
         "_sleeping",
         "blocking",
         "capacity",
-        "closed",
         "dropped",
         "high_water",
-        "intercept",
         "on_drop",
         "overflow",
         "path",
@@ -138,18 +139,40 @@ class Mailbox:
         self.overflow = overflow
         self.blocking = overflow is Overflow.BLOCK
         self.path = path
-        self.closed = False
+        self._closed = False
+        self._intercept: Intercept | None = None
+        # One flag for "closed, or a fault hook is set": the hot path tests only this, as it
+        # tested ``closed`` alone before the hook existed.
+        self._guarded = False
         self.received = 0
         self.dropped = 0
         self.high_water = 0
         self.on_drop: Callable[[Any], None] | None = None
         """Called with each message the policy discards (the owner fails dropped asks)."""
-        self.intercept: Intercept | None = None
-        """Fault-injection hook (see ``Intercepted``); None in normal operation. Control
-        messages never pass through it."""
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the mailbox refuses messages (its actor stopped for good)."""
+        return self._closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        self._closed = value
+        self._guarded = value or self._intercept is not None
+
+    @property
+    def intercept(self) -> Intercept | None:
+        """Fault-injection hook (see ``Intercepted``); None in normal operation. Control
+        messages never pass through it."""
+        return self._intercept
+
+    @intercept.setter
+    def intercept(self, hook: Intercept | None) -> None:
+        self._intercept = hook
+        self._guarded = self._closed or hook is not None
 
     @property
     def has_control(self) -> bool:
@@ -167,10 +190,11 @@ class Mailbox:
         Raises ``MailboxFull`` when full under ``fail`` or ``block``, ``MailboxClosed`` after
         ``close``.
         """
-        if self.closed:
-            raise MailboxClosed(self.path)
-        if self.intercept is not None and (verdict := self.intercept(message)) is not None:
-            return self._intercepted(message, verdict)
+        if self._guarded:
+            if self._closed:
+                raise MailboxClosed(self.path)
+            if (verdict := self._intercept(message)) is not None:  # type: ignore[misc]
+                return self._intercepted(message, verdict)
         self.received += 1
         items = self._items
         if len(items) >= self.capacity:
@@ -320,10 +344,11 @@ class ConflatingMailbox(Mailbox):
         return None if type(message) is Ask else self._key(message)
 
     def put_nowait(self, message: Any) -> bool:
-        if self.closed:
-            raise MailboxClosed(self.path)
-        if self.intercept is not None and (verdict := self.intercept(message)) is not None:
-            return self._intercepted(message, verdict)
+        if self._guarded:
+            if self._closed:
+                raise MailboxClosed(self.path)
+            if (verdict := self._intercept(message)) is not None:  # type: ignore[misc]
+                return self._intercepted(message, verdict)
         key = self._key_of(message)
         latest = self._latest
         if key is not None and key in latest:

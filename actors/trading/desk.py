@@ -46,6 +46,7 @@ from actors.trading.config import (
 )
 from actors.trading.consolidated import ConsolidatedActor
 from actors.trading.journal_actor import JournalActor
+from actors.trading.journal_session import identify_for
 from actors.trading.market_data import MarketDataConnection
 from actors.trading.messages import BookSnapshot
 from actors.trading.private import PrivateSession
@@ -109,10 +110,20 @@ def desk_specs(
             give_up=policy.give_up,
         )
 
+    identify = identify_for(venues)
     journal = leaf(
         "journal",
         "journal",
-        lambda: JournalActor(options.journal_path, options.journal_flush_interval),
+        lambda: JournalActor(
+            options.journal_path,
+            options.journal_flush_interval,
+            desk=options.desk_name,
+            identify=identify,
+            resume=options.resume,
+            snapshot_every=options.snapshot_every,
+            retention=options.retention,
+            retain_orders=options.retain_orders,
+        ),
         mailbox=MailboxSpec(capacity=4096),
     )
     risk = leaf(

@@ -23,6 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a topology until SIGINT/SIGTERM")
     run.add_argument("config", help="topology file, e.g. config/paper.toml")
     run.add_argument("--duration", type=float, help="stop gracefully after this many seconds")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a journal of earlier embedded-venue sessions (desk.resume = true)",
+    )
 
     check = commands.add_parser("check", help="validate a topology and print its tree")
     check.add_argument("config")
@@ -41,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.log_level, args.log_format)
     if args.command == "run":
-        return _run(args.config, args.duration)
+        return _run(args.config, args.duration, args.resume)
     if args.command == "check":
         return _check(args.config)
     return _sim_exchange(args)
@@ -64,12 +69,14 @@ class ExitCode(enum.IntEnum):
     or timed out, or ``desk.cancel_on_shutdown`` is off): the log and stderr list them."""
 
 
-def _run(path: str, duration: float | None) -> int:
+def _run(path: str, duration: float | None, resume: bool = False) -> int:
     from actors.topology.load import ConfigError, load
     from actors.topology.run import run_topology
 
     try:
         topology = load(path)
+        if resume:
+            topology = topology.resumed()
         outcome = trio.run(lambda: run_topology(topology, source=path, duration=duration))
     except ConfigError as exc:
         print(exc, file=sys.stderr)

@@ -15,6 +15,7 @@ from actors.topology.schema import StrategySection, Topology, VenueSection
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
 from actors.trading.desk import desk_specs
 from actors.trading.journal import probe_journal
+from actors.trading.journal_session import account_problem
 from actors.trading.ratelimit import VenueBudget
 from actors.trading.risk import STP_MODES
 from actors.trading.shutdown import ShutdownReport
@@ -103,11 +104,14 @@ def build(
                     rate=venue.rate,
                     burst=venue.burst,
                     self_trade_mode=STP_MODES[topology.risk.self_trade],
+                    identity="session" if venue.kind == "embedded" else "account",
                 )
             )
         except ValueError as exc:
             problems.append(f"venues[{i}]: {exc}")
-    journal_problem = probe_journal(topology.desk.journal)
+    journal_problem = probe_journal(topology.desk.journal) or account_problem(
+        topology.desk.journal, venue_specs
+    )
     if journal_problem:
         problems.append(f"desk.journal: {journal_problem}")
     if problems:
@@ -127,6 +131,11 @@ def build(
         cancel_on_shutdown=topology.desk.cancel_on_shutdown,
         orphans=topology.desk.orphans,
         groups=groups,
+        desk_name=topology.desk.name,
+        resume=topology.desk.resume,
+        snapshot_every=topology.desk.snapshot_every,
+        retention=topology.desk.retention,
+        retain_orders=topology.desk.retain_orders,
     )
     budgets: dict[str, VenueBudget] = {}
     report = ShutdownReport()

@@ -156,6 +156,17 @@ class DeskSection(Section):
     orphans: Literal["adopt", "cancel", "ignore"] = "adopt"
     """Open venue orders with this desk's client-id prefix that the journal does not know:
     adopt them (tracked, given to their strategy), cancel them, or only log them."""
+    resume: bool = False
+    """Continue a journal of earlier embedded-venue sessions (their positions and trading
+    state) instead of moving it aside for a fresh one (``actors run --resume``)."""
+    snapshot_every: Annotated[int, Meta(ge=0, le=100_000_000)] = 10_000
+    """Journal records between snapshots of the desk's state; start-up replays at most about
+    this many records after the newest snapshot (0: no snapshots)."""
+    retention: Annotated[float, Meta(ge=0, le=365 * 86_400)] = 3600.0
+    """Seconds a finished order stays in the desk's state; then its records move to the
+    journal's archive (``<journal>.archive``)."""
+    retain_orders: Annotated[int, Meta(ge=0, le=10_000_000)] = 10_000
+    """At most this many finished orders stay in the desk's state (the newest)."""
 
 
 class ObserveSection(Section):
@@ -176,3 +187,7 @@ class Topology(Section):
     risk: RiskLimits = RiskLimits()
     strategies: list[StrategySection] = []
     observe: ObserveSection = ObserveSection()
+
+    def resumed(self) -> Topology:
+        """This topology with ``desk.resume`` set (``actors run --resume``)."""
+        return msgspec.structs.replace(self, desk=msgspec.structs.replace(self.desk, resume=True))

@@ -306,5 +306,5 @@ class OrderService:
             "accountType": "SPOT",
             "balances": account.balances(),
             "permissions": ["SPOT"],
-            "uid": 1,
+            "uid": account.uid,
         }

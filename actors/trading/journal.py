@@ -98,7 +98,8 @@ SCHEMA_VERSION = 2
 KEEP_SNAPSHOTS = 2
 """Snapshots kept: the newest, and one to fall back on should it be unreadable."""
 _PAGE = 512
-_COMPACT_BATCH = 2000
+_COMPACT_BATCH = 1000
+_COMPACT_SCAN = 5000
 
 KINDS: dict[str, tuple[type[Message], ...]] = {
     "intent": (OrderIntent,),
@@ -648,35 +649,43 @@ class Journal:
         moved = 0
         after = 0
         while True:
-            with self._lock:
+            with self._lock:  # narrow rows: which records, not what they hold
                 rows = self._conn.execute(
-                    "SELECT seq, at, kind, client_order_id, payload FROM events"
+                    "SELECT seq, client_order_id FROM events"
                     " WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                    (after, upto, _COMPACT_BATCH),
+                    (after, upto, _COMPACT_SCAN),
                 ).fetchall()
             if not rows:
                 break
             after = rows[-1][0]
-            doomed = [r for r in rows if r[3] is None or r[3] not in keep]
-            if not doomed:
-                continue
-            archive = self._open_archive(create=True)
-            assert archive is not None
-            with self._lock:
-                with _Tx(archive):
-                    archive.executemany(
-                        "INSERT OR IGNORE INTO events"
-                        " (seq, at, kind, client_order_id, payload) VALUES (?, ?, ?, ?, ?)",
-                        doomed,
-                    )
-                with self._transaction():
-                    self._conn.executemany(
-                        "DELETE FROM events WHERE seq = ?", [(r[0],) for r in doomed]
-                    )
-                # Give the freed pages back (a no-op for a file made without auto_vacuum).
-                self._conn.execute("PRAGMA incremental_vacuum")
-            moved += len(doomed)
+            doomed = [seq for seq, cid in rows if cid is None or cid not in keep]
+            for i in range(0, len(doomed), _COMPACT_BATCH):
+                moved += self._archive_batch(doomed[i : i + _COMPACT_BATCH])
         return moved
+
+    def _archive_batch(self, seqs: list[int]) -> int:
+        archive = self._open_archive(create=True)
+        assert archive is not None
+        marks = ",".join("?" * len(seqs))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, at, kind, client_order_id, payload FROM events"
+                f" WHERE seq IN ({marks})",
+                seqs,
+            ).fetchall()
+        # The archive is this thread's alone: its commit (an fsync) does not hold up appends.
+        with _Tx(archive):
+            archive.executemany(
+                "INSERT OR IGNORE INTO events"
+                " (seq, at, kind, client_order_id, payload) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        with self._lock:
+            with self._transaction():
+                self._conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", seqs)
+            # Give the freed pages back (a no-op for a file made without auto_vacuum).
+            self._conn.execute("PRAGMA incremental_vacuum")
+        return len(rows)
 
     def _open_archive(self, *, create: bool) -> sqlite3.Connection | None:
         """The archive's connection (made on first use); None if there is none."""

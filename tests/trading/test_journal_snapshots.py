@@ -177,7 +177,7 @@ def play(j: Journal, steps: list[tuple[str, int, int]], *, prune: bool) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(STEP, max_size=60))
 def test_start_from_a_snapshot_equals_a_full_replay(tmp_path: Path, steps) -> None:
@@ -209,7 +209,7 @@ def assert_pruned_from(start: dict[str, Any], history: dict[str, Any]) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(STEP, max_size=60))
 def test_pruned_snapshots_keep_every_open_order_and_every_position(tmp_path: Path, steps) -> None:

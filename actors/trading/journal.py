@@ -54,8 +54,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,10 @@ class Checkpoint:
     archived: int
     """Records moved from the journal to its archive."""
     quarantined: list[Quarantined]
+    compact_upto: int = 0
+    """Records up to this seq that are not of an order in ``keep`` are no longer needed."""
+    keep: frozenset[str] = frozenset()
+    """Orders still in the state (their records stay)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -617,20 +621,30 @@ class Journal:
         retention: float = 3600.0,
         retain_orders: int = 10_000,
     ) -> Checkpoint:
-        """Bring ``replay`` up to the last record, drop terminal orders past the retention
-        window from it, snapshot it, and archive the records nobody needs any more.
+        """:meth:`snapshot`, then :meth:`compact` what it allows; what both did."""
+        done = self.snapshot(replay, retention=retention, retain_orders=retain_orders)
+        return replace(done, archived=self.compact(done.compact_upto, done.keep))
 
-        Runs beside the appends (on a worker thread): the lock is held only per page read,
-        per snapshot insert and per compaction batch.
+    def snapshot(
+        self,
+        replay: Replay,
+        *,
+        retention: float = 3600.0,
+        retain_orders: int = 10_000,
+    ) -> Checkpoint:
+        """Bring ``replay`` up to the last record, drop terminal orders past the retention
+        window from it and snapshot it (nothing archived yet: see ``compact_upto``).
+
+        Runs beside the appends (on a worker thread): the lock is held only per page read
+        and for the snapshot's insert.
         """
         _, found = self.advance(replay)
         pruned = replay.prune(self._wall_clock(), retention, retain_orders)
         state = replay.state()
         oldest = self.write_snapshot(state)
-        archived = self.compact(oldest, {o.intent.client_order_id for o in state.orders})
         return Checkpoint(
-            state.seq, len(state.orders), self._snapshot_size(state.seq), len(pruned),
-            archived, found,
+            state.seq, len(state.orders), self._snapshot_size(state.seq), len(pruned), 0, found,
+            compact_upto=oldest, keep=frozenset(o.intent.client_order_id for o in state.orders),
         )  # fmt: skip
 
     def _snapshot_size(self, seq: int) -> int:
@@ -640,7 +654,7 @@ class Journal:
             ).fetchone()
         return int(row[0]) if row else 0
 
-    def compact(self, upto: int, keep: set[str]) -> int:
+    def compact(self, upto: int, keep: Set[str]) -> int:
         """Move records with seq <= ``upto`` to the archive, except those of orders in
         ``keep``; how many moved. Each batch is committed to the archive before it is
         deleted here, so an interruption leaves a record in both files, never in none."""

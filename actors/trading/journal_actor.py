@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import trio
 
 from actors.runtime import Actor
-from actors.trading.journal import Checkpoint, Journal, Quarantined, Recovery, kind_of
+from actors.trading.journal import Journal, Quarantined, Recovery, kind_of
 from actors.trading.journal_session import Identify, VenueIdentity, open_journal
 from actors.trading.journal_state import DeskState, Replay
 from actors.trading.messages import Message
@@ -80,6 +80,8 @@ class JournalActor(Actor):
         self._limiter = trio.CapacityLimiter(1)
         self._state_limiter = trio.CapacityLimiter(1)
         """Held by whoever uses ``_replay`` (always on a worker thread)."""
+        self._compact_limiter = trio.CapacityLimiter(1)
+        """Held while records move to the archive (on a worker thread)."""
         self._replay: Replay | None = None
         self._pending: list[Message] = []
         self._wake = trio.Event()
@@ -93,6 +95,8 @@ class JournalActor(Actor):
         """Records of this journal set aside because they cannot be replayed."""
         self.snapshots = 0
         self.snapshot_errors = 0
+        self.archived = 0
+        """Records moved to the archive by this actor."""
         self.rotated_to: str | None = None
         """Where the journal of other venue sessions was moved at start (None: it was not)."""
         self.startup_seconds = 0.0
@@ -270,22 +274,30 @@ class JournalActor(Actor):
         self.ctx.start_soon(self._snapshot)
 
     async def _snapshot(self) -> None:
+        """Snapshot the state, then archive what it allows (each on a worker thread).
+
+        Only the snapshot holds the state: a ``ReadState`` waits for it, not for the
+        compaction, which may move many records (the first one after an upgrade).
+        """
         journal, replay = self.journal, self._replay
         assert journal is not None and replay is not None
         started = time.perf_counter()
-        checkpoint = functools.partial(
-            journal.checkpoint,
-            replay,
-            retention=self.retention,
-            retain_orders=self.retain_orders,
+        snapshot = functools.partial(
+            journal.snapshot, replay, retention=self.retention, retain_orders=self.retain_orders
         )
 
-        def run() -> Checkpoint | None:
-            # The journal may have closed while this waited for the state.
-            return checkpoint() if self.journal is not None else None
+        def run(step: Callable[[], Any]) -> Any:
+            # The journal may have closed while this waited for its turn.
+            return step() if self.journal is not None else None
 
         try:
-            done = await trio.to_thread.run_sync(run, limiter=self._state_limiter)
+            done = await trio.to_thread.run_sync(run, snapshot, limiter=self._state_limiter)
+            if done is None:
+                return
+            self.snapshots += 1
+            self._count_quarantined(done.quarantined)
+            compact = functools.partial(journal.compact, done.compact_upto, done.keep)
+            archived = await trio.to_thread.run_sync(run, compact, limiter=self._compact_limiter)
         except Exception as exc:
             # The journal itself goes on; start-up just replays more until the next one.
             self.snapshot_errors += 1
@@ -293,14 +305,11 @@ class JournalActor(Actor):
             return
         finally:
             self._snapshotting = False
-        if done is None:
-            return
-        self.snapshots += 1
-        self._count_quarantined(done.quarantined)
+        self.archived += archived or 0
         self.ctx.log.info(
             "journal %s: snapshot after seq %d (%d order(s), %.0f KB; %d order(s) past "
             "retention dropped, %d record(s) archived) in %.2fs",
-            self.path, done.seq, done.orders, done.size / 1e3, done.pruned, done.archived,
+            self.path, done.seq, done.orders, done.size / 1e3, done.pruned, archived or 0,
             time.perf_counter() - started,
         )  # fmt: skip
 
@@ -328,7 +337,7 @@ class JournalActor(Actor):
         try:
             await self._commit_now(())
         finally:
-            # A snapshot in flight finishes first (it holds the file).
-            async with self._state_limiter:
+            # A snapshot or compaction in flight finishes first (it holds the file).
+            async with self._state_limiter, self._compact_limiter:
                 journal, self.journal = self.journal, None
                 await trio.to_thread.run_sync(journal.close, limiter=self._limiter)

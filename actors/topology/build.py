@@ -49,6 +49,8 @@ class Plan:
     blocked_after: float | None = 0.5
     """Threshold of the blocking monitor (None: off); see ``actors.runtime.monitor``."""
     report: ShutdownReport = field(default_factory=ShutdownReport)
+    embedded: dict[str, VenueConfig] = field(default_factory=dict)
+    """Configuration of every embedded venue (port, protocol, credentials), by name."""
     """Filled in when the router stops: the orders left possibly live at a venue."""
 
 
@@ -69,14 +71,22 @@ def build(
     venue_configs: list[VenueConfig] = []
     venue_specs: list[VenueSpec] = []
     endpoints: dict[str, str] = {}
+    embedded: dict[str, VenueConfig] = {}
     problems: list[str] = []
     for i, venue in enumerate(topology.venues):
         if venue.kind == "embedded":
             config = _embedded(venue, pick_port)
             venue_configs.append(config)
+            embedded[venue.name] = config
             url = f"http://127.0.0.1:{config.port}"
             endpoints[venue.name] = url
-            ccxt: dict[str, Any] = ccxt_config(url, config.api_key, config.secret)
+            ccxt: dict[str, Any] = ccxt_config(
+                url,
+                config.api_key,
+                config.secret,
+                protocol=config.protocol,
+                password=config.passphrase,
+            )
         else:
             ccxt = dict(venue.options)
             for key, var in (("apiKey", venue.api_key_env), ("secret", venue.secret_env)):
@@ -94,7 +104,9 @@ def build(
                     venue.name,
                     ccxt,
                     tuple(venue.symbols),
-                    exchange=venue.exchange,
+                    exchange=venue.embedded.protocol
+                    if venue.kind == "embedded"
+                    else venue.exchange,
                     stall_after=venue.stall_after,
                     watch_trades=venue.watch_trades,
                     watch_tickers=venue.watch_tickers,
@@ -167,6 +179,7 @@ def build(
         venue_specs,
         blocked_after=blocked_after or None,
         report=report,
+        embedded=embedded,
     )
 
 
@@ -206,6 +219,7 @@ def _embedded(venue: VenueSection, pick_port: Callable[[], int]) -> VenueConfig:
     embedded = venue.embedded
     return VenueConfig(
         name=venue.name,
+        protocol=embedded.protocol,
         port=embedded.port or pick_port(),
         symbols=tuple(venue.symbols),
         seed=embedded.seed,

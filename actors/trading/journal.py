@@ -425,6 +425,12 @@ class Journal:
             if len(rows) < _PAGE:
                 return
 
+    def history(self) -> Iterator[JournalEvent]:
+        """Every record ever written, the archive's and the journal's, in seq order
+        (quarantined ones left out; an undecodable one raises as in :meth:`events`)."""
+        for seq, at, kind, cid, payload in self._history():
+            yield JournalEvent(seq, at, kind, cid, self._decode(seq, kind, payload))
+
     def _page(self, after: int, client_order_id: str | None = None) -> list[Any]:
         """The next rows after seq ``after`` that are not quarantined."""
         where = "seq > ? AND seq NOT IN (SELECT seq FROM quarantine)"

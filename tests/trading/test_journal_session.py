@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from actors.cli import main
+from actors.trading.ccxt_bridge import open_loop
+from actors.trading.config import VenueSpec
 from actors.trading.journal import Header, Journal, VenueStamp, archive_path_of
 from actors.trading.journal_session import (
     JournalOwnerMismatch,
@@ -21,6 +23,7 @@ from actors.trading.journal_session import (
     account_identity,
     judge,
     open_journal,
+    read_session,
 )
 from actors.trading.journal_state import Replay
 from actors.trading.messages import (
@@ -31,7 +34,7 @@ from actors.trading.messages import (
     SubmitOrder,
     TradingState,
 )
-from actors.venues import Venue, VenueConfig, open_venue
+from actors.venues import Venue, VenueConfig, open_venue, venue_ccxt_config
 from tests.trading.e2e_helpers import FROZEN, running_desk
 
 A, B = VenueIdentity("session", "111"), VenueIdentity("session", "222")
@@ -195,3 +198,22 @@ async def test_a_desk_on_fresh_embedded_venues_starts_a_fresh_journal_unless_res
     with Journal(aside) as old:
         assert old.recover().trading_state is TradingState.HALTED
         assert old.header().venues["sim"].identity == str(uid)
+
+
+@pytest.mark.e2e
+async def test_every_start_of_an_embedded_okx_venue_is_a_session_of_its_own() -> None:
+    # (Binance's: the desk test above reads the uid each venue start made.)
+    protocol = "okx"
+    config = VenueConfig(protocol=protocol, symbols=("BTC/USDT",), rate_hz=0.0)
+    sessions = []
+    async with open_loop():
+        for _ in range(2):
+            async with open_venue(config) as venue:
+                spec = VenueSpec(
+                    "v", venue_ccxt_config(venue), ("BTC/USDT",), exchange=protocol,
+                    identity="session",
+                )  # fmt: skip
+                first = await read_session(spec)
+                assert await read_session(spec) == first  # the same venue: the same session
+                sessions.append(first)
+    assert sessions[0] != sessions[1] and {s.kind for s in sessions} == {"session"}

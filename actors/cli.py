@@ -30,13 +30,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim = commands.add_parser("sim-exchange", help="serve embedded venue(s) on loopback")
     sim.add_argument("--host", default="127.0.0.1", help="loopback only (127.0.0.1)")
     sim.add_argument(
-        "--port", type=int, action="append", help="port of a venue (repeat for several)"
+        "--port", type=int, action="append", help="port of a venue (repeat for several; 0: free)"
+    )
+    sim.add_argument(
+        "--protocol",
+        default="binance",
+        help="binance or okx; a comma-separated list gives one per --port (binance)",
     )
     sim.add_argument("--symbols", default="BTC/USDT,ETH/USDT", help="comma-separated symbols")
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--rate", type=float, default=50.0, help="book changes/s per symbol")
-    sim.add_argument("--api-key", default="sim-api-key")
-    sim.add_argument("--secret", default="sim-secret")
+    sim.add_argument("--api-key", help="API key to accept (default: generated for this run)")
+    sim.add_argument("--secret", help="API secret (default: generated for this run)")
+    sim.add_argument("--passphrase", help="OKX API passphrase (default: generated)")
+    sim.add_argument("--tls", action="store_true", help="serve https/wss, self-signed")
 
     args = parser.parse_args(argv)
     configure_logging(args.log_level, args.log_format)
@@ -153,9 +160,10 @@ def supervisor_line(spec: ChildSpec) -> str:
 
 
 def _sim_exchange(args: argparse.Namespace) -> int:
-    from actors.venues.standalone import run_sim_exchange
+    from actors.venues.standalone import SimExchangeError, run_sim_exchange
 
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    protocols = [p.strip() for p in args.protocol.split(",") if p.strip()]
     try:
         run_sim_exchange(
             host=args.host,
@@ -163,10 +171,13 @@ def _sim_exchange(args: argparse.Namespace) -> int:
             symbols=symbols,
             seed=args.seed,
             rate_hz=args.rate,
+            protocols=protocols,
             api_key=args.api_key,
             secret=args.secret,
+            passphrase=args.passphrase,
+            tls=args.tls,
         )
-    except ValueError as exc:
+    except (SimExchangeError, ValueError) as exc:
         print(f"actors sim-exchange: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     return ExitCode.OK

@@ -75,7 +75,13 @@ def build(
             venue_configs.append(config)
             url = f"http://127.0.0.1:{config.port}"
             endpoints[venue.name] = url
-            ccxt: dict[str, Any] = ccxt_config(url, config.api_key, config.secret)
+            ccxt: dict[str, Any] = ccxt_config(
+                url,
+                config.api_key,
+                config.secret,
+                protocol=config.protocol,
+                password=config.passphrase,
+            )
         else:
             ccxt = dict(venue.options)
             for key, var in (("apiKey", venue.api_key_env), ("secret", venue.secret_env)):
@@ -93,7 +99,9 @@ def build(
                     venue.name,
                     ccxt,
                     tuple(venue.symbols),
-                    exchange=venue.exchange,
+                    exchange=venue.embedded.protocol
+                    if venue.kind == "embedded"
+                    else venue.exchange,
                     stall_after=venue.stall_after,
                     watch_trades=venue.watch_trades,
                     watch_tickers=venue.watch_tickers,
@@ -197,6 +205,7 @@ def _embedded(venue: VenueSection, pick_port: Callable[[], int]) -> VenueConfig:
     embedded = venue.embedded
     return VenueConfig(
         name=venue.name,
+        protocol=embedded.protocol,
         port=embedded.port or pick_port(),
         symbols=tuple(venue.symbols),
         seed=embedded.seed,

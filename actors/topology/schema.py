@@ -92,6 +92,8 @@ class SupervisionSection(Section):
 class EmbeddedSection(Section):
     """Settings of an embedded (simulated) venue started inside the process."""
 
+    protocol: Literal["binance", "okx"] = "binance"
+    """Wire protocol the venue speaks (Binance spot or OKX v5); the desk uses that ccxt class."""
     port: Port = 0
     """0 picks a free port."""
     seed: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 1

@@ -16,7 +16,6 @@ from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
 from actors.trading.desk import desk_specs
 from actors.trading.journal import probe_journal
 from actors.trading.ratelimit import VenueBudget
-from actors.trading.risk import STP_MODES
 from actors.trading.shutdown import ShutdownReport
 from actors.trading.strategy import InvalidParams, Strategy, resolve
 from actors.venues.actor import VenueActor
@@ -84,12 +83,16 @@ def build(
             )
         else:
             ccxt = dict(venue.options)
-            for key, var in (("apiKey", venue.api_key_env), ("secret", venue.secret_env)):
+            for key, var in (
+                ("apiKey", venue.api_key_env),
+                ("secret", venue.secret_env),
+                ("password", venue.password_env),
+            ):
                 if var is None:
                     continue
                 if not env.get(var):
                     problems.append(
-                        f"venues[{i}].{_env_key(key)}: environment variable {var} is not set"
+                        f"venues[{i}].{ENV_KEYS[key]}: environment variable {var} is not set"
                     )
                 else:
                     ccxt[key] = env[var]
@@ -101,7 +104,7 @@ def build(
                     tuple(venue.symbols),
                     exchange=venue.embedded.protocol
                     if venue.kind == "embedded"
-                    else venue.exchange,
+                    else venue.exchange or "binance",
                     stall_after=venue.stall_after,
                     watch_trades=venue.watch_trades,
                     watch_tickers=venue.watch_tickers,
@@ -110,7 +113,10 @@ def build(
                     submit_timeout=venue.submit_timeout,
                     rate=venue.rate,
                     burst=venue.burst,
-                    self_trade_mode=STP_MODES[topology.risk.self_trade],
+                    self_trade_mode=None
+                    if topology.risk.self_trade == "off"
+                    else topology.risk.self_trade,
+                    sandbox=venue.kind == "exchange" and venue.sandbox,
                 )
             )
         except ValueError as exc:
@@ -197,8 +203,8 @@ def strategy_params(strategy: StrategySection, all_venues: list[str]) -> dict[st
     return {**where, **strategy.params}
 
 
-def _env_key(key: str) -> str:
-    return "api_key_env" if key == "apiKey" else "secret_env"
+ENV_KEYS = {"apiKey": "api_key_env", "secret": "secret_env", "password": "password_env"}
+"""ccxt credential -> the venue key naming the environment variable that holds it."""
 
 
 def _embedded(venue: VenueSection, pick_port: Callable[[], int]) -> VenueConfig:

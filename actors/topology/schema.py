@@ -111,11 +111,17 @@ class VenueSection(Section):
     symbols: list[str]
     kind: Literal["embedded", "exchange"] = "embedded"
     """``embedded``: the simulated venue in this process; ``exchange``: a real ccxt exchange."""
-    exchange: str = "binance"
-    """ccxt id of a real exchange (``kind = "exchange"``)."""
+    exchange: str | None = None
+    """ccxt id of a real exchange (``kind = "exchange"``; default ``binance``). An embedded
+    venue names its protocol in ``embedded.protocol`` instead."""
+    sandbox: bool = False
+    """A real exchange's test environment (ccxt's sandbox mode: Binance's spot testnet, OKX's
+    demo trading)."""
     api_key_env: str | None = None
     """Environment variable holding the API key of a real exchange (never the key itself)."""
     secret_env: str | None = None
+    password_env: str | None = None
+    """Environment variable holding the API passphrase (ccxt's ``password``: OKX, KuCoin...)."""
     options: dict[str, Any] = {}
     """Extra ccxt constructor options."""
     stall_after: PositiveSeconds = 10.0

@@ -105,8 +105,17 @@ def venue_spec(venue: Venue, **overrides: Any) -> VenueSpec:
     options: dict[str, Any] = {"stall_after": 2.0, "submit_timeout": 2.0, "rate": 200.0}
     options.update(overrides)
     secret = options.pop("secret", venue.config.secret)  # a wrong secret, for auth tests
-    cfg = ccxt_config(venue.port, venue.config.api_key, secret)
-    return VenueSpec(venue.config.name, cfg, tuple(venue.config.symbols), **options)
+    protocol = venue.config.protocol
+    cfg = ccxt_config(
+        venue.port,
+        venue.config.api_key,
+        secret,
+        protocol=protocol,
+        password=venue.config.passphrase,
+    )
+    return VenueSpec(
+        venue.config.name, cfg, tuple(venue.config.symbols), exchange=protocol, **options
+    )
 
 
 @dataclass

@@ -46,6 +46,10 @@ SYM = "BTC/USDT"
 ROUTER_GRACE = 15.0
 
 
+CONTROL_TOKEN: dict[str, str] = {}
+"""The venue's ``/_sim`` token, from the line ``sim-exchange`` printed."""
+
+
 def control(url: str, path: str, body: dict[str, Any] | None = None) -> None:
     """POST to the venue's ``/_sim`` control endpoint."""
     import urllib.request
@@ -53,6 +57,7 @@ def control(url: str, path: str, body: dict[str, Any] | None = None) -> None:
     data = json.dumps(body or {}).encode()
     request = urllib.request.Request(url + path, data=data, method="POST")
     request.add_header("Content-Type", "application/json")
+    request.add_header("X-Sim-Token", CONTROL_TOKEN["token"])
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
 
@@ -119,7 +124,9 @@ def main() -> int:
     journal = tmp / "desk.sqlite"
     venue = subprocess.Popen(
         [sys.executable, "-m", "actors.cli", "sim-exchange", "--port", "0", "--symbols", SYM,
-         "--seed", "9", "--rate", "80"],
+         "--seed", "9", "--rate", "80",
+         # the desk process signs with the fixed test keys; sim-exchange generates keys unless told
+         "--api-key", "sim-api-key", "--secret", "sim-secret"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     ok = True
@@ -127,6 +134,7 @@ def main() -> int:
         assert venue.stdout is not None
         info = json.loads(venue.stdout.readline())
         url, port = info["url"], int(info["url"].rsplit(":", 1)[1])
+        CONTROL_TOKEN["token"] = info["control"]["token"]
         exchange = ccxt.binance(info["ccxt"])
         exchange.load_markets()
         print(f"venue {url} in process {venue.pid}; journal {journal}")

@@ -25,6 +25,7 @@ import ccxt
 import ccxt.pro
 import trio_asyncio
 
+from actors.trading.aio_loop import adopt
 from actors.trading.dialects import DEFAULT as DEFAULT_DIALECT
 from actors.trading.dialects import Dialect, dialect_for
 from actors.trading.markets import MarketInfo
@@ -37,8 +38,11 @@ SubmitOutcome = Literal["rejected", "rate_limited", "unknown"]
 
 
 @asynccontextmanager
-async def open_loop() -> AsyncIterator[asyncio.AbstractEventLoop]:
+async def open_loop(*, batching: bool = True) -> AsyncIterator[asyncio.AbstractEventLoop]:
     """The process's one asyncio loop, on which every ccxt client runs, for the block's life.
+
+    With ``batching`` (the default) the loop runs every already-queued asyncio callback in
+    one trio scheduler pass instead of one per pass (``actors.trading.aio_loop``).
 
     Errors in asyncio callbacks are logged, never fatal: trio-asyncio's default handler
     re-raises them into the loop's nursery, which would end every ccxt client of the process
@@ -52,6 +56,8 @@ async def open_loop() -> AsyncIterator[asyncio.AbstractEventLoop]:
     """
     async with trio_asyncio.open_loop() as loop:
         loop.set_exception_handler(log_asyncio_error)
+        if batching:
+            adopt(loop)
         yield loop
 
 

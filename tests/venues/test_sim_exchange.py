@@ -1,5 +1,5 @@
-"""``actors sim-exchange``: bad arguments and busy ports exit 2 in one line; OKX and Binance
-venues in their own process print ccxt options that work, and stop cleanly on SIGINT."""
+"""``actors sim-exchange``: bad arguments and busy ports exit 2 in one line; an OKX venue in its
+own process prints ccxt options and a control token that work, and stops cleanly on SIGINT."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ import sys
 import ccxt
 import msgspec
 import pytest
+import trio
 
 from actors.cli import main
+from actors.testing import VenueControl
+from actors.venues.standalone import build_configs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -49,24 +52,40 @@ def test_a_port_in_use_exits_2_with_one_line(capsys: pytest.CaptureFixture[str])
     assert f"127.0.0.1:{port}: address already in use" in err and err.count("\n") == 1
 
 
-def test_okx_and_binance_side_by_side_with_generated_keys_then_sigint() -> None:
-    argv = [sys.executable, "-m", "actors.cli", "sim-exchange", "--port", "0", "--port", "0"]
-    argv += ["--protocol", "okx,binance", "--symbols", "BTC/USDT", "--rate", "5"]
+def test_protocols_per_port_share_one_set_of_generated_credentials() -> None:
+    configs = build_configs(
+        host="127.0.0.1",
+        ports=[0, 0],
+        symbols=["BTC/USDT"],
+        seed=1,
+        rate_hz=5.0,
+        protocols=["okx", "binance"],
+    )
+    assert [c.protocol for c in configs] == ["okx", "binance"]
+    assert configs[0].api_key not in (None, "sim-api-key")  # generated for this run
+    assert {(c.api_key, c.secret, c.passphrase) for c in configs} == {
+        (configs[0].api_key, configs[0].secret, configs[0].passphrase)
+    }
+    again = build_configs(host="127.0.0.1", ports=[0], symbols=["BTC/USDT"], seed=1, rate_hz=5.0)
+    assert again[0].api_key != configs[0].api_key
+
+
+def test_okx_venue_in_its_own_process_then_sigint() -> None:
+    argv = [sys.executable, "-m", "actors.cli", "sim-exchange", "--protocol", "okx"]
+    argv += ["--symbols", "BTC/USDT", "--rate", "5"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     try:
         assert proc.stdout is not None
-        okx_line, binance_line = (msgspec.json.decode(proc.stdout.readline()) for _ in range(2))
-        assert (okx_line["protocol"], binance_line["protocol"]) == ("okx", "binance")
-        creds = okx_line["ccxt"]
-        assert creds["apiKey"] != "sim-api-key" and creds["password"]  # generated per run
-        assert binance_line["ccxt"]["apiKey"] == creds["apiKey"]  # one set per run
+        line = msgspec.json.decode(proc.stdout.readline())
+        assert line["protocol"] == "okx" and line["control"]["url"].endswith("/_sim")
+        creds = line["ccxt"]
+        assert creds["apiKey"] and creds["secret"] and creds["password"]
         okx = ccxt.okx({**creds, "enableRateLimit": False})  # the sync class, unmodified
         assert okx.fetch_balance()["USDT"]["free"] == 100000
-        assert okx_line["control"]["token"] and okx_line["control"]["url"].endswith("/_sim")
-        binance = ccxt.binance({**binance_line["ccxt"], "enableRateLimit": False})
-        assert binance.fetch_balance()["USDT"]["free"] == 100000
+        control = VenueControl(line["url"], token=line["control"]["token"])
+        assert trio.run(control.state)["protocol"] == "okx"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=30) == 0
         assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
     finally:
         if proc.poll() is None:

@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from actors.runtime import ChildSpec
@@ -219,4 +220,6 @@ def _embedded(venue: VenueSection, pick_port: Callable[[], int]) -> VenueConfig:
         api_key=embedded.api_key,
         secret=embedded.secret,
         balances=dict(embedded.balances) if embedded.balances else dict(DEFAULT_BALANCES),
+        maker_fee=Decimal(str(embedded.maker_fee)),
+        taker_fee=Decimal(str(embedded.taker_fee)),
     )

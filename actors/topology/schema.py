@@ -102,6 +102,10 @@ class EmbeddedSection(Section):
     api_key: str = "sim-api-key"
     secret: str = "sim-secret"
     balances: dict[str, Decimal] | None = None
+    maker_fee: Annotated[float, Meta(ge=0, le=0.1)] = 0.001
+    """Fee of a maker fill, as a fraction of its cost (0.001: 10 bps)."""
+    taker_fee: Annotated[float, Meta(ge=0, le=0.1)] = 0.001
+    """Fee of a taker fill, as a fraction of its cost."""
 
 
 class VenueSection(Section):

@@ -83,9 +83,9 @@ class MarketInfo(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
             if value is None:
                 continue
             if low is not None and value < low:
-                return f"{where}: {name} {value.normalize()} is below the minimum {low}"
+                return f"{where}: {name} {_show(value)} is below the minimum {_show(low)}"
             if high is not None and value > high:
-                return f"{where}: {name} {value.normalize()} is above the maximum {high}"
+                return f"{where}: {name} {_show(value)} is above the maximum {_show(high)}"
         return None
 
 
@@ -94,6 +94,11 @@ class Markets(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
 
     venue: str
     markets: tuple[MarketInfo, ...]
+
+
+def _show(value: Decimal) -> str:
+    """``value`` without exponent or trailing zeros (``5``, ``0.0001``, ``100000``)."""
+    return format(value.normalize(), "f")
 
 
 def _ccxt_round(value: Decimal, step: Decimal, mode: int, truncate: bool) -> Decimal:

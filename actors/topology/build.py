@@ -139,6 +139,7 @@ def build(
     options = DeskOptions(
         journal_path=topology.desk.journal,
         book_depth=max(v.book_depth for v in topology.venues),
+        book_stale_after=topology.desk.book_stale_after,
         cancel_on_shutdown=topology.desk.cancel_on_shutdown,
         orphans=topology.desk.orphans,
         groups=groups,

@@ -165,6 +165,9 @@ class DeskSection(Section):
     journal: str = "var/journal.sqlite"
     """SQLite journal path (relative paths are taken from the current directory)."""
     cancel_on_shutdown: bool = True
+    book_stale_after: PositiveSeconds = 3.0
+    """A book without an update this long marks itself stale (risk refuses orders against
+    it); a quiet market needs more."""
     orphans: Literal["adopt", "cancel", "ignore"] = "adopt"
     """Open venue orders with this desk's client-id prefix that the journal does not know:
     adopt them (tracked, given to their strategy), cancel them, or only log them."""

@@ -35,6 +35,9 @@ from actors.trading.dialects import dialect_for
 from actors.trading.messages import FeedStatus, Ticker
 from actors.trading.ratelimit import VenueBudget
 
+CREDENTIALS = frozenset({"apiKey", "secret", "password", "uid", "privateKey", "token"})
+"""ccxt constructor options that are credentials (kept from the market-data connection)."""
+
 
 class FeedStalled(Exception):
     """A market stream sent nothing for ``stall_after`` seconds while connected."""
@@ -71,8 +74,11 @@ class MarketDataConnection(Actor):
 
     async def on_start(self) -> None:
         """Create the exchange, load markets, start one watch loop per stream."""
+        # Market data is public: without keys, ccxt never signs a request here (okx's
+        # load_markets would, and wrong keys would then stop the market data too).
+        public = {k: v for k, v in self.venue.ccxt.items() if k not in CREDENTIALS}
         self.exchange = make_exchange(
-            self.venue.exchange, self.venue.ccxt, self.budget, sandbox=self.venue.sandbox
+            self.venue.exchange, public, self.budget, sandbox=self.venue.sandbox
         )
         await aio(self.exchange.load_markets)()
         for symbol in self.venue.symbols:

@@ -151,8 +151,6 @@ class PrivateSession(Actor):
         self.exchange = make_exchange(
             self.venue.exchange, config, self.budget, sandbox=self.venue.sandbox
         )
-        await aio(self.exchange.load_markets)()
-        self._publish_markets()
         self.ws_order_entry = self.dialect.ws_order_entry(self.exchange)
         problem = await self._check_credentials()
         if problem is not None:
@@ -177,6 +175,14 @@ class PrivateSession(Actor):
             ),
         )
         Fanout(self, self.market_subscribers).publish(self.markets)
+        self.ctx.log.info(
+            "venue %s: %s (%s dialect), %d market(s) loaded, websocket order entry %s",
+            self.venue.name,
+            self.venue.exchange,
+            "generic" if self.dialect.generic else "its own",
+            len(self.markets.markets),
+            "available" if self.ws_order_entry else "not available",
+        )
 
     async def _go_live(self) -> None:
         if self.venue.user_streams:
@@ -195,14 +201,20 @@ class PrivateSession(Actor):
     async def _check_credentials(self) -> str | None:
         """None when a signed request passes; else the venue's own words, once clearly.
 
-        ccxt.pro's binance hides an authentication failure of the user-data subscription
-        behind ``KeyError('spot')`` (it drops the subscription before raising), so a signed
-        REST call goes first: it fails with the venue's code and message. A clock the venue
+        Markets are loaded first (once, then handed to the strategies): with keys, ccxt's
+        ``load_markets`` may itself sign a request (okx's currencies; binance's with
+        ``fetchCurrencies``), so refused keys can surface there already. ccxt.pro's binance
+        hides an authentication failure of the user-data subscription behind
+        ``KeyError('spot')`` (it drops the subscription before raising), so a signed REST
+        call goes first: it fails with the venue's code and message. A clock the venue
         refuses (-1021) is measured and compensated once (ccxt's time difference) before it
         counts as a failure.
         """
         for attempt in range(2):
             try:
+                if self.markets is None:
+                    await aio(self.exchange.load_markets)()
+                    self._publish_markets()
                 await aio(self.exchange.fetch_balance)()
                 return None
             except Exception as exc:

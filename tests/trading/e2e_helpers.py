@@ -101,17 +101,15 @@ class Probe(Strategy):
 
 
 def venue_spec(venue: Venue, **overrides: Any) -> VenueSpec:
-    """A ``VenueSpec`` for an embedded venue (fast stall detection for tests)."""
+    """A ``VenueSpec`` for an embedded venue of either protocol (fast stall detection for
+    tests); ``secret``/``password`` override the credentials."""
     options: dict[str, Any] = {"stall_after": 2.0, "submit_timeout": 2.0, "rate": 200.0}
     options.update(overrides)
     secret = options.pop("secret", venue.config.secret)  # a wrong secret, for auth tests
+    password = options.pop("password", venue.config.passphrase)  # OKX's passphrase
     protocol = venue.config.protocol
     cfg = ccxt_config(
-        venue.port,
-        venue.config.api_key,
-        secret,
-        protocol=protocol,
-        password=venue.config.passphrase,
+        venue.port, venue.config.api_key, secret, protocol=protocol, password=password
     )
     return VenueSpec(
         venue.config.name, cfg, tuple(venue.config.symbols), exchange=protocol, **options
@@ -271,10 +269,19 @@ def rest_ask(venue: Venue, symbol: str, price: Decimal, qty: Decimal) -> None:
 
     With the market paused nothing else trades, so a buy at ``price`` or above fills.
     """
+    _rest(venue, symbol, "SELL", price, qty)
+
+
+def rest_bid(venue: Venue, symbol: str, price: Decimal, qty: Decimal) -> None:
+    """A synthetic buyer (no account) rests ``qty`` at ``price`` (see ``rest_ask``)."""
+    _rest(venue, symbol, "BUY", price, qty)
+
+
+def _rest(venue: Venue, symbol: str, side: str, price: Decimal, qty: Decimal) -> None:
     m = venue.market_of(symbol)
     order = venue.engine.new_order(
         symbol=m.id,
-        side="SELL",
+        side=side,
         type="LIMIT",
         tif="GTC",
         price=m.to_price_units(price),

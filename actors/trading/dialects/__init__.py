@@ -93,6 +93,8 @@ class Dialect:
 
     exchange: str = "generic"
     """The ccxt id this dialect is for."""
+    generic: bool = False
+    """True for the default an exchange without a dialect file gets."""
     client_ids: ClientIdRules = ClientIdRules(32)
     """Letters and digits, at most 32: accepted nearly everywhere (OKX's rule)."""
     ticker_params: Mapping[str, Any] = field(default_factory=dict)
@@ -190,7 +192,7 @@ class Dialect:
         return None
 
 
-DEFAULT = Dialect()
+DEFAULT = Dialect(generic=True)
 
 
 @functools.cache

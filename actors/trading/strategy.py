@@ -64,6 +64,10 @@ from actors.trading.messages import (
 )
 from actors.trading.protocol import GetMarkets, GetOrders, OrderView
 
+MARKETS_TIMEOUT = 1.0
+"""Seconds a starting strategy waits for a venue's markets; a session that is busy or not up
+sends them when it is (``Markets``), so the strategy never waits longer at start."""
+
 
 class StrategyParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What every strategy is given; a strategy's own ``Params`` subclass this.
@@ -196,7 +200,7 @@ class Strategy(Actor):
             if session is None:
                 continue
             try:
-                found = await session.ask(GetMarkets(), timeout=self.risk_timeout)
+                found = await session.ask(GetMarkets(), timeout=MARKETS_TIMEOUT)
             except ActorError as exc:
                 self.ctx.log.debug("markets of %s not known yet: %r", venue, exc)
                 continue

@@ -18,6 +18,7 @@ from actors.topology.run import open_plan
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec, book_path
 from actors.trading.desk import desk_specs
 from actors.trading.journal import Journal
+from actors.trading.markets import Markets
 from actors.trading.messages import (
     Fill,
     Message,
@@ -57,6 +58,7 @@ class Probe(Strategy):
         self.rejections: list[RiskRejected] = []
         self.tickers: list[Ticker] = []
         self.existing: list[OrderView] = []
+        self.pushed_markets: list[Markets] = []
 
     async def handle(self, message: Any) -> Any:
         """``("submit", kwargs)`` -> cid or the RiskRejected; ``("cancel", cid)``; ``"log"``."""
@@ -82,6 +84,10 @@ class Probe(Strategy):
     async def on_ticker(self, ticker: Ticker) -> None:
         """Log it."""
         self.tickers.append(ticker)
+
+    async def on_markets(self, markets: Markets) -> None:
+        """Log markets a session sent while we ran (not those asked for at start)."""
+        self.pushed_markets.append(markets)
 
     async def on_book(self, top: TopOfBook) -> None:
         """Keep the latest top per venue and symbol."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from decimal import Decimal
 from typing import Any
@@ -172,6 +173,7 @@ MODES = {
 }
 
 
+@functools.cache
 def _exchange(mode: int) -> tuple[Any, MarketInfo]:
     ex = ccxt.Exchange()
     ex.precisionMode = mode

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from actors.trading.messages import OrderStatus
-from actors.venues import VenueConfig, open_venue
+from actors.venues import StartupFaults, VenueConfig, open_venue
 from tests.trading.e2e_helpers import (
     FROZEN,
     frozen_book,
@@ -83,6 +83,23 @@ async def test_a_wrong_okx_passphrase_is_said_once_and_the_venue_is_down(
     said = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR
             and "authentication failed on venue okx" in r.getMessage()]  # fmt: skip
     assert len(said) == 1 and "50105" in said[0], said
+
+
+async def test_a_strategy_started_before_its_venue_gets_the_markets_when_the_venue_is_up(
+    tmp_path: Path,
+) -> None:
+    journal = str(tmp_path / "j.sqlite")
+    refusing = StartupFaults(refuse_connections_s=1.5)  # the session cannot load markets
+    config = VenueConfig(name="okx", protocol="okx", seed=83, rate_hz=30.0, symbols=(SYM,),
+                         faults=refusing)  # fmt: skip
+    async with open_venue(config) as venue, running_desk([venue], journal, **FROZEN(journal)) as d:
+        # Pushed by the session to the running strategy once it could load them (a strategy
+        # that starts later asks for them instead: on_markets is not called then).
+        [pushed] = await wait_for(lambda: d.peek("/strategies/probe").pushed_markets, 30.0)
+        assert d.restarts("/exec/okx") >= 1
+        market = d.peek("/strategies/probe").market("okx", SYM)
+        assert market == pushed.markets[0]
+        assert market.price("60000.125", "up") == Decimal("60000.13")  # OKX's tick, 0.01
 
 
 async def _rejected(desk, cid):  # type: ignore[no-untyped-def]

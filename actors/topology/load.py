@@ -286,8 +286,6 @@ def validate(topology: Topology) -> list[str]:
         for j, symbol in enumerate(strategy.symbols):
             if symbol not in reachable:
                 problems.append(f"{at}.symbols[{j}]: {symbol!r} is not traded on {venues}")
-    if topology.observe.status_interval < 0:
-        problems.append("observe.status_interval: must be >= 0")
     port = topology.observe.metrics_port
     if port is not None and not 0 <= port <= 65535:
         problems.append(f"observe.metrics_port: {port} is not a TCP port")

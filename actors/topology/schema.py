@@ -99,8 +99,10 @@ class EmbeddedSection(Section):
     seed: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 1
     rate_hz: Annotated[float, Meta(ge=0, le=10_000)] = 20.0
     """Book changes per second per symbol from the synthetic participants."""
-    api_key: str = "sim-api-key"
-    secret: str = "sim-secret"
+    api_key: str | None = None
+    """Credentials the venue accepts (default: generated for each run and logged at start,
+    so keys published in a repository never work against a running paper desk)."""
+    secret: str | None = None
     balances: dict[str, Decimal] | None = None
     maker_fee: Annotated[float, Meta(ge=0, le=0.1)] = 0.001
     """Fee of a maker fill, as a fraction of its cost (0.001: 10 bps)."""
@@ -180,6 +182,12 @@ class ObserveSection(Section):
     """Seconds between status lines in the log (0: none)."""
     metrics_port: Port | None = None
     """Port of the metrics endpoint on 127.0.0.1 (None: no endpoint, 0: a free port)."""
+    poll_interval: PositiveSeconds = 1.0
+    """Seconds between looks at books, orders and risk for the view, metrics and ``ctl``."""
+    control: bool = True
+    """Serve the control endpoint of ``actors ctl`` on a free 127.0.0.1 port."""
+    control_file: str = ""
+    """Where the desk writes the control endpoint's URL and token ("": beside the journal)."""
 
 
 class Topology(Section):

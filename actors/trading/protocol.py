@@ -174,6 +174,17 @@ class GetOrders(Request, frozen=True, kw_only=True):
     active_only: bool = False
 
 
+class CancelAll(Request, frozen=True, kw_only=True):
+    """Operator -> router (ask): cancel every open order (of ``venue`` / ``symbol`` if given).
+
+    Replies with the number of orders a cancel was started for.
+    """
+
+    reason: str = "operator"
+    venue: str | None = None
+    symbol: str | None = None
+
+
 class OrderView(Request, frozen=True, kw_only=True):
     """The router's view of one order."""
 

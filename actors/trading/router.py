@@ -48,6 +48,7 @@ from actors.trading.protocol import (
     Adopted,
     Append,
     Balances,
+    CancelAll,
     CancelAtVenue,
     Drain,
     FetchBalances,
@@ -181,6 +182,8 @@ class Router(Actor):
             await self._parked_expired(message.client_order_id)
         elif kind is Drain:
             return await self._drain(message.cancel)
+        elif kind is CancelAll:
+            return await self._cancel_all(message)
         elif kind is GetOrders:
             return tuple(
                 self._view(o) for o in self.table if not message.active_only or o.is_active
@@ -309,6 +312,18 @@ class Router(Actor):
         )
         # Should the session crash before it answers, the order is looked up all the same.
         self.ctx.send_after(QUERY_TIMEOUT, ReconcileOrder(client_order_id=order.client_order_id))
+
+    async def _cancel_all(self, request: CancelAll) -> int:
+        """Start a cancel of every open order matching ``request``; how many were started."""
+        now = trio.current_time()
+        orders = self.table.open_orders(request.venue, request.symbol)
+        for order in orders:
+            cancel = CancelOrder(
+                client_order_id=order.client_order_id, reason=request.reason, at=now
+            )
+            await self._cancel(cancel)
+        self.ctx.log.warning("cancel-all (%s): %d open orders", request.reason, len(orders))
+        return len(orders)
 
     # --- the way in ----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import trio
 
 from actors.runtime import Ref, System
 from actors.topology.build import Plan
-from actors.topology.run import open_plan
+from actors.topology.run import Observe, Running, open_desk
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec, book_path
 from actors.trading.desk import desk_specs
 from actors.trading.journal import Journal
@@ -129,6 +129,8 @@ class Desk:
     system: System
     budgets: dict[str, VenueBudget]
     venues: list[Venue] = field(default_factory=list)
+    running: Running | None = None
+    """The desk's observers (metrics port, control URL) when run with ``observe``."""
 
     def ref(self, path: str) -> Ref:
         """The ref at ``path`` (asserting it exists)."""
@@ -224,6 +226,7 @@ async def running_desk(
     venue_overrides: dict[str, Any] | None = None,
     report: ShutdownReport | None = None,
     quiet_ok: bool = False,
+    observe: Observe | None = None,
 ) -> AsyncIterator[Desk]:
     """Run a desk against ``venues`` inside one trio-asyncio loop.
 
@@ -246,8 +249,9 @@ async def running_desk(
         budgets=budgets,
         report=report,
     )
-    async with open_plan(Plan(specs, max_restarts=20, within=30.0, budgets=budgets)) as system:
-        yield Desk(system, budgets, list(venues))
+    plan = Plan(specs, max_restarts=20, within=30.0, budgets=budgets)
+    async with open_desk(plan, observe=observe) as running:
+        yield Desk(running.system, budgets, list(venues), running)
 
 
 def sweep_bids(venue: Venue, symbol: str, down_to: Decimal) -> Decimal:

@@ -86,7 +86,7 @@ async def test_arbitrage_between_a_binance_and_an_okx_venue_fills_on_both(
         a, b = venue_named(desk, "sim-a"), venue_named(desk, "sim-b")
         # Each venue's session handed the strategy its market, loaded by ccxt's own class.
         arb = desk.peek("/strategies/arb")
-        await wait_for(lambda: arb.market("sim-a", SYM) and arb.market("sim-b", SYM))
+        await wait_for(lambda: arb.market("sim-a", SYM) and arb.market("sim-b", SYM), 30.0)
         assert arb.market("sim-b", SYM).price_step == Decimal("0.01")
         assert arb.market("sim-a", SYM).min_cost == Decimal("5")  # Binance's minNotional
         await freeze(desk)

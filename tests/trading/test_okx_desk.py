@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from actors.trading.messages import OrderStatus
-from actors.venues import StartupFaults, VenueConfig, open_venue
+from actors.venues import VenueConfig, open_venue
 from tests.trading.e2e_helpers import (
     FROZEN,
     frozen_book,
@@ -74,7 +74,7 @@ async def test_a_wrong_okx_passphrase_is_said_once_and_the_venue_is_down(
         assert desk.peek("/exec/okx").down is not None
         cid = await desk.submit(venue="okx", symbol=SYM, side="buy", amount=Decimal("0.001"),
                                 price=price_of(view.snapshot.bids[0][0] * 0.98))  # fmt: skip
-        orders = await wait_for(lambda: _rejected(desk, cid))
+        orders = await wait_for(lambda: _rejected(desk, cid), timeout=30.0)
         assert "authentication failed on venue okx" in orders[cid].reason
         assert desk.restarts("/exec/okx") == 0
         assert venue.engine.account_orders == {} or all(
@@ -89,17 +89,24 @@ async def test_a_strategy_started_before_its_venue_gets_the_markets_when_the_ven
     tmp_path: Path,
 ) -> None:
     journal = str(tmp_path / "j.sqlite")
-    refusing = StartupFaults(refuse_connections_s=1.5)  # the session cannot load markets
-    config = VenueConfig(name="okx", protocol="okx", seed=83, rate_hz=30.0, symbols=(SYM,),
-                         faults=refusing)  # fmt: skip
-    async with open_venue(config) as venue, running_desk([venue], journal, **FROZEN(journal)) as d:
-        # Pushed by the session to the running strategy once it could load them (a strategy
-        # that starts later asks for them instead: on_markets is not called then).
-        [pushed] = await wait_for(lambda: d.peek("/strategies/probe").pushed_markets, 30.0)
-        assert d.restarts("/exec/okx") >= 1
-        market = d.peek("/strategies/probe").market("okx", SYM)
-        assert market == pushed.markets[0]
-        assert market.price("60000.125", "up") == Decimal("60000.13")  # OKX's tick, 0.01
+    config = VenueConfig(name="okx", protocol="okx", seed=83, rate_hz=30.0, symbols=(SYM,))
+    async with open_venue(config) as venue:
+        venue.faults.rate_limit_next(1_000_000)  # every request answered 429: no markets yet
+        async with running_desk([venue], journal, **FROZEN(journal)) as desk:
+            probe = await wait_for(lambda: _running(desk, "/strategies/probe"), timeout=30.0)
+            assert probe.market("okx", SYM) is None
+            venue.faults.rate_limit_next(0)  # the venue answers again
+            # The session loads the markets and tells the strategy that is already running
+            # (a strategy that starts later asks for them instead: no on_markets then).
+            pushed = await wait_for(lambda: probe.pushed_markets, timeout=30.0)
+            market = probe.market("okx", SYM)
+            assert market == pushed[-1].markets[0]
+            assert market.price("60000.125", "up") == Decimal("60000.13")  # OKX's tick, 0.01
+
+
+def _running(desk, path):  # type: ignore[no-untyped-def]
+    stats = desk.system.stats().get(path)
+    return desk.peek(path) if stats is not None and stats.state == "running" else None
 
 
 async def _rejected(desk, cid):  # type: ignore[no-untyped-def]

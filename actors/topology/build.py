@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from actors.runtime import ChildSpec
@@ -17,7 +18,6 @@ from actors.trading.desk import desk_specs
 from actors.trading.journal import probe_journal
 from actors.trading.journal_session import account_problem
 from actors.trading.ratelimit import VenueBudget
-from actors.trading.risk import STP_MODES
 from actors.trading.shutdown import ShutdownReport
 from actors.trading.strategy import InvalidParams, Strategy, resolve
 from actors.venues.actor import VenueActor
@@ -89,12 +89,16 @@ def build(
             )
         else:
             ccxt = dict(venue.options)
-            for key, var in (("apiKey", venue.api_key_env), ("secret", venue.secret_env)):
+            for key, var in (
+                ("apiKey", venue.api_key_env),
+                ("secret", venue.secret_env),
+                ("password", venue.password_env),
+            ):
                 if var is None:
                     continue
                 if not env.get(var):
                     problems.append(
-                        f"venues[{i}].{_env_key(key)}: environment variable {var} is not set"
+                        f"venues[{i}].{ENV_KEYS[key]}: environment variable {var} is not set"
                     )
                 else:
                     ccxt[key] = env[var]
@@ -106,7 +110,7 @@ def build(
                     tuple(venue.symbols),
                     exchange=venue.embedded.protocol
                     if venue.kind == "embedded"
-                    else venue.exchange,
+                    else venue.exchange or "binance",
                     stall_after=venue.stall_after,
                     watch_trades=venue.watch_trades,
                     watch_tickers=venue.watch_tickers,
@@ -115,7 +119,10 @@ def build(
                     submit_timeout=venue.submit_timeout,
                     rate=venue.rate,
                     burst=venue.burst,
-                    self_trade_mode=STP_MODES[topology.risk.self_trade],
+                    self_trade_mode=None
+                    if topology.risk.self_trade == "off"
+                    else topology.risk.self_trade,
+                    sandbox=venue.kind == "exchange" and venue.sandbox,
                     identity="session" if venue.kind == "embedded" else "account",
                 )
             )
@@ -140,6 +147,7 @@ def build(
     options = DeskOptions(
         journal_path=topology.desk.journal,
         book_depth=max(v.book_depth for v in topology.venues),
+        book_stale_after=topology.desk.book_stale_after,
         cancel_on_shutdown=topology.desk.cancel_on_shutdown,
         orphans=topology.desk.orphans,
         groups=groups,
@@ -211,8 +219,8 @@ def strategy_params(strategy: StrategySection, all_venues: list[str]) -> dict[st
     return {**where, **strategy.params}
 
 
-def _env_key(key: str) -> str:
-    return "api_key_env" if key == "apiKey" else "secret_env"
+ENV_KEYS = {"apiKey": "api_key_env", "secret": "secret_env", "password": "password_env"}
+"""ccxt credential -> the venue key naming the environment variable that holds it."""
 
 
 def _embedded(venue: VenueSection, pick_port: Callable[[], int]) -> VenueConfig:
@@ -227,4 +235,6 @@ def _embedded(venue: VenueSection, pick_port: Callable[[], int]) -> VenueConfig:
         api_key=embedded.api_key,
         secret=embedded.secret,
         balances=dict(embedded.balances) if embedded.balances else dict(DEFAULT_BALANCES),
+        maker_fee=Decimal(str(embedded.maker_fee)),
+        taker_fee=Decimal(str(embedded.taker_fee)),
     )

@@ -104,6 +104,10 @@ class EmbeddedSection(Section):
     so keys published in a repository never work against a running paper desk)."""
     secret: str | None = None
     balances: dict[str, Decimal] | None = None
+    maker_fee: Annotated[float, Meta(ge=0, le=0.1)] = 0.001
+    """Fee of a maker fill, as a fraction of its cost (0.001: 10 bps)."""
+    taker_fee: Annotated[float, Meta(ge=0, le=0.1)] = 0.001
+    """Fee of a taker fill, as a fraction of its cost."""
 
 
 class VenueSection(Section):
@@ -113,11 +117,17 @@ class VenueSection(Section):
     symbols: list[str]
     kind: Literal["embedded", "exchange"] = "embedded"
     """``embedded``: the simulated venue in this process; ``exchange``: a real ccxt exchange."""
-    exchange: str = "binance"
-    """ccxt id of a real exchange (``kind = "exchange"``)."""
+    exchange: str | None = None
+    """ccxt id of a real exchange (``kind = "exchange"``; default ``binance``). An embedded
+    venue names its protocol in ``embedded.protocol`` instead."""
+    sandbox: bool = False
+    """A real exchange's test environment (ccxt's sandbox mode: Binance's spot testnet, OKX's
+    demo trading)."""
     api_key_env: str | None = None
     """Environment variable holding the API key of a real exchange (never the key itself)."""
     secret_env: str | None = None
+    password_env: str | None = None
+    """Environment variable holding the API passphrase (ccxt's ``password``: OKX, KuCoin...)."""
     options: dict[str, Any] = {}
     """Extra ccxt constructor options."""
     stall_after: PositiveSeconds = 10.0
@@ -157,6 +167,9 @@ class DeskSection(Section):
     journal: str = "var/journal.sqlite"
     """SQLite journal path (relative paths are taken from the current directory)."""
     cancel_on_shutdown: bool = True
+    book_stale_after: PositiveSeconds = 3.0
+    """A book without an update this long marks itself stale (risk refuses orders against
+    it); a quiet market needs more."""
     orphans: Literal["adopt", "cancel", "ignore"] = "adopt"
     """Open venue orders with this desk's client-id prefix that the journal does not know:
     adopt them (tracked, given to their strategy), cancel them, or only log them."""

@@ -112,7 +112,7 @@ class VenueSpec:
     ccxt: Mapping[str, Any]
     symbols: tuple[str, ...]
     exchange: str = "binance"
-    """ccxt.pro class name."""
+    """ccxt.pro class name (an embedded venue: its protocol); also names its dialect."""
     stall_after: float = 5.0
     """A market stream silent this long while connected counts as a crash."""
     watch_trades: bool = True
@@ -133,9 +133,12 @@ class VenueSpec:
     difference seen on two checks in a row means the user stream missed something, and the
     session crashes (restart, resubscribe, reconcile). A quiet account passes. 0 disables."""
     self_trade_mode: str | None = None
-    """The exchange's own self-trade prevention mode sent with every order where the exchange
-    has one (Binance ``selfTradePreventionMode``: EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH);
-    None sends nothing. Backs up the desk's own check (``RiskLimits.self_trade``)."""
+    """The desk's self-trade policy (``RiskLimits.self_trade``: reject, cancel_resting,
+    cancel_both) that the exchange backs up with its own prevention, where its dialect knows
+    the parameter (Binance ``selfTradePreventionMode``, OKX ``stpMode``); None sends nothing."""
+    sandbox: bool = False
+    """Use the exchange's test environment (ccxt's sandbox mode: Binance spot testnet, OKX
+    demo trading)."""
     identity: Literal["session", "account"] | None = None
     """How the journal recognises this venue (see :mod:`actors.trading.journal_session`):
     ``session``, an embedded venue, by the session id it serves (a journal of another session

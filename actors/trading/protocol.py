@@ -130,6 +130,10 @@ class FetchFills(Request, frozen=True, kw_only=True):
     venue_order_id: str | None = None
 
 
+class GetMarkets(Request, frozen=True, kw_only=True):
+    """Ask a private session for its venue's ``Markets`` (precision and limits per symbol)."""
+
+
 class FetchBalances(Request, frozen=True, kw_only=True):
     """Router -> session (ask): the account's balances as ``Balances``."""
 

@@ -92,7 +92,7 @@ class Lease:
         self.lost.set()
         self._leases._held.pop(self.name, None)
         try:
-            kv = await self._leases._bucket()
+            kv = await self._leases.bucket()
             await self._leases._bus.call(
                 kv.delete, subjects.lease_key(self.name), last=self.revision
             )
@@ -125,7 +125,7 @@ class Lease:
                     self._lose(f"could not renew within {leases.ttl:g}s")
                     return
                 try:
-                    kv = await leases._bucket()
+                    kv = await leases.bucket()
                     with trio.fail_after(max(self.valid_until - sent_at, 0.01)):
                         self.revision = await leases._bus.call(
                             kv.update, key, value, last=self.revision
@@ -160,7 +160,8 @@ class Leases:
     def _value(self) -> bytes:
         return _ENCODE(Holder(self.node, self.incarnation))
 
-    async def _bucket(self) -> KeyValue:
+    async def bucket(self) -> KeyValue:
+        """The cluster's lease bucket (created with this node's ttl if it is missing)."""
         if self._kv is None:
             name = subjects.lease_bucket(self.cluster)
             try:
@@ -183,7 +184,7 @@ class Leases:
 
     async def holder(self, name: str) -> str | None:
         """The node holding lease ``name`` now, or None."""
-        kv = await self._bucket()
+        kv = await self.bucket()
         try:
             entry = await self._bus.call(kv.get, subjects.lease_key(name))
         except KeyNotFoundError:
@@ -201,7 +202,7 @@ class Leases:
         """
         if name in self._held:
             raise ValueError(f"this node already holds lease {name!r}")
-        kv = await self._bucket()
+        kv = await self.bucket()
         key = subjects.lease_key(name)
         deadline = trio.current_time() + wait
         while True:

@@ -43,6 +43,10 @@ def escape(segment: str) -> str:
         raise ValueError("an empty name cannot be a subject token")
     if all(c in _SAFE for c in segment):
         return segment
+    try:
+        segment.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{segment!r} is not valid text: {exc.reason}") from None
     out: list[str] = []
     for char in segment:
         if char in _SAFE:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -93,3 +97,51 @@ async def node(
         system, name=name, servers=url, cluster=CLUSTER, serve=serve, **options
     ) as opened:
         yield opened
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class NodeProcess:
+    """``python -m tests.remote.node_process`` with its stdout lines collected."""
+
+    def __init__(self, proc: trio.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+
+    async def pump(self) -> None:
+        """Collect stdout lines until the process ends."""
+        assert self.proc.stdout is not None
+        buffer = b""
+        async for chunk in self.proc.stdout:
+            buffer += chunk
+            *done, buffer = buffer.split(b"\n")
+            self.lines.extend(line.decode() for line in done)
+
+    async def wait_line(self, text: str, timeout: float = 30.0) -> None:
+        """Wait for a stdout line equal to ``text`` (fails early if the process died)."""
+        with trio.fail_after(timeout):
+            while text not in self.lines:
+                if self.proc.returncode is not None:
+                    raise AssertionError(f"node process exited with {self.proc.returncode}")
+                await trio.sleep(0.02)
+
+    async def kill(self) -> None:
+        """SIGKILL and reap."""
+        self.proc.kill()
+        await self.proc.wait()
+
+
+async def start_node_process(
+    nursery: trio.Nursery, url: str, name: str, serve: str, *extra: str
+) -> NodeProcess:
+    """Start a node process serving a recorder at ``serve``; wait for its READY."""
+    cmd = [sys.executable, "-m", "tests.remote.node_process", "--url", url, "--name", name,
+           "--serve", serve, *extra]  # fmt: skip
+    proc = await trio.lowlevel.open_process(
+        cmd, stdout=subprocess.PIPE, cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    running = NodeProcess(proc)
+    nursery.start_soon(running.pump)
+    await running.wait_line("READY")
+    return running

@@ -46,7 +46,7 @@ if __name__ == "__main__":
     parser.add_argument("--name", required=True)
     parser.add_argument("--serve", required=True)
     parser.add_argument("--heartbeat", type=float, default=0.2)
-    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--timeout", type=float, default=3.0)
     parser.add_argument("--lease")
     parser.add_argument("--lease-ttl", type=float, default=1.0)
     logging.basicConfig(level=logging.WARNING)

@@ -43,6 +43,8 @@ from actors.runtime.envelope import Reply
 log = logging.getLogger("actors.remote.bus")
 
 STATUS = "Status"
+FAIRNESS = 32
+"""Messages a subscription hands over before it lets other tasks run."""
 NO_RESPONDERS = "503"
 
 
@@ -192,11 +194,20 @@ class Bus:
         """Call ``callback(msg)`` for every message on ``subject`` (a plain function that
         must not block: it runs on the loop task; an exception is logged, never fatal)."""
 
+        handed = 0
+
         async def deliver(msg: Msg) -> None:
+            nonlocal handed
             try:
                 callback(msg)
             except Exception:
                 log.exception("handler of %s raised on a message to %s", subject, msg.subject)
+            handed += 1
+            if handed >= FAIRNESS:
+                # nats-py hands a subscription's whole backlog over in one asyncio step; end
+                # the step now and then, so trio tasks (the ones emptying what we fill) run.
+                handed = 0
+                await asyncio.sleep(0)
 
         sub: Subscription = await trio_asyncio.aio_as_trio(self._nc.subscribe)(
             subject,

@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CONFIG ?= config/paper.toml
 
 .PHONY: run test test-stress lint format bench clean
 
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/actors run config/paper.toml
+	$(BIN)/actors run $(CONFIG)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""The command line: ``actors run | check | sim-exchange``. The only place that parses argv."""
+"""The command line: ``actors run | check | ctl | sim-exchange``; the only place parsing argv."""
 
 from __future__ import annotations
 
@@ -6,44 +6,166 @@ import argparse
 import enum
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 import trio
 
-from actors.observe.logs import configure_logging
+from actors.observe.logs import LEVELS, configure_logging
 from actors.runtime import ChildSpec, GiveUp, SupervisorGaveUp
 
+DESCRIPTION = """\
+Run a crypto trading desk: venues, order books, strategies, risk and an order router, each a
+supervised actor that is restarted when it crashes. The desk is described by a topology file
+(see config/paper.toml: two simulated exchanges, an arbitrage and a market maker).
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``actors`` console script; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="actors", description=__doc__)
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING... (INFO)")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
-    commands = parser.add_subparsers(dest="command", required=True)
+  actors run config/paper.toml                  trade until Ctrl-C (a live view on a terminal)
+  actors run config/paper.toml --duration 60    stop by itself after a minute
+  actors check config/paper.toml                validate a topology, print its supervision tree
+  actors ctl status --config config/paper.toml  ask the running desk how it is doing
+  actors ctl halt --config config/paper.toml    kill switch: no new orders (resume undoes it)
+  actors sim-exchange --port 8765               a simulated exchange on its own
+"""
 
-    run = commands.add_parser("run", help="run a topology until SIGINT/SIGTERM")
+EPILOG = """\
+Options such as --log-level work before or after the command. Exit status: 0 stopped cleanly,
+1 the desk gave up (restart limits exceeded), 2 bad topology or usage, 3 a part of the desk gave
+up during the run, 4 orders may still be live at a venue after the stop.
+"""
+
+CTL_ACTIONS = ("halt", "reduce", "resume", "status", "orders", "positions", "cancel-all")
+
+
+def _version() -> str:
+    try:
+        return version("actors")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def _level(value: str) -> str:
+    if value.upper() not in LEVELS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(LEVELS)}")
+    return value.upper()
+
+
+def _global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The options every command takes. On subcommands they default to SUPPRESS, so a value
+    given before the command is not overwritten by the subcommand's default."""
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    group = parser.add_argument_group("logging (before or after the command)")
+    group.add_argument(
+        "--log-level", type=_level, default=default("INFO"), help="DEBUG, INFO, WARNING... (INFO)"
+    )
+    group.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=default("text"),
+        help="text lines, or one JSON object per line (text)",
+    )
+    group.add_argument(
+        "--log-file", default=default(None), help="also write the log to this file (rotated)"
+    )
+    group.add_argument(
+        "--log-file-max-mb",
+        type=float,
+        default=default(20.0),
+        help="rotate the log file at this size (20)",
+    )
+    group.add_argument(
+        "--log-file-backups",
+        type=int,
+        default=default(5),
+        help="rotated log files to keep (5)",
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``actors`` argument parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, defaults=False)
+    main_parser = argparse.ArgumentParser(
+        prog="actors",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    main_parser.add_argument("--version", action="version", version=f"actors {_version()}")
+    _global_options(main_parser, defaults=True)
+    commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, parents=[common])
+
+    run = command("run", "run a desk until Ctrl-C (SIGINT), SIGTERM or --duration")
     run.add_argument("config", help="topology file, e.g. config/paper.toml")
     run.add_argument("--duration", type=float, help="stop gracefully after this many seconds")
+    run.add_argument(
+        "--summary-json", metavar="PATH", help="also write the run summary to PATH as JSON"
+    )
+    run.add_argument(
+        "--view",
+        choices=("auto", "live", "lines"),
+        default="auto",
+        help="live: full-screen view; lines: status lines in the log; auto: live on a "
+        "terminal (auto)",
+    )
 
-    check = commands.add_parser("check", help="validate a topology and print its tree")
+    check = command("check", "validate a topology and print its supervision tree")
     check.add_argument("config")
 
-    sim = commands.add_parser("sim-exchange", help="serve embedded venue(s) on loopback")
+    ctl = command("ctl", "steer a running desk: " + ", ".join(CTL_ACTIONS))
+    ctl.add_argument("action", choices=CTL_ACTIONS)
+    where = ctl.add_mutually_exclusive_group()
+    where.add_argument(
+        "--config", help="topology file of the running desk (its control file is found from it)"
+    )
+    where.add_argument("--control", help="control file the desk wrote at start")
+    ctl.add_argument("--reason", default="operator", help="why (halt/reduce/resume/cancel-all)")
+    ctl.add_argument("--json", action="store_true", help="print the desk's answer as JSON")
+
+    sim = command("sim-exchange", "serve simulated exchange(s) on loopback")
     sim.add_argument("--host", default="127.0.0.1", help="loopback only (127.0.0.1)")
     sim.add_argument(
-        "--port", type=int, action="append", help="port of a venue (repeat for several)"
+        "--port", type=int, action="append", help="port of a venue (repeat for several; 0: free)"
+    )
+    sim.add_argument(
+        "--protocol",
+        default="binance",
+        help="binance or okx; a comma-separated list gives one per --port (binance)",
     )
     sim.add_argument("--symbols", default="BTC/USDT,ETH/USDT", help="comma-separated symbols")
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--rate", type=float, default=50.0, help="book changes/s per symbol")
-    sim.add_argument("--api-key", default="sim-api-key")
-    sim.add_argument("--secret", default="sim-secret")
+    sim.add_argument("--api-key", help="API key to accept (default: generated for this run)")
+    sim.add_argument("--secret", help="API secret (default: generated for this run)")
+    sim.add_argument("--passphrase", help="OKX API passphrase (default: generated)")
+    sim.add_argument("--tls", action="store_true", help="serve https/wss, self-signed")
+    return main_parser
 
-    args = parser.parse_args(argv)
-    configure_logging(args.log_level, args.log_format)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``actors`` console script; returns the exit status."""
+    args = parser().parse_args(argv)
+    try:
+        configure_logging(
+            args.log_level,
+            args.log_format,
+            file=args.log_file,
+            max_bytes=int(args.log_file_max_mb * 1_000_000),
+            backups=args.log_file_backups,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"actors: --log-file {args.log_file}: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     if args.command == "run":
-        return _run(args.config, args.duration)
+        return _run(args.config, args.duration, args.summary_json, args.view)
     if args.command == "check":
         return _check(args.config)
+    if args.command == "ctl":
+        return _ctl(args)
     return _sim_exchange(args)
 
 
@@ -59,25 +181,42 @@ class ExitCode(enum.IntEnum):
     DEGRADED = 3
     """Ran and stopped, but a part of the desk had given up during the run (a strategy
     stopped for crash-looping, a group that failed): read the log's CRITICAL lines."""
+    OPEN_ORDERS_LEFT = 4
+    """Ran and stopped, but orders may still be live at a venue (cancels on shutdown failed
+    or timed out, or ``desk.cancel_on_shutdown`` is off): the log and stderr list them."""
 
 
-def _run(path: str, duration: float | None) -> int:
+def _run(path: str, duration: float | None, summary_json: str | None, view: str) -> int:
     from actors.topology.load import ConfigError, load
     from actors.topology.run import run_topology
 
     try:
         topology = load(path)
-        system = trio.run(lambda: run_topology(topology, source=path, duration=duration))
+        outcome = trio.run(
+            lambda: run_topology(
+                topology, source=path, duration=duration, summary_json=summary_json, view=view
+            )
+        )
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return ExitCode.USAGE
     except SupervisorGaveUp as exc:
         print(f"actors: the desk stopped: {exc}", file=sys.stderr)
         return ExitCode.GAVE_UP
+    system = outcome.system
     if system.gave_up:
         parts = ", ".join(event.child or event.path for event in system.gave_up)
         print(f"actors: stopped, but a part of the desk had given up: {parts}", file=sys.stderr)
         return ExitCode.DEGRADED
+    if outcome.open_orders_left:
+        left = outcome.open_orders_left
+        print(
+            f"actors: stopped with {len(left)} order(s) possibly live at a venue: "
+            + ", ".join(left[:10])
+            + (" ..." if len(left) > 10 else ""),
+            file=sys.stderr,
+        )
+        return ExitCode.OPEN_ORDERS_LEFT
     return ExitCode.OK
 
 
@@ -128,6 +267,38 @@ def tree_lines(specs: Sequence[ChildSpec], indent: str = "  ") -> list[str]:
     return lines
 
 
+def _ctl(args: argparse.Namespace) -> int:
+    from actors.observe.ctl import ControlError, ctl_command, find_control_file
+    from actors.topology.load import ConfigError, load
+
+    try:
+        if args.control:
+            control = args.control
+        else:
+            if not args.config:
+                print("actors ctl: give --config TOPOLOGY or --control FILE", file=sys.stderr)
+                return ExitCode.USAGE
+            topology = load(args.config)
+            if not topology.observe.control:
+                print(
+                    f"actors ctl: {args.config} turns the control endpoint off "
+                    "(observe.control = false)",
+                    file=sys.stderr,
+                )
+                return ExitCode.USAGE
+            observe, desk = topology.observe, topology.desk
+            control = find_control_file(observe.control_file, desk.journal, desk.name)
+        text = ctl_command(control, args.action, reason=args.reason, as_json=args.json)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return ExitCode.USAGE
+    except ControlError as exc:
+        print(f"actors ctl {args.action}: {exc}", file=sys.stderr)
+        return 1
+    print(text)
+    return ExitCode.OK
+
+
 def supervisor_line(spec: ChildSpec) -> str:
     """``supervisor, one_for_one, max 5 restarts within 60s per child, then stop_child``."""
     settings = spec.supervision
@@ -140,9 +311,10 @@ def supervisor_line(spec: ChildSpec) -> str:
 
 
 def _sim_exchange(args: argparse.Namespace) -> int:
-    from actors.venues.standalone import run_sim_exchange
+    from actors.venues.standalone import SimExchangeError, run_sim_exchange
 
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    protocols = [p.strip() for p in args.protocol.split(",") if p.strip()]
     try:
         run_sim_exchange(
             host=args.host,
@@ -150,10 +322,13 @@ def _sim_exchange(args: argparse.Namespace) -> int:
             symbols=symbols,
             seed=args.seed,
             rate_hz=args.rate,
+            protocols=protocols,
             api_key=args.api_key,
             secret=args.secret,
+            passphrase=args.passphrase,
+            tls=args.tls,
         )
-    except ValueError as exc:
+    except (SimExchangeError, ValueError) as exc:
         print(f"actors sim-exchange: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     return ExitCode.OK

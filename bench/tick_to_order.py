@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from actors.trading.messages import TopOfBook  # noqa: E402
-from actors.trading.strategy import Strategy  # noqa: E402
+from actors.trading.strategy import Strategy, StrategyParams  # noqa: E402
 
 SYM = "BTC/USDT"
 KEY, SECRET = "sim-api-key", "sim-secret"
@@ -86,10 +86,16 @@ def taker_ccxt_config(port: int, limiter: str) -> dict[str, Any]:
 class BenchTaker(Strategy):
     """Buys the posted quantity at the best ask when it is below ``trigger`` (once per nonce)."""
 
+    class Params(StrategyParams, frozen=True, kw_only=True):
+        """The trigger price and the quantity to buy."""
+
+        trigger: float
+        amount: Decimal
+
     async def setup(self) -> None:
         """Read the trigger."""
-        self.trigger = float(self.params["trigger"])
-        self.amount = Decimal(str(self.params["amount"]))
+        self.trigger = float(self.p.trigger)
+        self.amount = self.p.amount
         self.fired_nonce = -1
 
     async def on_book(self, top: TopOfBook) -> None:
@@ -110,13 +116,18 @@ class BenchTaker(Strategy):
             )
 
 
-async def bare_client(port: int, trigger: float, amount: float, limiter: str) -> None:
-    """The baseline: a plain asyncio ccxt.pro loop."""
+async def bare_client(
+    port: int, trigger: float, amount: float, limiter: str, ws: bool = False
+) -> None:
+    """The baseline: a plain asyncio ccxt.pro loop (orders over REST, or the ws-api)."""
     import ccxt.pro
 
     exchange = ccxt.pro.binance(taker_ccxt_config(port, limiter))
+    create = exchange.create_order_ws if ws else exchange.create_order
     try:
         await exchange.load_markets()
+        if ws:  # open the ws-api connection now, not on the first order
+            await exchange.fetch_balance_ws()
         fired_nonce = -1
         print("READY", flush=True)
         while True:
@@ -129,9 +140,21 @@ async def bare_client(port: int, trigger: float, amount: float, limiter: str) ->
             if ask < trigger and nonce > fired_nonce:
                 fired_nonce = nonce
                 params = {"timeInForce": "IOC"}
-                await exchange.create_order(SYM, "limit", "buy", amount, ask, params)
+                await create(SYM, "limit", "buy", amount, ask, params)
     finally:
         await exchange.close()
+
+
+async def bare_under_trio(
+    port: int, trigger: float, amount: float, limiter: str, batching: bool
+) -> None:
+    """The same bare script, run on trio through the desk's asyncio loop (the bridge alone)."""
+    import trio_asyncio
+
+    from actors.trading.ccxt_bridge import open_loop
+
+    async with open_loop(batching=batching):
+        await trio_asyncio.aio_as_trio(bare_client)(port, trigger, amount, limiter)
 
 
 async def desk_client(port: int, trigger: float, amount: str, journal: str, limiter: str) -> None:
@@ -190,13 +213,15 @@ class Probe:
             self.order.set()
 
 
-async def main(trials: int, blocks: int, limiter: str) -> dict[str, list[float]]:
+async def main(
+    trials: int, blocks: int, limiter: str, kinds: tuple[str, ...]
+) -> dict[str, list[float]]:
     """Run the venue and alternate blocks of both takers."""
     from actors.venues import VenueConfig, open_venue
     from actors.venues.accounts import Account
 
     config = VenueConfig(seed=1, symbols=(SYM,), rate_hz=50.0, order_limit_10s=100000)
-    results: dict[str, list[float]] = {"bare": [], "desk": []}
+    results: dict[str, list[float]] = {kind: [] for kind in kinds}
     with tempfile.TemporaryDirectory() as tmp:
         async with open_venue(config) as venue:
             venue.accounts.add(
@@ -209,7 +234,7 @@ async def main(trials: int, blocks: int, limiter: str) -> dict[str, list[float]]
             venue.on_depth_published = probe.on_depth
             venue.on_order_received = probe.on_order
             for _ in range(blocks):
-                for kind in ("bare", "desk"):
+                for kind in kinds:
                     results[kind] += await _block(venue, kind, trials, trigger, tmp, probe, limiter)
     return results
 
@@ -267,6 +292,12 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+KINDS = ("bare", "bare-ws", "bare-trio", "bare-trio-batch", "desk")
+"""``bare``: asyncio script, REST orders; ``bare-ws``: the same with ``create_order_ws``;
+``bare-trio`` / ``bare-trio-batch``: the bare script on trio through trio-asyncio's plain loop /
+the desk's batching loop (what the bridge costs); ``desk``: the whole desk."""
+
+
 def report(results: dict[str, list[float]], trials: int, blocks: int) -> str:
     """A markdown table of the figures."""
     lines = [
@@ -274,8 +305,7 @@ def report(results: dict[str, list[float]], trials: int, blocks: int) -> str:
         "|---|---:|---:|---:|---:|---:|",
     ]
     base = statistics.median(results["bare"]) if results["bare"] else float("nan")
-    for kind in ("bare", "desk"):
-        v = results[kind]
+    for kind, v in results.items():
         if not v:
             lines.append(f"| {kind} | 0 | - | - | - | - |")
             continue
@@ -291,7 +321,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--blocks", type=int, default=2)
-    parser.add_argument("--client", choices=("bare", "desk"))
+    parser.add_argument("--client", choices=KINDS)
+    parser.add_argument(
+        "--kinds", default="bare,desk", help=f"takers to compare, comma-separated: {KINDS}"
+    )
     parser.add_argument("--port", type=int)
     parser.add_argument("--trigger", type=float)
     parser.add_argument("--journal")
@@ -308,13 +341,21 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     limiter = "off" if args.no_ccxt_throttle else args.ccxt_limiter
-    if args.client == "bare":
-        asyncio.run(bare_client(args.port, args.trigger, float(AMOUNT), limiter))
+    if args.client in ("bare", "bare-ws"):
+        ws = args.client == "bare-ws"
+        asyncio.run(bare_client(args.port, args.trigger, float(AMOUNT), limiter, ws))
+    elif args.client in ("bare-trio", "bare-trio-batch"):
+        batching = args.client == "bare-trio-batch"
+        trio.run(bare_under_trio, args.port, args.trigger, float(AMOUNT), limiter, batching)
     elif args.client == "desk":
         trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter)
     else:
+        kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            parser.error(f"unknown --kinds {unknown}; choose from {KINDS}")
         started = time.perf_counter()
-        res = trio.run(main, args.trials, args.blocks, limiter)
+        res = trio.run(main, args.trials, args.blocks, limiter, kinds)
         print(f"ccxt limiter: {limiter}")
         print(report(res, args.trials, args.blocks))
         print(f"wall time {time.perf_counter() - started:.1f}s")

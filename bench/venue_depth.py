@@ -31,12 +31,17 @@ STEP_S = 4.0
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+TOKEN: dict[str, str] = {}
+"""The venue's control token, from the line ``sim-exchange`` printed."""
+
+
 async def http(port: int, method: str, path: str, body: bytes = b"") -> Any:
     """One HTTP/1.1 request to the venue; returns the decoded JSON body."""
     async with await trio.open_tcp_stream("127.0.0.1", port) as s:
+        auth = f"X-Sim-Token: {TOKEN['token']}\r\n" if path.startswith("/_sim") else ""
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"Content-Length: {len(body)}\r\n{auth}\r\n"
         )
         await s.send_all(head.encode() + body)
         data = b""
@@ -81,10 +86,17 @@ class RawBook:
 
 
 async def raw_client(port: int, book: RawBook) -> None:
-    """Subscribe, snapshot, apply diffs forever."""
+    """Subscribe, snapshot, apply diffs forever.
+
+    wsproto hands a large message over in pieces as its bytes arrive (``message_finished``
+    false until the last); they are joined before decoding. (Decoding each piece was this
+    client's bug behind ``msgspec.DecodeError: Input data was truncated`` at the 128k step,
+    where one 100 ms diff outgrows a TCP read; the venue sends whole frames.)
+    """
     stream = await trio.open_tcp_stream("127.0.0.1", port)
     ws = WSConnection(ConnectionType.CLIENT)
     await stream.send_all(ws.send(Request(host="127.0.0.1", target="/ws")))
+    parts: list[str] = []
     while True:
         ws.receive_data(await stream.receive_some(1 << 20))
         for ev in ws.events():
@@ -99,7 +111,11 @@ async def raw_client(port: int, book: RawBook) -> None:
                 for e in pending:
                     book.apply(e)
             elif isinstance(ev, TextMessage):
-                msg = msgspec.json.decode(ev.data)
+                parts.append(ev.data)
+                if not ev.message_finished:
+                    continue
+                msg = msgspec.json.decode("".join(parts))
+                parts = []
                 if msg.get("e") == "depthUpdate":
                     book.frames += 1
                     book.apply(msg)
@@ -119,6 +135,7 @@ async def main() -> None:
     assert proc.stdout is not None
     line = msgspec.json.decode(proc.stdout.readline())
     port = int(line["url"].rsplit(":", 1)[1])
+    TOKEN["token"] = line["control"]["token"]
     cfg = line["ccxt"]
     cfg["enableRateLimit"] = False
     results: list[dict[str, Any]] = []

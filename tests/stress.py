@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 HOG = "while True: pass"
 
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--hogs", type=int, default=2)
+    parser.add_argument(
+        "--save", default="var/stress", help="directory for the full output of failed runs"
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
     hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(args.hogs)]
@@ -43,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run {run}/{args.runs}: {'pass' if ok else 'FAIL'} in {elapsed:.0f}s: {tail[0]}")
             for test in failed:
                 print(f"    {test}")
-            if not ok and not failed:
-                print(done.stdout[-3000:], done.stderr[-3000:], sep="\n")
+            if not ok:
+                saved = Path(args.save) / f"run-{run}.txt"
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                saved.write_text(done.stdout + "\n" + done.stderr)
+                print(f"    full output: {saved}")
             sys.stdout.flush()
     finally:
         for hog in hogs:

@@ -73,7 +73,10 @@ def test_check_refuses_a_bad_topology_with_every_problem(
     )
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert f"{path}: supervision.within: must be a finite number > 0 seconds" in err
+    assert f"{path}: supervision.within: expected a number > 0, got 0" in err
+    path.write_text('[[venues]]\nname = "a/b"\nsymbols = ["btc"]\n')
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
     assert f"{path}: venues[0].name: 'a/b' must be 1-64 of A-Z a-z 0-9 _ . -" in err
     assert f"{path}: venues[0].symbols[0]: 'btc' is not BASE/QUOTE (BTC/USDT)" in err
 

@@ -65,11 +65,11 @@ def test_paper_desk_runs_trades_and_stops_on_sigint(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     try:
-        lines = wait_for_line(process, "desk up: 24 actors", timeout=60)
+        lines = wait_for_line(process, "desk up: 25 actors", timeout=60)
         assert any("venue sim-a listening on http://127.0.0.1:" in line for line in lines)
         # Let the market maker quote; then a graceful stop.
         status = wait_for_line(process, "actors.status", timeout=30)[-1]
-        assert "running 24" in status and "restarts 0" in status, status
+        assert "running 25" in status and "restarts 0" in status, status
         process.send_signal(signal.SIGINT)
         _, rest = process.communicate(timeout=60)
     finally:
@@ -78,7 +78,8 @@ def test_paper_desk_runs_trades_and_stops_on_sigint(tmp_path: Path) -> None:
             process.wait()
     assert process.returncode == 0, rest
     assert "SIGINT received: stopping gracefully" in rest
-    assert "ran " in rest and "24 actors" in rest
+    assert "ran " in rest and "25 actors" in rest
+    assert " 0 dead letters" in rest, rest  # a clean stop dead-letters nothing
     with sqlite3.connect(journal) as db:
         kinds = dict(db.execute("SELECT kind, count(*) FROM events GROUP BY kind").fetchall())
     # The market maker's quotes went through risk and the router into the journal.
@@ -134,3 +135,34 @@ def test_a_crash_looping_strategy_is_stopped_loudly_and_the_exit_code_says_so(
     # The cause is in the log with its traceback once, the repeats in one line each.
     assert log.count('raise KeyError("symbol")') == 1, log
     assert log.count("/strategies/broken crashed again: KeyError('symbol')") == 5
+
+
+def test_run_exits_4_when_it_leaves_orders_open(tmp_path: Path) -> None:
+    config, journal = paper_copy(tmp_path)
+    config.write_text(
+        config.read_text().replace("cancel_on_shutdown = true", "cancel_on_shutdown = false")
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "actors.cli", "run", str(config)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        wait_for_line(process, "desk up: 25 actors", timeout=60)
+        deadline = time.monotonic() + 30
+        acks = 0
+        while acks < 2 and time.monotonic() < deadline:  # the market maker's quotes rest
+            time.sleep(0.2)
+            with sqlite3.connect(journal) as db:
+                acks = db.execute("SELECT count(*) FROM events WHERE kind = 'ack'").fetchone()[0]
+        assert acks >= 2
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 4, rest
+    assert "order(s) possibly live at a venue: sim-a:axmm-" in rest

@@ -1,82 +1,212 @@
-"""A Prometheus-text metrics endpoint on loopback: per-actor counters of the running tree."""
+"""Prometheus metrics, ``/health`` and ``/ready`` of a running desk, on 127.0.0.1.
+
+A custom ``prometheus_client`` collector turns, at scrape time, ``System.stats()`` and the
+latest ``DeskSnapshot`` into metric families (the exposition format and its parser are the
+library's). ``/health`` answers 200 while the process runs; ``/ready`` answers 200 when every
+book is fresh and every private session is up, else 503 with the reasons.
+
+Not exported: a tick-to-order histogram. ``OrderIntent`` carries ``created_at`` but not the
+``received_at`` of the ``TopOfBook`` it answered, and ``OrderView`` carries neither, so the
+latency from a book update to the order cannot be measured from the messages
+(``bench/tick_to_order.py`` measures it from outside, with venue hooks).
+
+>>> # port = await nursery.start(serve_metrics, system, 0, observer)
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 import trio
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from actors.observe.collect import DeskObserver
+from actors.observe.http import serve_local
 from actors.runtime import System
-from actors.runtime.stats import ActorStats
+from actors.trading.messages import OrderStatus, TradingState
 
 log = logging.getLogger("actors.metrics")
 
-_COUNTERS = (
-    ("received", "messages offered to the mailbox"),
-    ("processed", "messages handled"),
-    ("dropped", "messages discarded by the overflow policy"),
-    ("dead_letters", "messages nobody will handle"),
-    ("restarts", "restarts scheduled"),
+_ACTOR_COUNTERS = (
+    ("received", "received", "messages offered to the mailbox"),
+    ("processed", "processed", "messages handled"),
+    ("dropped", "dropped", "messages discarded by the overflow policy"),
+    ("dead_letters", "dead_letters", "messages nobody will handle"),
+    ("restarts", "restarts", "restarts scheduled"),
 )
-_GAUGES = (
+_MAILBOX_GAUGES = (
     ("depth", "messages waiting"),
     ("high_water", "greatest mailbox depth seen"),
     ("capacity", "mailbox capacity"),
 )
 
 
-def render(stats: dict[str, ActorStats], dead_letters: int) -> str:
-    """The Prometheus text exposition of ``stats``."""
-    out: list[str] = []
-    for field, help_text in _COUNTERS:
-        out.append(f"# HELP actors_{field}_total {help_text}")
-        out.append(f"# TYPE actors_{field}_total counter")
-        out += [f'actors_{field}_total{{path="{p}"}} {getattr(s, field)}' for p, s in stats.items()]
-    for field, help_text in _GAUGES:
-        out.append(f"# HELP actors_mailbox_{field} {help_text}")
-        out.append(f"# TYPE actors_mailbox_{field} gauge")
-        out += [
-            f'actors_mailbox_{field}{{path="{p}"}} {getattr(s, field)}' for p, s in stats.items()
+class DeskCollector(Collector):
+    """Reads the system and the observer's latest snapshot at every scrape."""
+
+    def __init__(self, system: System, observer: DeskObserver | None = None) -> None:
+        self.system = system
+        self.observer = observer
+
+    def collect(self) -> Iterator[Metric]:
+        """Every metric family, actors first, then trading."""
+        stats = self.system.stats()
+        for field, name, help_text in _ACTOR_COUNTERS:
+            family = CounterMetricFamily(f"actors_{name}", help_text, labels=["path"])
+            for path, s in stats.items():
+                family.add_metric([path], getattr(s, field))
+            yield family
+        for field, help_text in _MAILBOX_GAUGES:
+            family = GaugeMetricFamily(f"actors_mailbox_{field}", help_text, labels=["path"])
+            for path, s in stats.items():
+                family.add_metric([path], getattr(s, field))
+            yield family
+        up = GaugeMetricFamily("actors_up", "1 if the actor is running", labels=["path"])
+        for path, s in stats.items():
+            up.add_metric([path], int(s.state == "running"))
+        yield up
+        yield CounterMetricFamily(
+            "actors_system_dead_letters", "dead letters of the whole tree", self.system.dead_letters
+        )
+        snapshot = self.observer.snapshot if self.observer is not None else None
+        if snapshot is not None:
+            yield from _trading(snapshot)
+
+
+def _trading(snapshot: Any) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "actors_ready", "1 when books are fresh and sessions up", snapshot.ready
+    )
+    orders = GaugeMetricFamily(
+        "actors_orders", "orders the router knows, by state", labels=["state"]
+    )
+    counts = snapshot.orders_by_state()
+    for state in OrderStatus:
+        orders.add_metric([state.value], counts.get(state.value, 0))
+    yield orders
+    filled = CounterMetricFamily(
+        "actors_filled_base",
+        "filled base quantity of the router's orders",
+        labels=["strategy", "symbol", "side"],
+    )
+    totals: dict[tuple[str, str, str], float] = {}
+    for o in snapshot.orders:
+        if o.filled:
+            key = (o.strategy, o.symbol, o.side)
+            totals[key] = totals.get(key, 0.0) + float(o.filled)
+    for key, value in sorted(totals.items()):
+        filled.add_metric(list(key), value)
+    yield filled
+    filled_orders = GaugeMetricFamily(
+        "actors_filled_orders", "orders with at least one fill", labels=["strategy"]
+    )
+    open_orders = GaugeMetricFamily(
+        "actors_open_orders", "orders possibly live at a venue", labels=["strategy"]
+    )
+    strategy_position = GaugeMetricFamily(
+        "actors_strategy_position",
+        "net filled base quantity of a strategy's orders",
+        labels=["strategy", "symbol"],
+    )
+    for line in snapshot.strategies:
+        filled_orders.add_metric([line.name], line.filled_orders)
+        open_orders.add_metric([line.name], line.open_orders)
+        for symbol, qty in line.positions.items():
+            strategy_position.add_metric([line.name, symbol], float(qty))
+    yield filled_orders
+    yield open_orders
+    yield strategy_position
+    age = GaugeMetricFamily(
+        "actors_book_age_seconds",
+        "seconds since the book's last snapshot",
+        labels=["venue", "symbol"],
+    )
+    stale = GaugeMetricFamily(
+        "actors_book_stale", "1 if the book is stale", labels=["venue", "symbol"]
+    )
+    for b in snapshot.books:
+        if b.age is not None:
+            age.add_metric([b.venue, b.symbol], b.age)
+        stale.add_metric([b.venue, b.symbol], int(b.stale))
+    yield age
+    yield stale
+    risk = snapshot.risk
+    if risk is None:
+        return
+    position = GaugeMetricFamily(
+        "actors_position", "net base quantity of the desk", labels=["symbol"]
+    )
+    for symbol, qty in risk.positions.items():
+        position.add_metric([symbol], float(qty))
+    yield position
+    yield GaugeMetricFamily(
+        "actors_pnl", "desk PnL: net realised plus unrealised (quote)", float(risk.total_pnl)
+    )
+    rejections = CounterMetricFamily(
+        "actors_risk_rejections", "intents refused by risk, by reason", labels=["reason"]
+    )
+    for reason, count in sorted(risk.rejected.items()):
+        rejections.add_metric([reason], count)
+    yield rejections
+    yield CounterMetricFamily("actors_risk_approved", "intents approved by risk", risk.approved)
+    state = GaugeMetricFamily("actors_trading_state", "1 for the current state", labels=["state"])
+    for value in TradingState:
+        state.add_metric([value.value], int(risk.state == value))
+    yield state
+
+
+def metrics_app(system: System, observer: DeskObserver | None = None) -> Starlette:
+    """The ASGI app: ``GET /metrics``, ``/health``, ``/ready``."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DeskCollector(system, observer))
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"alive": True, "actors": len(system.paths())})
+
+    async def ready(_: Request) -> Response:
+        snapshot = observer.snapshot if observer is not None else None
+        if snapshot is None:
+            return JSONResponse({"ready": False, "problems": ["no snapshot yet"]}, 503)
+        return JSONResponse(
+            {"ready": snapshot.ready, "problems": snapshot.problems},
+            200 if snapshot.ready else 503,
+        )
+
+    return Starlette(
+        routes=[
+            Route("/metrics", metrics),
+            Route("/health", health),
+            Route("/ready", ready),
         ]
-    out.append("# HELP actors_up 1 if the actor is running")
-    out.append("# TYPE actors_up gauge")
-    out += [f'actors_up{{path="{p}"}} {int(s.state == "running")}' for p, s in stats.items()]
-    out.append("# TYPE actors_system_dead_letters_total counter")
-    out.append(f"actors_system_dead_letters_total {dead_letters}")
-    return "\n".join(out) + "\n"
+    )
 
 
 async def serve_metrics(
-    system: System, port: int = 0, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    system: System,
+    port: int = 0,
+    observer: DeskObserver | None = None,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``GET /metrics`` on 127.0.0.1:``port``; reports the bound port via ``task_status``.
+    """Serve ``/metrics``, ``/health``, ``/ready`` on 127.0.0.1:``port``; reports the port.
 
-    >>> # port = await nursery.start(serve_metrics, system, 0)
+    >>> # port = await nursery.start(serve_metrics, system, 0, observer)
     """
-    listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
-    bound = listeners[0].socket.getsockname()[1]
-    log.info("metrics on http://127.0.0.1:%d/metrics", bound)
-    task_status.started(bound)
 
-    async def answer(stream: trio.SocketStream) -> None:
-        async with stream:
-            with trio.move_on_after(5):
-                request = b""
-                while b"\r\n\r\n" not in request and len(request) < 8192:
-                    chunk = await stream.receive_some(4096)
-                    if not chunk:
-                        return
-                    request += chunk
-                line = request.split(b"\r\n", 1)[0].decode("latin-1")
-                if line.startswith("GET /metrics"):
-                    status, body = "200 OK", render(system.stats(), system.dead_letters)
-                else:
-                    status, body = "404 Not Found", "try GET /metrics\n"
-                data = body.encode()
-                head = (
-                    f"HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                    f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
-                )
-                await stream.send_all(head.encode() + data)
+    class _Announce:
+        def started(self, bound: int) -> None:
+            log.info("metrics on http://127.0.0.1:%d/metrics (/health, /ready)", bound)
+            task_status.started(bound)
 
-    await trio.serve_listeners(answer, listeners)
+    await serve_local(metrics_app(system, observer), port, task_status=_Announce())  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ so they work on a venue in this process or in another one (``actors sim-exchange
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from typing import Any
@@ -49,14 +50,38 @@ def pause_actor(system: System, path: str, seconds: float) -> None:
 
 
 class VenueControl:
-    """Client of an embedded venue's ``/_sim`` control endpoint (loopback only)."""
+    """Client of an embedded venue's ``/_sim`` control endpoint (loopback only).
 
-    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
-        host = urlsplit(url).hostname
+    The endpoint requires the venue's control token: pass ``token`` (``actors sim-exchange``
+    prints it in each venue's line, under ``control``); for a venue running in this process
+    it is found by address when omitted. A TLS venue's certificate is trusted via ``cafile``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 5.0,
+        cafile: str | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        host = parts.hostname
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"venue control is loopback only, not {host!r}")
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._token = token
+        self._address = (host, parts.port)
+        self._tls = ssl.create_default_context(cafile=cafile) if cafile else None
+
+    def token(self) -> str | None:
+        """The token sent with each request (given, or that of a venue of this process)."""
+        if self._token is None and self._address[1] is not None:
+            from actors.venues.control import local_token
+
+            self._token = local_token(self._address[0], self._address[1])
+        return self._token
 
     async def fault(self, action: str, **kwargs: Any) -> dict[str, Any]:
         """Apply a fault (``drop_websockets``, ``fail_next_order``, ...); returns the state."""
@@ -78,10 +103,15 @@ class VenueControl:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
+        token = self.token()
+        if token is not None:
+            request.add_header("X-Sim-Token", token)
 
         def call() -> dict[str, Any]:
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with urllib.request.urlopen(
+                    request, timeout=self.timeout, context=self._tls
+                ) as response:
                     result: dict[str, Any] = json.loads(response.read())
                     return result
             except urllib.error.HTTPError as exc:

@@ -9,12 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.runtime import ChildSpec
-from actors.topology.load import ConfigError, group_policies
+from actors.topology.load import ConfigError, group_policies, located
+from actors.topology.numbers import number_problems
 from actors.topology.schema import StrategySection, Topology, VenueSection
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
 from actors.trading.desk import desk_specs
+from actors.trading.journal import probe_journal
 from actors.trading.ratelimit import VenueBudget
-from actors.trading.strategy import load_strategy
+from actors.trading.risk import STP_MODES
+from actors.trading.shutdown import ShutdownReport
+from actors.trading.strategy import InvalidParams, Strategy, resolve
 from actors.venues.actor import VenueActor
 from actors.venues.client import ccxt_config
 from actors.venues.config import DEFAULT_BALANCES, VenueConfig
@@ -43,6 +47,8 @@ class Plan:
     """The desk's view of each venue, as built from the topology."""
     blocked_after: float | None = 0.5
     """Threshold of the blocking monitor (None: off); see ``actors.runtime.monitor``."""
+    report: ShutdownReport = field(default_factory=ShutdownReport)
+    """Filled in when the router stops: the orders left possibly live at a venue."""
 
 
 def build(
@@ -69,7 +75,13 @@ def build(
             venue_configs.append(config)
             url = f"http://127.0.0.1:{config.port}"
             endpoints[venue.name] = url
-            ccxt: dict[str, Any] = ccxt_config(url, config.api_key, config.secret)
+            ccxt: dict[str, Any] = ccxt_config(
+                url,
+                config.api_key,
+                config.secret,
+                protocol=config.protocol,
+                password=config.passphrase,
+            )
         else:
             ccxt = dict(venue.options)
             for key, var in (("apiKey", venue.api_key_env), ("secret", venue.secret_env)):
@@ -87,7 +99,9 @@ def build(
                     venue.name,
                     ccxt,
                     tuple(venue.symbols),
-                    exchange=venue.exchange,
+                    exchange=venue.embedded.protocol
+                    if venue.kind == "embedded"
+                    else venue.exchange,
                     stall_after=venue.stall_after,
                     watch_trades=venue.watch_trades,
                     watch_tickers=venue.watch_tickers,
@@ -96,33 +110,38 @@ def build(
                     submit_timeout=venue.submit_timeout,
                     rate=venue.rate,
                     burst=venue.burst,
+                    self_trade_mode=STP_MODES[topology.risk.self_trade],
                 )
             )
         except ValueError as exc:
             problems.append(f"venues[{i}]: {exc}")
+    journal_problem = probe_journal(topology.desk.journal)
+    if journal_problem:
+        problems.append(f"desk.journal: {journal_problem}")
     if problems:
         raise ConfigError(source, problems)
 
+    all_venues = [v.name for v in topology.venues]
     for i, s in enumerate(topology.strategies):
-        try:
-            load_strategy(s.class_, s.name, strategy_params(s, []))
-        except (ImportError, AttributeError, ValueError, TypeError) as exc:
-            problems.append(f"strategies[{i}].class: cannot load {s.class_!r}: {exc}")
+        problems += strategy_problems(f"strategies[{i}]", s, all_venues)
     if problems:
         raise ConfigError(source, problems)
     strategies = [
-        StrategySpec(s.name, s.class_, strategy_params(s, [v.name for v in topology.venues]))
-        for s in topology.strategies
+        StrategySpec(s.name, s.class_, strategy_params(s, all_venues)) for s in topology.strategies
     ]
     options = DeskOptions(
         journal_path=topology.desk.journal,
         book_depth=max(v.book_depth for v in topology.venues),
         cancel_on_shutdown=topology.desk.cancel_on_shutdown,
+        orphans=topology.desk.orphans,
         groups=groups,
     )
     budgets: dict[str, VenueBudget] = {}
+    report = ShutdownReport()
     try:
-        specs = desk_specs(venue_specs, strategies, topology.risk, options, budgets=budgets)
+        specs = desk_specs(
+            venue_specs, strategies, topology.risk, options, budgets=budgets, report=report
+        )
     except (ImportError, AttributeError, ValueError) as exc:
         raise ConfigError(source, [f"strategies: {exc}"]) from None
     if venue_configs:
@@ -146,7 +165,24 @@ def build(
         budgets,
         venue_specs,
         blocked_after=blocked_after or None,
+        report=report,
     )
+
+
+def strategy_problems(at: str, strategy: StrategySection, all_venues: list[str]) -> list[str]:
+    """Problems loading ``strategy``'s class or fitting its params to the class's ``Params``."""
+    params = strategy_params(strategy, all_venues)
+    try:
+        cls = resolve(strategy.class_)
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise ValueError(f"{strategy.class_!r} is not a Strategy subclass")
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:
+        return [f"{at}.class: cannot load {strategy.class_!r}: {exc}"]
+    try:
+        typed = cls.parse_params(params)
+    except InvalidParams as exc:
+        return [located(str(exc), params, f"{at}.params")]
+    return number_problems(typed, f"{at}.params", default_range=False)
 
 
 def strategy_params(strategy: StrategySection, all_venues: list[str]) -> dict[str, Any]:
@@ -169,6 +205,7 @@ def _embedded(venue: VenueSection, pick_port: Callable[[], int]) -> VenueConfig:
     embedded = venue.embedded
     return VenueConfig(
         name=venue.name,
+        protocol=embedded.protocol,
         port=embedded.port or pick_port(),
         symbols=tuple(venue.symbols),
         seed=embedded.seed,

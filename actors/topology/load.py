@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import tomllib
@@ -11,6 +12,7 @@ from typing import Any
 import msgspec
 
 from actors.runtime import Backoff, GiveUp
+from actors.topology.numbers import number_problems
 from actors.topology.schema import ActorGroupSection, GroupSection, Topology
 from actors.trading.config import (
     DEFAULT_GROUPS,
@@ -23,6 +25,8 @@ from actors.trading.risk import RiskLimits, SymbolLimits
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
 CLASS_PATH = re.compile(r"^[A-Za-z_][\w.]*([:.][A-Za-z_]\w*)$")
+MAX_DEPTH = 32
+"""Tables and arrays nest at most this deep (a topology needs 5)."""
 
 
 class ConfigError(ValueError):
@@ -50,31 +54,132 @@ def load(path: str | Path) -> Topology:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError(
+            str(path), [f"not a usable TOML file: tables or arrays nest too deeply (> {MAX_DEPTH})"]
+        ) from None
     return parse(data, source=str(path))
 
 
 def parse(data: dict[str, Any], *, source: str = "<topology>") -> Topology:
     """Convert and validate already-parsed TOML data."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["(top level): expected a table"])
+    too_deep = _too_deep(data, MAX_DEPTH)
+    if too_deep is not None:
+        raise ConfigError(source, [f"{too_deep}: nested deeper than {MAX_DEPTH} levels"])
     problems = _unknown_risk_keys(data.get("risk"))
     if problems:
         raise ConfigError(source, problems)
     try:
         topology = msgspec.convert(data, Topology)
     except msgspec.ValidationError as exc:
-        raise ConfigError(source, [_located(str(exc))]) from None
-    problems = validate(topology)
+        raise ConfigError(source, [located(str(exc), data)]) from None
+    problems = number_problems(topology) or validate(topology)
     if problems:
         raise ConfigError(source, problems)
     return topology
 
 
-def _located(message: str) -> str:
-    """msgspec's "Expected `int`, got `str` - at `$.venues[0].port`" as "venues[0].port: ..."."""
+_TYPE_WORDS = {
+    "int": "an integer",
+    "float": "a number",
+    "decimal": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "array": "a list",
+    "object": "a table",
+    "null": "nothing",
+}
+
+
+def located(message: str, data: Any = None, prefix: str = "") -> str:
+    """A msgspec error as ``key.path: expected ..., got <value>`` (the value read from ``data``).
+
+    >>> located("Expected `float` > 0.0 - at `$.spread_bps`", {"spread_bps": "wide"}, "params")
+    'params.spread_bps: expected a number > 0, got "wide"'
+    """
     match = re.match(r"^(?P<what>.*) - at `\$\.?(?P<where>[^`]*)`$", message, re.S)
     what, where = (match["what"], match["where"]) if match else (message, "")
-    if what.startswith(("Expected", "Object", "Invalid")):
+    keyed = re.match(r"^(?P<where>[A-Za-z_][\w.\[\]]*): (?P<what>.*)$", what, re.S)
+    if keyed:
+        # A ``__post_init__`` check that names its own field: "spread_bps: must be ..."
+        what = keyed["what"]
+        where = f"{where}.{keyed['where']}" if where else keyed["where"]
+    if prefix:
+        where = f"{prefix}.{where}" if where and not where.startswith("[") else prefix + where
+    found, value = _value_at(data, match["where"] if match else "")
+    expected = re.match(r"^Expected `(?P<types>[^`]*)`(?P<bound>.*?)(, got `[^`]*`)?$", what)
+    if expected:
+        types = " or ".join(
+            _TYPE_WORDS.get(t.strip(), f"`{t.strip()}`") for t in expected["types"].split("|")
+        )
+        bound = re.sub(r"(\d)\.0\b", r"\1", expected["bound"])
+        what = f"expected {types}{bound}"
+        if found:
+            what += f", got {_show(value)}"
+    elif what.startswith("Object missing required field"):
+        field = keyname(what.split("`", 1)[1].rsplit("`", 1)[0])
+        where, what = (f"{where}.{field}" if where else field), "required, not set"
+    elif what.startswith("Object contains unknown field"):
+        field = keyname(what.split("`", 1)[1].rsplit("`", 1)[0])
+        where, what = (f"{where}.{field}" if where else field), "unknown key"
+    elif what.startswith("Invalid"):
         what = what[:1].lower() + what[1:]
     return f"{where or '(top level)'}: {what}"
+
+
+def keyname(key: object) -> str:
+    """A key as it appears in a message: bare when plain, else JSON-quoted (one line)."""
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else json.dumps(text)
+
+
+def _value_at(data: Any, where: str) -> tuple[bool, Any]:
+    """The value at msgspec's path ``venues[0].embedded.port`` in ``data`` (if reachable)."""
+    if data is None:
+        return False, None
+    value = data
+    for part in re.findall(r"[^.\[\]]+|\[[^\]]*\]", where):
+        if part.startswith("["):
+            inner = part[1:-1]
+            if not inner.isdigit() or not isinstance(value, list) or int(inner) >= len(value):
+                return False, None
+            value = value[int(inner)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return False, None
+    return True, value
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        # JSON escapes keep a message on one line whatever the value holds.
+        return json.dumps(value[:60])
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)[:60]
+
+
+def _too_deep(data: Any, limit: int) -> str | None:
+    """The key path of the first value nested deeper than ``limit`` (iteratively), or None."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > limit:
+            return path or "(top level)"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((item, f"{path}.{keyname(key)}" if path else keyname(key), depth + 1))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                stack.append((item, f"{path}[{i}]", depth + 1))
+    return None
 
 
 def _unknown_risk_keys(risk: Any) -> list[str]:
@@ -82,14 +187,14 @@ def _unknown_risk_keys(risk: Any) -> list[str]:
     if not isinstance(risk, dict):
         return []
     known = set(RiskLimits.__struct_fields__)
-    problems = [f"risk.{key}: unknown key" for key in risk if key not in known]
+    problems = [f"risk.{keyname(key)}: unknown key" for key in risk if key not in known]
     symbols = risk.get("symbols", {})
     if isinstance(symbols, dict):
         per_symbol = set(SymbolLimits.__struct_fields__)
         for symbol, limits in symbols.items():
             if isinstance(limits, dict):
                 problems += [
-                    f'risk.symbols."{symbol}".{key}: unknown key'
+                    f"risk.symbols.{json.dumps(symbol)}.{keyname(key)}: unknown key"
                     for key in limits
                     if key not in per_symbol
                 ]
@@ -145,6 +250,9 @@ def validate(topology: Topology) -> list[str]:
             problems += _exchange_problems(at, venue.exchange, venue.api_key_env, venue.secret_env)
 
     all_symbols = set().union(*venue_symbols.values()) if venue_symbols else set()
+    for name in topology.risk.venues:
+        if name not in venue_symbols:
+            problems.append(f"risk.venues.{keyname(name)}: no venue is named {name!r}")
     for symbol in topology.risk.symbols:
         if symbol not in all_symbols:
             problems.append(f'risk.symbols."{symbol}": no venue trades {symbol}')
@@ -167,8 +275,6 @@ def validate(topology: Topology) -> list[str]:
         for j, symbol in enumerate(strategy.symbols):
             if symbol not in reachable:
                 problems.append(f"{at}.symbols[{j}]: {symbol!r} is not traded on {venues}")
-    if topology.observe.status_interval < 0:
-        problems.append("observe.status_interval: must be >= 0")
     port = topology.observe.metrics_port
     if port is not None and not 0 <= port <= 65535:
         problems.append(f"observe.metrics_port: {port} is not a TCP port")

@@ -1,70 +1,109 @@
-"""Running a topology as a supervised long-running process."""
+"""Running a topology as a supervised long-running process, with what the operator sees."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
+from actors.observe.collect import DeskObserver, DeskSnapshot
+from actors.observe.control import serve_control
+from actors.observe.ctl import control_file_path
+from actors.observe.lines import report_trading
 from actors.observe.metrics import serve_metrics
 from actors.observe.status import report_status
-from actors.observe.summary import run_summary
+from actors.observe.summary import (
+    TradingFigures,
+    figures_from_journal,
+    figures_from_snapshot,
+    run_summary,
+    summary_dict,
+    trading_lines,
+)
+from actors.observe.view import live_view
 from actors.runtime import System, open_system
 from actors.runtime.cell import unwrap
 from actors.topology.build import Plan, build
 from actors.topology.schema import Topology
 from actors.trading.ccxt_bridge import open_loop
+from actors.trading.journal import Journal, JournalError
 
 log = logging.getLogger("actors.run")
 
 
-async def run_topology(
-    topology: Topology,
-    *,
-    source: str = "<topology>",
-    duration: float | None = None,
-    handle_signals: bool = True,
-) -> System:
-    """Run ``topology`` until SIGINT/SIGTERM (or ``duration`` seconds); return the stopped system.
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: the stopped system, and the orders it left possibly live at a venue.
 
-    One trio-asyncio loop at the root carries every ccxt.pro client. The first signal stops
-    the tree gracefully in reverse start order; a second one cancels it outright. Raises
-    ``SupervisorGaveUp`` if the root exceeded its restart intensity.
-
-    >>> # trio.run(run_topology, load("config/paper.toml"))
+    ``actors run`` exits 4 when ``open_orders_left`` is not empty (see the README).
     """
-    plan = build(topology, source=source)
-    Path(topology.desk.journal).parent.mkdir(parents=True, exist_ok=True)
-    return await run_plan(
-        plan,
-        duration=duration,
-        handle_signals=handle_signals,
-        status_interval=topology.observe.status_interval,
-        metrics_port=topology.observe.metrics_port,
-    )
+
+    system: System
+    open_orders_left: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Observe:
+    """What a running desk shows about itself (everything off by default).
+
+    >>> Observe(status_interval=10.0, metrics_port=0).view
+    False
+    """
+
+    status_interval: float = 0.0
+    """Seconds between status lines in the log (0: none)."""
+    metrics_port: int | None = None
+    """Serve /metrics, /health, /ready on this 127.0.0.1 port (0: a free one)."""
+    poll_interval: float = 1.0
+    """Seconds between looks at books, orders and risk."""
+    control_file: Path | None = None
+    """Serve the ``actors ctl`` endpoint and write its URL and token here."""
+    view: bool = False
+    """Draw the live view on stdout."""
+    desk: str = "desk"
+
+    @property
+    def polls(self) -> bool:
+        """Whether anything needs the desk's snapshot."""
+        return bool(
+            self.status_interval
+            or self.metrics_port is not None
+            or self.control_file is not None
+            or self.view
+        )
+
+
+@dataclass
+class Running:
+    """A desk running inside ``open_desk``: the system and its observers' endpoints."""
+
+    system: System
+    observer: DeskObserver | None = None
+    metrics_port: int | None = None
+    control_url: str | None = None
 
 
 @asynccontextmanager
-async def open_plan(
-    plan: Plan,
-    *,
-    handle_signals: bool = False,
-    status_interval: float = 0.0,
-    metrics_port: int | None = None,
-) -> AsyncIterator[System]:
+async def open_desk(
+    plan: Plan, *, handle_signals: bool = False, observe: Observe | None = None
+) -> AsyncIterator[Running]:
     """Run ``plan``'s tree, inside the process's asyncio loop, while the block runs.
 
     The one way a desk process is put together: ``actors run`` uses it, and so do the tests
     and benchmarks that need a whole desk. Leaving the block stops the tree gracefully.
 
-    >>> # async with open_plan(build(load("config/paper.toml"))) as system:
-    >>> #     await system.stopped.wait()
+    >>> # async with open_desk(build(load("config/paper.toml")), observe=Observe()) as desk:
+    >>> #     await desk.system.stopped.wait()
     """
+    observe = observe or Observe()
     system_options = {
         "max_restarts": plan.max_restarts,
         "within": plan.within,
@@ -75,13 +114,93 @@ async def open_plan(
             async with open_system(
                 plan.specs, handle_signals=handle_signals, **system_options
             ) as system:
-                if status_interval > 0:
-                    observers.start_soon(report_status, system, status_interval)
-                if metrics_port is not None:
-                    await observers.start(serve_metrics, system, metrics_port)
-                yield system
+                running = Running(system)
+                if observe.status_interval > 0:
+                    observers.start_soon(report_status, system, observe.status_interval)
+                if observe.polls:
+                    running.observer = DeskObserver(system, interval=observe.poll_interval)
+                    await observers.start(running.observer.run)
+                    if observe.status_interval > 0:
+                        observers.start_soon(
+                            report_trading, running.observer, observe.status_interval
+                        )
+                if observe.metrics_port is not None:
+                    running.metrics_port = await observers.start(
+                        serve_metrics, system, observe.metrics_port, running.observer
+                    )
+                if observe.control_file is not None:
+                    running.control_url = await observers.start(
+                        serve_control, system, observe.control_file, running.observer
+                    )
+                if observe.view and running.observer is not None:
+                    await observers.start(live_view, running.observer, observe.desk)
+                yield running
         finally:
             observers.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def open_plan(
+    plan: Plan, *, handle_signals: bool = False, observe: Observe | None = None
+) -> AsyncIterator[System]:
+    """``open_desk`` yielding just the ``System``.
+
+    >>> # async with open_plan(build(load("config/paper.toml"))) as system:
+    >>> #     await system.stopped.wait()
+    """
+    async with open_desk(plan, handle_signals=handle_signals, observe=observe) as running:
+        yield running.system
+
+
+def observe_of(topology: Topology, view: str = "lines") -> Observe:
+    """The ``Observe`` settings of a topology (``view``: ``live`` draws the terminal view)."""
+    section = topology.observe
+    return Observe(
+        status_interval=section.status_interval,
+        metrics_port=section.metrics_port,
+        poll_interval=section.poll_interval,
+        control_file=(
+            control_file_path(section.control_file, topology.desk.journal, topology.desk.name)
+            if section.control
+            else None
+        ),
+        view=view == "live",
+        desk=topology.desk.name,
+    )
+
+
+async def run_topology(
+    topology: Topology,
+    *,
+    source: str = "<topology>",
+    duration: float | None = None,
+    handle_signals: bool = True,
+    summary_json: str | None = None,
+    view: str = "auto",
+) -> RunOutcome:
+    """Run ``topology`` until SIGINT/SIGTERM (or ``duration`` seconds); how it ended.
+
+    One trio-asyncio loop at the root carries every ccxt.pro client. The first signal stops
+    the tree gracefully in reverse start order; a second one cancels it outright. Raises
+    ``SupervisorGaveUp`` if the root exceeded its restart intensity. ``view``: ``auto`` draws
+    the live view when stdout is a terminal, ``live`` always, ``lines`` never.
+
+    >>> # trio.run(run_topology, load("config/paper.toml"))
+    """
+    from actors.observe.view import wants_live_view
+
+    plan = build(topology, source=source)
+    Path(topology.desk.journal).parent.mkdir(parents=True, exist_ok=True)
+    mode = "live" if wants_live_view(view) else "lines"
+    system = await run_plan(
+        plan,
+        duration=duration,
+        handle_signals=handle_signals,
+        observe=observe_of(topology, mode),
+        journal=topology.desk.journal,
+        summary_json=summary_json,
+    )
+    return RunOutcome(system, tuple(plan.report.open_orders))
 
 
 async def run_plan(
@@ -89,31 +208,71 @@ async def run_plan(
     *,
     duration: float | None = None,
     handle_signals: bool = True,
-    status_interval: float = 0.0,
-    metrics_port: int | None = None,
+    observe: Observe | None = None,
+    journal: str | None = None,
+    summary_json: str | None = None,
 ) -> System:
-    """Run an already built ``Plan`` until it stops (see ``run_topology``)."""
-    started = time.monotonic()
+    """Run an already built ``Plan`` until it stops (see ``run_topology``).
+
+    When it stops, the summary is printed to stderr whatever the log level (and written to
+    ``summary_json`` as JSON); its trading figures come from ``journal`` when that is a file.
+    """
+    started, wall_started = time.monotonic(), time.time()
     for name, url in plan.endpoints.items():
         log.info("embedded venue %s at %s", name, url)
     system: System | None = None
+    observer: DeskObserver | None = None
     try:
-        async with open_plan(
-            plan,
-            handle_signals=handle_signals,
-            status_interval=status_interval,
-            metrics_port=metrics_port,
-        ) as system:
+        async with open_desk(plan, handle_signals=handle_signals, observe=observe) as running:
+            system, observer = running.system, running.observer
             await system.ready.wait()
             log.info("desk up: %d actors; Ctrl-C (SIGINT) or SIGTERM stops it", len(system.paths()))
             with trio.move_on_after(math.inf if duration is None else duration):
                 await system.stopped.wait()
             if not system.stopped.is_set():
                 log.info("ran for %gs: stopping", duration)
+                if observer is not None:
+                    await observer.poll()
     except BaseExceptionGroup as group:
         raise unwrap(group) from None
     finally:
         if system is not None:
-            log.info("%s", run_summary(system.all_stats(), time.monotonic() - started))
+            last = observer.snapshot if observer is not None else None
+            marks = dict(observer.marks) if observer is not None else {}
+            with trio.CancelScope(shield=True):
+                figures = await trio.to_thread.run_sync(
+                    _figures, journal, wall_started, last, marks
+                )
+            _report(figures, system, time.monotonic() - started, summary_json)
     assert system is not None
     return system
+
+
+def _figures(
+    journal: str | None,
+    since: float,
+    last: DeskSnapshot | None,
+    marks: dict[tuple[str, str], float],
+) -> TradingFigures:
+    if journal and journal != ":memory:" and Path(journal).is_file():
+        try:
+            with Journal(journal) as j:
+                events = ((e.at, e.message) for e in j.events())
+                return figures_from_journal(events, since, marks)
+        except JournalError as exc:
+            log.warning("summary: cannot read the journal (%s); using the last view", exc)
+    if last is not None:
+        return figures_from_snapshot(last)
+    return TradingFigures(source="none")
+
+
+def _report(figures: TradingFigures, system: System, elapsed: float, path: str | None) -> None:
+    stats = system.all_stats()
+    text = "\n".join(["run summary:", *trading_lines(figures), run_summary(stats, elapsed)])
+    print(text, file=sys.stderr, flush=True)
+    if path is not None:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(json.dumps(summary_dict(figures, stats, elapsed), indent=2))
+        except OSError as exc:
+            print(f"actors: cannot write --summary-json {path}: {exc}", file=sys.stderr)

@@ -8,11 +8,20 @@ messages that name the file and the key.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import Meta
 
 from actors.trading.risk import RiskLimits
+
+# Declared ranges (msgspec checks them while converting; ``numbers.py`` holds every number,
+# declared or not, to finiteness and a range after conversion).
+Seconds = Annotated[float, Meta(ge=0, le=86_400)]
+"""A duration of at most a day; 0 allowed."""
+PositiveSeconds = Annotated[float, Meta(gt=0, le=86_400)]
+Port = Annotated[int, Meta(ge=0, le=65_535)]
+Count = Annotated[int, Meta(ge=0, le=1_000_000)]
 
 
 class Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -23,18 +32,18 @@ class BackoffSection(Section):
     """Restart backoff: ``min(maximum, initial * multiplier**n)``, jittered; a key left out
     falls back to ``[supervision.backoff]``, then to the group's built-in default."""
 
-    initial: float | None = None
-    maximum: float | None = None
-    multiplier: float | None = None
-    jitter: float | None = None
-    reset_after: float | None = None
+    initial: Seconds | None = None
+    maximum: Seconds | None = None
+    multiplier: Annotated[float, Meta(ge=1, le=100)] | None = None
+    jitter: Annotated[float, Meta(ge=0, lt=1)] | None = None
+    reset_after: Seconds | None = None
 
 
 class ActorGroupSection(Section):
     """Supervision of a group that is one actor under the root (venues, journal, risk,
     router): its backoff and grace. Its restarts count against the root's intensity."""
 
-    shutdown_grace: float | None = None
+    shutdown_grace: Annotated[float, Meta(ge=0, le=3_600)] | None = None
     backoff: BackoffSection = BackoffSection()
 
 
@@ -48,8 +57,8 @@ class GroupSection(ActorGroupSection):
     siblings go on).
     """
 
-    max_restarts: int | None = None
-    within: float | None = None
+    max_restarts: Count | None = None
+    within: PositiveSeconds | None = None
     give_up: Literal["escalate", "stop_child"] | None = None
 
 
@@ -62,9 +71,9 @@ class SupervisionSection(Section):
     effective values).
     """
 
-    max_restarts: int = 10
-    within: float = 60.0
-    shutdown_grace: float | None = None
+    max_restarts: Count = 10
+    within: PositiveSeconds = 60.0
+    shutdown_grace: Annotated[float, Meta(ge=0, le=3_600)] | None = None
     backoff: BackoffSection = BackoffSection()
     blocked_after: float = 0.5
     """Seconds a handler may hold the event loop without a checkpoint before it is reported
@@ -83,10 +92,12 @@ class SupervisionSection(Section):
 class EmbeddedSection(Section):
     """Settings of an embedded (simulated) venue started inside the process."""
 
-    port: int = 0
+    protocol: Literal["binance", "okx"] = "binance"
+    """Wire protocol the venue speaks (Binance spot or OKX v5); the desk uses that ccxt class."""
+    port: Port = 0
     """0 picks a free port."""
-    seed: int = 1
-    rate_hz: float = 20.0
+    seed: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 1
+    rate_hz: Annotated[float, Meta(ge=0, le=10_000)] = 20.0
     """Book changes per second per symbol from the synthetic participants."""
     api_key: str = "sim-api-key"
     secret: str = "sim-secret"
@@ -107,21 +118,21 @@ class VenueSection(Section):
     secret_env: str | None = None
     options: dict[str, Any] = {}
     """Extra ccxt constructor options."""
-    stall_after: float = 10.0
+    stall_after: PositiveSeconds = 10.0
     """Seconds without a market-data message, while connected, that count as a stalled feed."""
     watch_trades: bool = True
     watch_tickers: bool = False
     """Also stream 24h tickers to the strategies (``Strategy.on_ticker``)."""
     user_streams: bool = True
     """Orders, fills and balances over the websocket; false: REST only, the router polls."""
-    liveness_interval: float = 10.0
+    liveness_interval: Seconds = 10.0
     """Seconds between checks that a quiet user stream is still alive (0: no checks)."""
-    submit_timeout: float = 5.0
+    submit_timeout: Annotated[float, Meta(gt=0, le=600)] = 5.0
     """An order submit with no answer within this long is UNKNOWN and gets reconciled."""
-    rate: float = 20.0
+    rate: Annotated[float, Meta(gt=0, le=100_000)] = 20.0
     """REST requests per second to this venue, shared by all its connections."""
-    burst: int = 10
-    book_depth: int = 20
+    burst: Annotated[int, Meta(ge=1, le=100_000)] = 10
+    book_depth: Annotated[int, Meta(ge=1, le=5_000)] = 20
     embedded: EmbeddedSection = EmbeddedSection()
 
 
@@ -144,15 +155,24 @@ class DeskSection(Section):
     journal: str = "var/journal.sqlite"
     """SQLite journal path (relative paths are taken from the current directory)."""
     cancel_on_shutdown: bool = True
+    orphans: Literal["adopt", "cancel", "ignore"] = "adopt"
+    """Open venue orders with this desk's client-id prefix that the journal does not know:
+    adopt them (tracked, given to their strategy), cancel them, or only log them."""
 
 
 class ObserveSection(Section):
     """What the process tells about itself while it runs."""
 
-    status_interval: float = 10.0
+    status_interval: Seconds = 10.0
     """Seconds between status lines in the log (0: none)."""
-    metrics_port: int | None = None
+    metrics_port: Port | None = None
     """Port of the metrics endpoint on 127.0.0.1 (None: no endpoint, 0: a free port)."""
+    poll_interval: PositiveSeconds = 1.0
+    """Seconds between looks at books, orders and risk for the view, metrics and ``ctl``."""
+    control: bool = True
+    """Serve the control endpoint of ``actors ctl`` on a free 127.0.0.1 port."""
+    control_file: str = ""
+    """Where the desk writes the control endpoint's URL and token ("": beside the journal)."""
 
 
 class Topology(Section):

@@ -25,6 +25,7 @@ import ccxt
 import ccxt.pro
 import trio_asyncio
 
+from actors.trading.aio_loop import adopt
 from actors.trading.messages import BookSnapshot, Fill, OrderStatus, OrderUpdate, TradeTick
 from actors.trading.ratelimit import VenueBudget, retry_after
 
@@ -34,8 +35,11 @@ SubmitOutcome = Literal["rejected", "rate_limited", "unknown"]
 
 
 @asynccontextmanager
-async def open_loop() -> AsyncIterator[asyncio.AbstractEventLoop]:
+async def open_loop(*, batching: bool = True) -> AsyncIterator[asyncio.AbstractEventLoop]:
     """The process's one asyncio loop, on which every ccxt client runs, for the block's life.
+
+    With ``batching`` (the default) the loop runs every already-queued asyncio callback in
+    one trio scheduler pass instead of one per pass (``actors.trading.aio_loop``).
 
     Errors in asyncio callbacks are logged, never fatal: trio-asyncio's default handler
     re-raises them into the loop's nursery, which would end every ccxt client of the process
@@ -49,6 +53,8 @@ async def open_loop() -> AsyncIterator[asyncio.AbstractEventLoop]:
     """
     async with trio_asyncio.open_loop() as loop:
         loop.set_exception_handler(log_asyncio_error)
+        if batching:
+            adopt(loop)
         yield loop
 
 
@@ -188,21 +194,97 @@ async def close_exchange(exchange: Any) -> None:
         log.exception("closing %s failed", getattr(exchange, "id", exchange))
 
 
+SELF_TRADE_PARAMS = {"binance": "selfTradePreventionMode", "binanceus": "selfTradePreventionMode"}
+"""ccxt exchange id -> the order parameter carrying the exchange's self-trade prevention mode
+(passed through ``create_order``'s params, which ccxt forwards as is)."""
+
+
+def order_params(
+    exchange: str, client_order_id: str, time_in_force: str | None, self_trade_mode: str | None
+) -> dict[str, Any]:
+    """The extra ``create_order`` params of one order on ``exchange``.
+
+    >>> order_params("binance", "c1", "GTC", "EXPIRE_MAKER")
+    {'clientOrderId': 'c1', 'timeInForce': 'GTC', 'selfTradePreventionMode': 'EXPIRE_MAKER'}
+    >>> order_params("kraken", "c1", None, "EXPIRE_MAKER")
+    {'clientOrderId': 'c1'}
+    """
+    params: dict[str, Any] = {"clientOrderId": client_order_id}
+    if time_in_force is not None:
+        params["timeInForce"] = time_in_force
+    key = SELF_TRADE_PARAMS.get(exchange)
+    if key is not None and self_trade_mode:
+        params[key] = self_trade_mode
+    return params
+
+
+TRADES_PAGE = 1000
+"""Largest page of ``fetch_my_trades`` (Binance's maximum; ccxt's default is 500)."""
+
+
+async def fetch_all_trades(
+    fetch_my_trades: Callable[..., Awaitable[list[dict[str, Any]]]],
+    symbol: str,
+    venue_order_id: str | None = None,
+    *,
+    max_pages: int = 100,
+) -> list[dict[str, Any]]:
+    """Every trade of ``symbol`` (of one order with ``venue_order_id``), page by page.
+
+    Binance pages ``myTrades`` by trade id (``fromId``); one page of ccxt's default size
+    would silently drop what is beyond it. Stops when a page is short or brings nothing new
+    (a venue that ignores ``fromId``), or after ``max_pages``.
+    """
+    params: dict[str, Any] = {}
+    if venue_order_id is not None:
+        params["orderId"] = venue_order_id
+    seen: dict[str, dict[str, Any]] = {}
+    for _ in range(max_pages):
+        page = await fetch_my_trades(symbol, None, TRADES_PAGE, dict(params))
+        new = [t for t in page if str(t.get("id")) not in seen]
+        for t in new:
+            seen[str(t.get("id"))] = t
+        if len(page) < TRADES_PAGE or not new:
+            break
+        last = max(int(t["id"]) for t in page if str(t.get("id", "")).isdigit())
+        params["fromId"] = last + 1
+    return list(seen.values())
+
+
 def classify_submit_error(exc: BaseException) -> SubmitOutcome:
     """What a failed ``create_order`` means for the order.
 
     A 429/418 (``DDoSProtection``) is answered before the venue looks at the order:
     ``rate_limited``. Any other ``ExchangeError`` (bad order, funds, duplicate id) is a
     definite refusal: ``rejected``. Time-outs, 5xx (``ExchangeNotAvailable``), dropped
-    connections and anything unexpected leave the outcome open: ``unknown``.
+    connections and anything unexpected leave the outcome open: ``unknown``. A refused
+    timestamp (-1021, ``InvalidNonce``) is ``rejected``: the venue checks it first.
     """
     if isinstance(exc, ccxt.DDoSProtection):
         return "rate_limited"
+    if isinstance(exc, ccxt.InvalidNonce):
+        # -1021: the venue refused the request's timestamp before looking at the order
+        # (ccxt files it under NetworkError, but nothing was placed).
+        return "rejected"
     if isinstance(exc, ccxt.NetworkError):
         return "unknown"
     if isinstance(exc, ccxt.ExchangeError):
         return "rejected"
     return "unknown"
+
+
+def credential_error(exc: BaseException) -> Literal["auth", "clock"] | None:
+    """``auth`` for refused keys or signature (-2015, -1022, -2014), ``clock`` for a refused
+    timestamp (-1021), None for anything else.
+
+    >>> credential_error(ccxt.InvalidNonce("binance -1021"))
+    'clock'
+    """
+    if isinstance(exc, ccxt.InvalidNonce):
+        return "clock"
+    if isinstance(exc, ccxt.AuthenticationError):
+        return "auth"
+    return None
 
 
 def is_order_not_found(exc: BaseException) -> bool:

@@ -132,6 +132,10 @@ class VenueSpec:
     compares the venue's open orders (REST) with the router's view; a failed check or a
     difference seen on two checks in a row means the user stream missed something, and the
     session crashes (restart, resubscribe, reconcile). A quiet account passes. 0 disables."""
+    self_trade_mode: str | None = None
+    """The exchange's own self-trade prevention mode sent with every order where the exchange
+    has one (Binance ``selfTradePreventionMode``: EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH);
+    None sends nothing. Backs up the desk's own check (``RiskLimits.self_trade``)."""
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -180,6 +184,12 @@ class DeskOptions:
     """Seconds between reconciliation attempts of an UNKNOWN order."""
     reconcile_interval: float = 2.0
     """How often the router looks for submits that never got an answer."""
+    orphans: str = "adopt"
+    """A venue order carrying this desk's client-id prefix that the journal does not know
+    (a lost journal tail, an older journal): ``adopt`` it (journaled, tracked, given to its
+    strategy), ``cancel`` it (adopted, then cancelled), or ``ignore`` it (logged)."""
+    client_id_prefix: str = "ax"
+    """The start of this desk's client order ids (see :mod:`actors.trading.ids`)."""
     journal_flush_interval: float = 0.05
     """Non-durable journal appends are committed at most this late."""
     groups: Mapping[str, GroupPolicy] = field(default_factory=lambda: dict(DEFAULT_GROUPS))

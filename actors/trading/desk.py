@@ -8,13 +8,15 @@ Tests and the topology builder share :func:`desk_specs`::
     /books/<venue>/<BASE-QUOTE>   OrderBookActor        conflating (latest snapshot)
     /exec/<venue>                 PrivateSession        block (orders are never dropped)
     /router                       Router                block
+    /shutdown                     Shutdown              (drains the router when the desk stops)
     /strategies/<name>            Strategy subclasses   conflating (market data only)
     /market/<venue>               MarketDataConnection  block
 
 Start order is that list, so shutdown (reverse) stops market data first, then strategies,
-then the router (which may cancel open orders through sessions still running), and the
-journal last. How each group is supervised (backoff, grace, restart intensity, what happens
-when it gives up) is a :class:`GroupPolicy` per group in ``DeskOptions.groups``; by default
+then drains the router (cancels, and waits for their outcomes while the sessions still
+deliver), then stops the router, the sessions, and the journal last. How each group is
+supervised (backoff, grace, restart intensity, what happens when it gives up) is a
+:class:`GroupPolicy` per group in ``DeskOptions.groups``; by default
 feeds and sessions are retried for as long as a venue is down, and a strategy that
 crash-loops is stopped on its own while the rest of the desk goes on.
 
@@ -22,8 +24,8 @@ crash-loops is stopped on its own while the rest of the desk goes on.
 >>> from actors.trading.risk import RiskLimits
 >>> specs = desk_specs([VenueSpec("sim", {}, ("BTC/USDT",))], [], RiskLimits(),
 ...     DeskOptions(journal_path=":memory:"))
->>> [s.name for s in specs]
-['journal', 'risk', 'consolidated', 'books', 'exec', 'router', 'strategies', 'market']
+>>> [s.name for s in specs][5:]
+['router', 'shutdown', 'strategies', 'market']
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from actors.trading.ratelimit import VenueBudget
 from actors.trading.risk import RiskLimits
 from actors.trading.risk_actor import RiskActor
 from actors.trading.router import Router
+from actors.trading.shutdown import Shutdown, ShutdownReport
 from actors.trading.strategy import load_strategy
 
 CONFLATED = MailboxSpec(capacity=4096, overflow=Overflow.CONFLATE, key=market_data_key)
@@ -70,11 +73,13 @@ def desk_specs(
     options: DeskOptions,
     *,
     budgets: dict[str, VenueBudget] | None = None,
+    report: ShutdownReport | None = None,
 ) -> list[ChildSpec]:
     """The top-level ``ChildSpec``s of a desk (pass them to ``open_system``/``System``).
 
     ``budgets`` (one :class:`VenueBudget` per venue name) are made when not given; pass them
-    to inspect rate-limit pauses and malformed-frame counts.
+    to inspect rate-limit pauses and malformed-frame counts; ``report`` is filled in when
+    the router stops (the orders it leaves behind).
     """
     names = [v.name for v in venues]
     if len(set(names)) != len(names):
@@ -84,6 +89,7 @@ def desk_specs(
         budgets.setdefault(v.name, VenueBudget(v.name, v.rate, v.burst))
     all_symbols = sorted({s for v in venues for s in v.symbols})
     strategy_paths = tuple(strategy_path(s.name) for s in strategies)
+    markets = {v.name: v.symbols for v in venues}
 
     def leaf(group: str, name: str, factory: Any, **spec: Any) -> ChildSpec:
         """An actor of ``group``, with that group's backoff and grace."""
@@ -170,6 +176,8 @@ def desk_specs(
             options,
             polled=frozenset(v.name for v in venues if not v.user_streams),
             submit_timeouts={v.name: v.submit_timeout for v in venues},
+            report=report,
+            strategy_names=tuple(s.name for s in strategies),
         ),
         mailbox=MailboxSpec(capacity=8192),
         start_timeout=60.0,
@@ -180,7 +188,7 @@ def desk_specs(
             leaf(
                 "strategies",
                 s.name,
-                load_strategy(s.path, s.name, s.params),
+                load_strategy(s.path, s.name, s.params, markets=markets),
                 mailbox=CONFLATED,
             )
             for s in strategies
@@ -198,7 +206,19 @@ def desk_specs(
             for v in venues
         ],
     )
-    return [journal, risk, consolidated, books, sessions, router, strategy_specs, market]
+    # Between the router and the strategies: stopped after every strategy, before the router,
+    # it drains the router within the router's own grace period (actors/trading/shutdown.py).
+    shutdown = ChildSpec(
+        "shutdown",
+        lambda: Shutdown(
+            tuple(names), cancel=options.cancel_on_shutdown, grace=router.shutdown_grace
+        ),
+        backoff=options.policy("router").backoff,
+        shutdown_grace=router.shutdown_grace,
+    )
+    return [
+        journal, risk, consolidated, books, sessions, router, shutdown, strategy_specs, market
+    ]  # fmt: skip
 
 
 def _consolidated_factory(symbol: str, subscribers: tuple[str, ...]) -> object:

@@ -23,8 +23,10 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+DESK_PREFIX = "ax"
+"""The default start of every client order id this desk makes (orphans are recognised by it)."""
 BINANCE_CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 MAX_LEN = 36
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -55,7 +57,7 @@ class ClientOrderIdGenerator:
     ) -> None:
         if not re.fullmatch(r"[A-Za-z0-9]{1,4}", prefix):
             raise ValueError(f"client id prefix must be 1-4 letters/digits, got {prefix!r}")
-        tag = _TAG_OK.sub("", strategy)[:8]
+        tag = strategy_tag(strategy)
         if not tag:
             raise ValueError(f"strategy tag {strategy!r} has no usable characters [A-Za-z0-9_]")
         rng = rng or random.Random()
@@ -76,6 +78,26 @@ class ClientOrderIdGenerator:
             raise OverflowError(f"client order ids of {self._stem!r} exhausted after {cid!r}")
         self._counter += 1
         return cid
+
+
+def strategy_tag(strategy: str) -> str:
+    """The part of a client order id that names its strategy (at most 8 characters)."""
+    return _TAG_OK.sub("", strategy)[:8]
+
+
+def owner_of(client_order_id: str, strategies: Iterable[str], prefix: str = "ax") -> str | None:
+    """Which of ``strategies`` made ``client_order_id`` (None: not this desk's, or unknown).
+
+    >>> owner_of("axmm-loyw3v286sl0", ["arb", "mm"])
+    'mm'
+    """
+    if not client_order_id.startswith(prefix) or "-" not in client_order_id:
+        return None
+    tag = client_order_id[len(prefix) :].split("-", 1)[0]
+    for name in strategies:
+        if strategy_tag(name) == tag:
+            return name
+    return None
 
 
 def is_valid_client_order_id(cid: str) -> bool:

@@ -11,6 +11,15 @@ Schema version 1::
     events(seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, kind TEXT,
            client_order_id TEXT, payload BLOB)     -- payload: msgspec JSON of the message
 
+Replay is total: :meth:`Journal.recover` applies every record it can and quarantines the
+rest (undecodable bytes, a kind that does not match its payload, invalid values, an event
+out of order or for an unknown order, a duplicate): the record stays where it is, a copy and
+the reason go to the ``quarantine`` table, and every later read skips it. A quarantined
+record is reported (logged by the journal actor, counted), never a reason not to start::
+
+    quarantine(seq INTEGER PRIMARY KEY, at REAL, kind TEXT, client_order_id TEXT,
+               payload BLOB, reason TEXT)
+
 Methods are synchronous and guarded by one lock; the connection is opened with
 ``check_same_thread=False`` so the owning actor can call them through
 ``trio.to_thread.run_sync`` on a worker thread.
@@ -30,6 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -54,7 +64,7 @@ from actors.trading.messages import (
     decode,
     encode,
 )
-from actors.trading.orders import OrderError, OrderTable
+from actors.trading.orders import OrderTable
 from actors.trading.positions import Portfolio
 
 SCHEMA_NAME = "actors.journal"
@@ -114,6 +124,29 @@ class JournalCorrupt(JournalError):
         super().__init__(f"journal {path}: event seq={seq}: {problem}")
         self.path = path
         self.seq = seq
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A record replay could not apply (kept in the journal, skipped by reads)."""
+
+    seq: int
+    kind: str
+    client_order_id: str | None
+    reason: str
+
+
+@dataclass(slots=True)
+class Recovery:
+    """What :meth:`Journal.recover` rebuilt, and what it had to set aside."""
+
+    table: OrderTable
+    portfolio: Portfolio
+    trading_state: TradingState | None
+    quarantined: list[Quarantined]
+    """Records set aside by this recovery (earlier ones are already in the table)."""
+    quarantined_total: int
+    """Every record ever set aside in this journal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +226,12 @@ class Journal:
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
                     [("schema", SCHEMA_NAME), ("version", str(SCHEMA_VERSION))],
                 )
+        # Added after version 1 shipped; an older file gets it on first open.
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS quarantine ("
+            " seq INTEGER PRIMARY KEY, at REAL, kind TEXT, client_order_id TEXT,"
+            " payload BLOB, reason TEXT NOT NULL)"
+        )
 
     def _transaction(self) -> _Tx:
         return _Tx(self._conn)
@@ -263,27 +302,34 @@ class Journal:
     def events(
         self, since_seq: int = 0, client_order_id: str | None = None
     ) -> Iterator[JournalEvent]:
-        """Events with seq > ``since_seq`` in order (read page by page, lock not held between)."""
+        """Events with seq > ``since_seq`` in order (read page by page, lock not held between).
+
+        Quarantined records are skipped; a record that cannot be decoded and was not
+        quarantined yet (no :meth:`recover` since it was written) raises
+        :class:`JournalCorrupt`.
+        """
         last = since_seq
         while True:
-            with self._lock:
-                if client_order_id is None:
-                    rows = self._conn.execute(
-                        "SELECT seq, at, kind, client_order_id, payload FROM events"
-                        " WHERE seq > ? ORDER BY seq LIMIT ?",
-                        (last, _PAGE),
-                    ).fetchall()
-                else:
-                    rows = self._conn.execute(
-                        "SELECT seq, at, kind, client_order_id, payload FROM events"
-                        " WHERE seq > ? AND client_order_id = ? ORDER BY seq LIMIT ?",
-                        (last, client_order_id, _PAGE),
-                    ).fetchall()
+            rows = self._page(last, client_order_id)
             for seq, at, kind, cid, payload in rows:
-                yield JournalEvent(seq, at, kind, cid, self._decode(seq, kind, payload))
                 last = seq
+                yield JournalEvent(seq, at, kind, cid, self._decode(seq, kind, payload))
             if len(rows) < _PAGE:
                 return
+
+    def _page(self, after: int, client_order_id: str | None = None) -> list[Any]:
+        """The next rows after seq ``after`` that are not quarantined."""
+        where = "seq > ? AND seq NOT IN (SELECT seq FROM quarantine)"
+        args: tuple[Any, ...] = (after,)
+        if client_order_id is not None:
+            where += " AND client_order_id = ?"
+            args += (client_order_id,)
+        with self._lock:
+            return self._conn.execute(
+                "SELECT seq, at, kind, client_order_id, payload FROM events"
+                f" WHERE {where} ORDER BY seq LIMIT ?",
+                (*args, _PAGE),
+            ).fetchall()
 
     def _decode(self, seq: int, kind: str, payload: bytes | str) -> AnyMessage:
         try:
@@ -297,41 +343,121 @@ class Journal:
 
     # --- recovery ------------------------------------------------------------------------
 
-    def rebuild(self, now: float = 0.0, unknown_grace: float = 30.0) -> OrderTable:
-        """Replay every order event into a fresh :class:`OrderTable`.
+    def recover(self, now: float = 0.0, unknown_grace: float = 30.0) -> Recovery:
+        """Replay every record it can; quarantine the rest (never raises for a bad record).
 
         ``now`` is the caller's trio clock: replayed events get it as their time, and orders
         still in flight restart their reconciliation grace period from it (trio's clock has a
         new origin in a new process, so old clock values mean nothing).
         """
         table = OrderTable(unknown_grace=unknown_grace)
-        for event in self.events():
-            if isinstance(event.message, _ORDER_EVENTS):
+        portfolio = Portfolio()
+        state: TradingState | None = None
+        found: list[tuple[Quarantined, float, bytes | str]] = []
+        last = 0
+        while True:
+            rows = self._page(last)
+            for seq, at, kind, cid, payload in rows:
+                last = seq
                 try:
-                    table.apply(event.message, now)
-                except OrderError as exc:
-                    raise JournalCorrupt(self.path, event.seq, f"cannot replay: {exc}") from exc
+                    msg = self._decode(seq, kind, payload)
+                    if isinstance(msg, _ORDER_EVENTS):
+                        table.apply(msg, now)
+                    if isinstance(msg, Fill):
+                        portfolio.apply_fill(msg)
+                    elif isinstance(msg, (SetTradingState, TradingStateChanged)):
+                        state = msg.state
+                except Exception as exc:  # total: whatever a record holds, it is set aside
+                    reason = (
+                        str(exc) if isinstance(exc, JournalCorrupt) else f"cannot replay: {exc}"
+                    )
+                    found.append((Quarantined(seq, kind, cid, reason), at, payload))
+            if len(rows) < _PAGE:
+                break
+        if found:
+            with self._lock, self._transaction():
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO quarantine"
+                    " (seq, at, kind, client_order_id, payload, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(q.seq, at, q.kind, q.client_order_id, p, q.reason) for q, at, p in found],
+                )
         table.rebase_clock(now)
-        return table
+        return Recovery(table, portfolio, state, [q for q, _, _ in found], len(self.quarantined()))
 
-    def rebuild_portfolio(self, portfolio: Portfolio | None = None) -> Portfolio:
-        """Replay every journaled fill into ``portfolio`` (a new one by default)."""
-        portfolio = portfolio if portfolio is not None else Portfolio()
-        for event in self.events():
-            if isinstance(event.message, Fill):
-                try:
-                    portfolio.apply_fill(event.message)
-                except ValueError as exc:
-                    raise JournalCorrupt(self.path, event.seq, f"cannot replay: {exc}") from exc
-        return portfolio
+    def quarantined(self) -> list[Quarantined]:
+        """Every record set aside so far, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, kind, client_order_id, reason FROM quarantine ORDER BY seq"
+            ).fetchall()
+        return [Quarantined(*row) for row in rows]
+
+    def rebuild(self, now: float = 0.0, unknown_grace: float = 30.0) -> OrderTable:
+        """The order table :meth:`recover` rebuilds (bad records quarantined, not raised)."""
+        return self.recover(now, unknown_grace).table
+
+    def rebuild_portfolio(self) -> Portfolio:
+        """Positions from every journaled fill that applies (see :meth:`recover`)."""
+        return self.recover().portfolio
 
     def last_trading_state(self) -> TradingState | None:
         """The trading state most recently journaled (to restart HALTED if it was)."""
-        state = None
-        for event in self.events():
-            if isinstance(event.message, (SetTradingState, TradingStateChanged)):
-                state = event.message.state
-        return state
+        return self.recover().trading_state
+
+
+def probe_journal(path: str | Path) -> str | None:
+    """Why a journal at ``path`` could not be opened for writing, or None when it could.
+
+    Proves it without changing anything: an existing file is opened read-only and its schema
+    checked, and a scratch file is created and removed where SQLite will need to write (the
+    journal's directory, for the file and its WAL; or, when that directory is still to be made,
+    the nearest existing one above it).
+    """
+    import os
+    import tempfile
+
+    target = Path(path)
+    if target.exists():
+        if not target.is_file():
+            return f"{target} exists and is not a file"
+        try:
+            conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                tables = {
+                    row[0]
+                    for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+                if tables and "meta" not in tables:
+                    return f"{target} is not a journal (tables {sorted(tables)})"
+                if tables:
+                    meta = dict(conn.execute("SELECT key, value FROM meta"))
+                    if meta.get("schema") != SCHEMA_NAME:
+                        return f"{target} is not a journal (schema {meta.get('schema')!r})"
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            return f"{target} cannot be read as a journal: {exc}"
+        if not os.access(target, os.W_OK):
+            return f"{target} is not writable"
+    directory = target.parent
+    existing = directory
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot create {directory}: {existing} is not a directory"
+    try:
+        if existing == directory:
+            fd, scratch = tempfile.mkstemp(prefix=".actors-probe-", dir=directory)
+            os.close(fd)
+            os.unlink(scratch)
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".actors-probe-", dir=existing))
+    except OSError as exc:
+        what = "write in" if existing == directory else f"create {directory} under"
+        return f"cannot {what} {existing}: {exc.strerror or exc}"
+    return None
 
 
 class _Tx:

@@ -29,7 +29,7 @@ from typing import Any
 import trio
 
 from actors.runtime import Actor
-from actors.trading.journal import Journal, kind_of
+from actors.trading.journal import Journal, Recovery, kind_of
 from actors.trading.messages import Message
 from actors.trading.protocol import Append, Flush, ReadJournal
 
@@ -47,10 +47,42 @@ class JournalActor(Actor):
         self._flushing: trio.Event | None = None
         """Set while a background flush is committing on a worker thread (then: its end)."""
         self.commits = 0
+        self.quarantined = 0
+        """Records of this journal set aside because they cannot be replayed."""
 
     async def on_start(self) -> None:
-        """Open (or create) the journal file on a worker thread."""
-        self.journal = await trio.to_thread.run_sync(Journal, self.path)
+        """Open (or create) the journal file and recover it, on a worker thread.
+
+        Recovery quarantines every record that cannot be replayed (see
+        :meth:`Journal.recover`), so the actors that read the journal next see only records
+        that apply; each quarantined record is logged once, when it is found.
+        """
+
+        def open_and_recover() -> tuple[Journal, Recovery]:
+            journal = Journal(self.path)
+            try:
+                return journal, journal.recover()
+            except BaseException:
+                journal.close()
+                raise
+
+        # One trip to a worker thread (the file may be large; the loop keeps running).
+        self.journal, recovery = await trio.to_thread.run_sync(open_and_recover)
+        for q in recovery.quarantined[:20]:
+            self.ctx.log.error(
+                "journal %s: record seq=%d (%s, order %s) quarantined: %s",
+                self.path, q.seq, q.kind, q.client_order_id, q.reason,
+            )  # fmt: skip
+        if len(recovery.quarantined) > 20:
+            self.ctx.log.error("... and %d more", len(recovery.quarantined) - 20)
+        self.quarantined = recovery.quarantined_total
+        if self.quarantined:
+            self.ctx.log.warning(
+                "journal %s: %d record(s) quarantined in all (table 'quarantine'); "
+                "the desk runs on the records that apply",
+                self.path,
+                self.quarantined,
+            )
         self.ctx.start_soon(self._flusher)
 
     async def handle(self, message: Any) -> Any:

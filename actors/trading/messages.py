@@ -62,6 +62,8 @@ class RejectReason(enum.StrEnum):
     RATE_LIMIT_SECOND = "RATE_LIMIT_SECOND"
     RATE_LIMIT_MINUTE = "RATE_LIMIT_MINUTE"
     DUPLICATE_ID = "DUPLICATE_ID"
+    SELF_TRADE = "SELF_TRADE"
+    """It would trade against one of the desk's own resting orders on that venue and symbol."""
 
 
 class TradingState(enum.StrEnum):
@@ -224,6 +226,9 @@ class RiskApproved(_AboutIntent, frozen=True, kw_only=True):
     """The risk engine let this intent through."""
 
     at: float = 0.0
+    cancel_first: tuple[str, ...] = ()
+    """Our resting orders it would trade against (self-trade prevention ``cancel_resting``):
+    the router cancels them and sends this order only once they have ended."""
 
 
 class RiskRejected(_AboutIntent, frozen=True, kw_only=True):
@@ -232,6 +237,8 @@ class RiskRejected(_AboutIntent, frozen=True, kw_only=True):
     reason: RejectReason
     detail: str
     at: float = 0.0
+    cancel: tuple[str, ...] = ()
+    """Our resting orders to cancel as well (self-trade prevention ``cancel_both``)."""
 
 
 class SubmitOrder(_AboutIntent, frozen=True, kw_only=True):
@@ -239,6 +246,8 @@ class SubmitOrder(_AboutIntent, frozen=True, kw_only=True):
 
     venue: str
     sent_at: float = 0.0
+    sent_wall: float = 0.0
+    """Wall-clock seconds (epoch) when it was sent: after a restart, how long ago that was."""
 
 
 class SubmitUnknown(Message, frozen=True, kw_only=True):
@@ -369,8 +378,22 @@ def client_order_id_of(msg: Message) -> str | None:
 def validate_intent(intent: OrderIntent) -> str | None:
     """Return why an intent is malformed (naming field and value), or None when well-formed."""
     cid = intent.client_order_id
-    if not cid:
+    if not cid or not isinstance(cid, str):
         return "client_order_id is empty"
+    if intent.side not in ("buy", "sell"):
+        return f"order {cid}: side must be 'buy' or 'sell', got {intent.side!r}"
+    if intent.order_type not in ("limit", "market"):
+        return f"order {cid}: order_type must be 'limit' or 'market', got {intent.order_type!r}"
+    if intent.time_in_force not in ("GTC", "IOC", "FOK"):
+        return f"order {cid}: time_in_force must be GTC, IOC or FOK, got {intent.time_in_force!r}"
+    if not isinstance(intent.amount, Decimal):
+        return f"order {cid}: amount must be a Decimal, got {intent.amount!r}"
+    if intent.price is not None and not isinstance(intent.price, Decimal):
+        return f"order {cid}: price must be a Decimal, got {intent.price!r}"
+    if not isinstance(intent.symbol, str) or (
+        intent.venue is not None and not isinstance(intent.venue, str)
+    ):
+        return f"order {cid}: symbol and venue must be strings"
     if not intent.amount.is_finite() or intent.amount <= 0:
         return f"order {cid}: amount must be a finite number > 0, got {intent.amount}"
     if intent.order_type == "limit":

@@ -38,7 +38,7 @@ stores; rebuilding from the journal is therefore the same sequence of calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 from actors.trading.messages import (
@@ -161,6 +161,7 @@ class Order:
         "reason",
         "status",
         "submitted_at",
+        "submitted_wall",
         "trade_ids",
         "updated_at",
         "venue",
@@ -184,6 +185,7 @@ class Order:
         self.cancel_reason = ""
         self.created_at = now
         self.submitted_at: float | None = None
+        self.submitted_wall = 0.0
         self.updated_at = now
 
     # --- derived -------------------------------------------------------------------------
@@ -268,7 +270,7 @@ class Order:
 
     # --- events --------------------------------------------------------------------------
 
-    def submit_sent(self, venue: str, now: float) -> None:
+    def submit_sent(self, venue: str, now: float, wall: float = 0.0) -> None:
         """The router sent the order to ``venue``."""
         if self.intent.venue is not None and venue != self.intent.venue:
             raise OrderError(
@@ -278,6 +280,7 @@ class Order:
         self._move(S.SUBMITTING, "submit_sent", now)
         self.venue = venue
         self.submitted_at = now
+        self.submitted_wall = wall
 
     def risk_rejected(self, reason: str, now: float) -> None:
         """Risk refused the intent: it never leaves the process."""
@@ -535,7 +538,7 @@ class OrderTable:
         elif isinstance(msg, RiskRejected):
             order.risk_rejected(f"{msg.reason.value}: {msg.detail}", now)
         elif isinstance(msg, SubmitOrder):
-            order.submit_sent(msg.venue, now)
+            order.submit_sent(msg.venue, now, msg.sent_wall)
         elif isinstance(msg, SubmitUnknown):
             order.submit_unknown(msg.reason, now)
         elif isinstance(msg, CancelOrder):
@@ -581,11 +584,19 @@ class OrderTable:
             client_order_id=client_order_id, venue=venue, verdict=verdict, at=now
         )
 
-    def rebase_clock(self, now: float) -> None:
-        """After a restart (trio's clock has a new origin) restart in-flight grace timers."""
+    def rebase_clock(self, now: float, wall_now: float | None = None) -> None:
+        """After a restart (trio's clock has a new origin), place in-flight submits on it.
+
+        With ``wall_now``, a submit whose wall-clock send time is known keeps its age (a
+        submit sent a minute before a crash is a minute old, not new again at every boot);
+        otherwise its grace period restarts at ``now``.
+        """
         for order in self._orders.values():
             if order.status in IN_FLIGHT:
-                order.submitted_at = now
+                age = 0.0
+                if wall_now is not None and order.submitted_wall > 0:
+                    age = max(0.0, wall_now - order.submitted_wall)
+                order.submitted_at = now - age
 
 
 def replay(
@@ -594,12 +605,15 @@ def replay(
     unknown_grace: float = 30.0,
     *,
     strict: bool = True,
+    on_error: Callable[[OrderError], object] | None = None,
+    wall_now: float | None = None,
 ) -> OrderTable:
     """Rebuild an :class:`OrderTable` from journaled messages (non-order messages skipped).
 
     The in-memory twin of :meth:`actors.trading.journal.Journal.rebuild`, for actors that read
     the journal through the journal actor; in-flight grace timers restart at ``now``.
-    ``strict=False`` skips events that do not apply instead of raising :class:`OrderError`.
+    ``strict=False`` skips events that do not apply instead of raising :class:`OrderError`
+    (``on_error`` is told about each).
     """
     table = OrderTable(unknown_grace=unknown_grace)
     for msg in messages:
@@ -607,8 +621,10 @@ def replay(
             continue
         try:
             table.apply(msg, now)
-        except OrderError:
+        except OrderError as exc:
             if strict:
                 raise
-    table.rebase_clock(now)
+            if on_error is not None:
+                on_error(exc)
+    table.rebase_clock(now, wall_now)
     return table

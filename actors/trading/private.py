@@ -27,12 +27,13 @@ may be on its way. A failed probe (other than a rate limit) is a crash too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
 from typing import Any
 
 import trio
 
-from actors.runtime import Actor, ActorError, Ref
+from actors.runtime import Actor, ActorError, Ref, Refuse
 from actors.trading.ccxt_bridge import (
     aio,
     aio_start,
@@ -40,10 +41,13 @@ from actors.trading.ccxt_bridge import (
     classify_submit_error,
     client_order_id_of_ccxt,
     close_exchange,
+    credential_error,
     dec,
+    fetch_all_trades,
     fill_of,
     is_order_not_found,
     make_exchange,
+    order_params,
     order_update_of,
 )
 from actors.trading.config import ROUTER, VenueSpec
@@ -64,16 +68,27 @@ from actors.trading.protocol import (
     GetOrders,
     OrderView,
     PlaceOrder,
+    Quiesce,
     SessionUp,
     VenueFill,
     VenueOrder,
 )
 from actors.trading.ratelimit import VenueBudget
 
+QUERIES = (CancelAtVenue, FetchOrder, FetchOpenOrders, FetchFills, FetchBalances)
+
+AUTH_RETRY_INITIAL = 5.0
+AUTH_RETRY_MAX = 300.0
+"""Seconds between credential retries of a venue marked down (doubling up to the max)."""
+
 LIVE_STATUSES = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
 """Router states the liveness check compares: acknowledged and not being cancelled. In-flight
 (SUBMITTING, UNKNOWN) and CANCELLING orders are settled by REST answers and reconciliation,
 not by the user stream, so they say nothing about it."""
+
+
+class VenueDown(Exception):
+    """The venue refuses this session's credentials (or clock); the reason says which."""
 
 
 class UserStreamStale(Exception):
@@ -97,6 +112,10 @@ class PrivateSession(Actor):
         self.liveness_checks = 0
         """Liveness checks that compared the router's view with the venue's."""
         self._scopes: list[trio.CancelScope] = []
+        self._quiet = False
+        self.down: str | None = None
+        """Why the venue refuses this session's credentials (None: it does not)."""
+        self.auth_failures = 0
 
     def _spawn(self, fn: Any, *args: Any) -> None:
         """Run a stream loop that ``on_stop`` can cancel before the exchange closes."""
@@ -109,6 +128,16 @@ class PrivateSession(Actor):
         config["timeout"] = int(self.venue.submit_timeout * 1000)
         self.exchange = make_exchange(self.venue.exchange, config, self.budget)
         await aio(self.exchange.load_markets)()
+        problem = await self._check_credentials()
+        if problem is not None:
+            # Wrong keys or a clock the venue refuses: restarting cannot fix that, so the
+            # session stays up, marked down, and retries on a slow clock of its own.
+            self._mark_down(problem)
+            self.ctx.start_soon(self._recover_credentials)
+            return
+        await self._go_live()
+
+    async def _go_live(self) -> None:
         if self.venue.user_streams:
             await self._subscribe_user_stream()
             self._spawn(self._orders_loop)
@@ -116,9 +145,63 @@ class PrivateSession(Actor):
             self._spawn(self._balance_loop)
             if self.venue.liveness_interval > 0:
                 self._spawn(self._liveness_loop)
-        if self.ctx.incarnation > 1:
+        if self.ctx.incarnation > 1 or self.auth_failures:
             # Updates may have been missed while we were down: the router reconciles.
             await self._tell(SessionUp(venue=self.venue.name, incarnation=self.ctx.incarnation))
+
+    # --- credentials ---------------------------------------------------------------------
+
+    async def _check_credentials(self) -> str | None:
+        """None when a signed request passes; else the venue's own words, once clearly.
+
+        ccxt.pro's binance hides an authentication failure of the user-data subscription
+        behind ``KeyError('spot')`` (it drops the subscription before raising), so a signed
+        REST call goes first: it fails with the venue's code and message. A clock the venue
+        refuses (-1021) is measured and compensated once (ccxt's time difference) before it
+        counts as a failure.
+        """
+        for attempt in range(2):
+            try:
+                await aio(self.exchange.fetch_balance)()
+                return None
+            except Exception as exc:
+                kind = credential_error(exc)
+                if kind is None:
+                    raise  # not a credentials problem: a crash like any other
+                if kind == "clock" and attempt == 0:
+                    with contextlib.suppress(Exception):
+                        await aio(self.exchange.load_time_difference)()
+                        self.ctx.log.warning(
+                            "clock of venue %s differs from ours by %s ms: compensating",
+                            self.venue.name,
+                            self.exchange.options.get("timeDifference"),
+                        )
+                        continue
+                what = "clock rejected" if kind == "clock" else "authentication failed"
+                return f"{what} on venue {self.venue.name}: {str(exc)[:300]}"
+        return None
+
+    def _mark_down(self, problem: str) -> None:
+        self.auth_failures += 1
+        if problem != self.down:
+            # Said once, loudly; the same failure again is only counted.
+            self.ctx.log.error("%s; the venue is marked down and retried with backoff", problem)
+        else:
+            self.ctx.log.debug("%s (still; %d attempts)", problem, self.auth_failures)
+        self.down = problem
+
+    async def _recover_credentials(self) -> None:
+        delay = AUTH_RETRY_INITIAL
+        while self.down is not None:
+            await trio.sleep(delay)
+            delay = min(delay * 2, AUTH_RETRY_MAX)
+            problem = await self._check_credentials()
+            if problem is None:
+                self.ctx.log.warning("venue %s: credentials accepted again", self.venue.name)
+                self.down = None
+                await self._go_live()
+            else:
+                self._mark_down(problem)
 
     async def _subscribe_user_stream(self) -> None:
         """Open the user-data subscription and wait for the venue to confirm it.
@@ -149,8 +232,8 @@ class PrivateSession(Actor):
         Before the router exists nothing needs telling: it reconciles the venue at start-up.
         """
         router = self._router_ref()
-        if router is None:
-            self.ctx.log.debug("no router yet; dropping %r", message)
+        if router is None or self._quiet:
+            self.ctx.log.debug("no router (yet, or any more); dropping %r", message)
             return
         await router.send(message)
 
@@ -264,34 +347,68 @@ class PrivateSession(Actor):
     async def handle(self, message: Any) -> Any:
         """Order entry (sent) and reconciliation queries (asked)."""
         if isinstance(message, PlaceOrder):
+            submit = message.submit
+            if self.down is not None:
+                # Never sent: refused at once, with the reason the operator was told.
+                intent = submit.intent
+                await self._tell(self._rejected(intent.client_order_id, intent.amount, self.down))
+                return None
             # create_order starts on the asyncio side right now; a trio task awaits its outcome
             # (starting it from that task would cost one more scheduler pass before the send).
-            submit = message.submit
             self.ctx.start_soon(self._place, submit, self._start_create_order(submit))
             return None
+        if self.down is not None and isinstance(message, QUERIES):
+            # A venue that refuses our keys answers nothing; say why instead of crashing.
+            if isinstance(message, CancelAtVenue) and message.notify:
+                await self._tell(
+                    CancelRejected(
+                        client_order_id=message.client_order_id,
+                        venue=self.venue.name,
+                        reason=self.down,
+                        at=trio.current_time(),
+                    )
+                )
+                return None
+            return Refuse(VenueDown(self.down))
         if isinstance(message, CancelAtVenue):
+            if message.notify:
+                self.ctx.start_soon(self._cancel_and_tell, message)
+                return None
             return await self._cancel(message)
         if isinstance(message, FetchOrder):
             return await self._fetch_order(message)
         if isinstance(message, FetchOpenOrders):
             return await self._fetch_open(message)
         if isinstance(message, FetchFills):
-            trades = await aio(self.exchange.fetch_my_trades)(message.symbol)
+            trades = await fetch_all_trades(
+                aio(self.exchange.fetch_my_trades), message.symbol, message.venue_order_id
+            )
             return tuple(
                 VenueFill(venue_order_id=str(t["order"]), fill=fill_of(self.venue.name, t, ""))
                 for t in trades
                 if t.get("order") is not None
+                and (message.venue_order_id is None or str(t["order"]) == message.venue_order_id)
             )
         if isinstance(message, FetchBalances):
             return self._balances(await aio(self.exchange.fetch_balance)())
+        if isinstance(message, Quiesce):
+            # The desk is stopping and the router is done: stop the streams so nothing
+            # more reaches it (what is not delivered is not lost: the venue keeps it).
+            for scope in self._scopes:
+                scope.cancel()
+            self._quiet = True
+            return None
         return await super().handle(message)
 
     def _start_create_order(self, submit: SubmitOrder) -> asyncio.Future[Any]:
         """Start ccxt's ``create_order`` for ``submit`` as an asyncio task (not awaited here)."""
         intent = submit.intent
-        params: dict[str, Any] = {"clientOrderId": intent.client_order_id}
-        if intent.order_type == "limit":
-            params["timeInForce"] = intent.time_in_force
+        params = order_params(
+            self.venue.exchange,
+            intent.client_order_id,
+            intent.time_in_force if intent.order_type == "limit" else None,
+            self.venue.self_trade_mode,
+        )
         price = float(intent.price) if intent.price is not None else None
         self.submits += 1
         return aio_start(
@@ -357,6 +474,9 @@ class PrivateSession(Actor):
             remaining=amount,
             reason=reason,
         )
+
+    async def _cancel_and_tell(self, message: CancelAtVenue) -> None:
+        await self._tell(await self._cancel(message))
 
     async def _cancel(self, message: CancelAtVenue) -> OrderUpdate | CancelRejected:
         cid = message.client_order_id

@@ -19,6 +19,7 @@ from actors.trading.messages import (
     BookSnapshot,
     Fill,
     Message,
+    OrderIntent,
     OrderStatus,
     OrderUpdate,
     Side,
@@ -87,10 +88,16 @@ class PlaceOrder(Request, frozen=True, kw_only=True):
 
 
 class CancelAtVenue(Request, frozen=True, kw_only=True):
-    """Router -> session: cancel an order by client order id."""
+    """Router -> session: cancel an order by client order id.
+
+    Asked: the reply is the outcome (``OrderUpdate`` or ``CancelRejected``). With
+    ``notify=True`` (sent): the session cancels in a task of its own, so several cancels are
+    in flight at once, and sends the outcome to the router.
+    """
 
     client_order_id: str
     symbol: str
+    notify: bool = False
 
 
 class FetchOrder(Request, frozen=True, kw_only=True):
@@ -108,9 +115,13 @@ class FetchOpenOrders(Request, frozen=True, kw_only=True):
 
 
 class FetchFills(Request, frozen=True, kw_only=True):
-    """Router -> session (ask): the account's fills of one symbol (for catch-up)."""
+    """Router -> session (ask): the account's fills of one symbol (for catch-up).
+
+    With ``venue_order_id``, the fills of that order only, every page of them.
+    """
 
     symbol: str
+    venue_order_id: str | None = None
 
 
 class FetchBalances(Request, frozen=True, kw_only=True):
@@ -159,6 +170,17 @@ class GetOrders(Request, frozen=True, kw_only=True):
     active_only: bool = False
 
 
+class CancelAll(Request, frozen=True, kw_only=True):
+    """Operator -> router (ask): cancel every open order (of ``venue`` / ``symbol`` if given).
+
+    Replies with the number of orders a cancel was started for.
+    """
+
+    reason: str = "operator"
+    venue: str | None = None
+    symbol: str | None = None
+
+
 class OrderView(Request, frozen=True, kw_only=True):
     """The router's view of one order."""
 
@@ -175,6 +197,13 @@ class OrderView(Request, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class Adopted(Request, frozen=True, kw_only=True):
+    """Router -> risk: a venue order the journal did not know is now the desk's (count it)."""
+
+    intent: OrderIntent
+    remaining: Decimal
+
+
 class ReleaseOrder(Request, frozen=True, kw_only=True):
     """Router -> risk: stop counting an order that ended without a venue update."""
 
@@ -183,6 +212,12 @@ class ReleaseOrder(Request, frozen=True, kw_only=True):
 
 class ReconcileOrder(Request, frozen=True, kw_only=True):
     """Router -> itself: ask the venue about one in-flight order by client order id."""
+
+    client_order_id: str
+
+
+class ParkedExpired(Request, frozen=True, kw_only=True):
+    """Router -> itself: an order parked behind self-trade-prevention cancels waited too long."""
 
     client_order_id: str
 
@@ -208,3 +243,18 @@ class RiskView(Request, frozen=True, kw_only=True):
     approved: int
     rejected: dict[str, int]
     total_pnl: Decimal
+
+
+# --- shutdown ------------------------------------------------------------------------------
+
+
+class Drain(Request, frozen=True, kw_only=True):
+    """Shutdown -> router (ask): take no new orders; cancel open ones (``cancel``); the reply
+    is how many cancels went out. Outcomes keep arriving as usual until the router stops."""
+
+    cancel: bool = True
+
+
+class Quiesce(Request, frozen=True, kw_only=True):
+    """Shutdown -> private session (ask): stop the user-data streams; nothing more is sent to
+    the router, which is about to stop. The reply is None."""

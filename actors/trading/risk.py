@@ -5,8 +5,14 @@ executions (:meth:`RiskEngine.on_fill`) and order updates (:meth:`RiskEngine.on_
 and answers :meth:`RiskEngine.check` with :class:`RiskApproved` or :class:`RiskRejected`
 (one :class:`RejectReason` per check, detail naming the values). Checks run in this order:
 INVALID_INTENT, DUPLICATE_ID, HALTED, DAILY_LOSS / REDUCING_ONLY, AMOUNT_LIMIT, NO_BOOK /
-STALE_BOOK, NOTIONAL_LIMIT, PRICE_BAND, POSITION_LIMIT, EXPOSURE_LIMIT, OPEN_ORDERS_LIMIT,
-RATE_LIMIT_SECOND, RATE_LIMIT_MINUTE.
+STALE_BOOK, NOTIONAL_LIMIT, PRICE_BAND, POSITION_LIMIT, EXPOSURE_LIMIT, SELF_TRADE,
+OPEN_ORDERS_LIMIT (per venue, then desk-wide), RATE_LIMIT_SECOND, RATE_LIMIT_MINUTE.
+
+Self-trade prevention: an intent that would trade against one of the desk's own resting
+orders (GTC limit, same symbol, same venue, opposite side, crossing price) is refused
+(``self_trade = "reject"``), approved with ``cancel_first`` naming the resting orders that the
+router cancels before it sends the new one (``"cancel_resting"``), or refused with ``cancel``
+naming the resting orders to cancel as well (``"cancel_both"``).
 
 Conservative by design:
 
@@ -37,9 +43,11 @@ State changes are queued as :class:`TradingStateChanged`; the owning actor takes
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 import msgspec
 
@@ -68,6 +76,7 @@ __all__ = [
     "RiskLimits",
     "SymbolLimits",
     "TradingState",
+    "VenueLimits",
 ]
 
 ZERO = Decimal(0)
@@ -77,10 +86,12 @@ _TERMINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, Or
 def _check_positive(owner: str, name: str, value: object) -> None:
     if value is None:
         return
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError(f"{owner}.{name} must be finite, got {value}")
+    if (isinstance(value, Decimal) and not value.is_finite()) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        raise ValueError(f"{name}: expected a finite number > 0, got {value}")
     if value <= 0:  # type: ignore[operator]
-        raise ValueError(f"{owner}.{name} must be > 0, got {value}")
+        raise ValueError(f"{name}: expected a number > 0, got {value}")
 
 
 class SymbolLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,11 +110,34 @@ class SymbolLimits(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
-            if name == "symbols":
+            if name in ("symbols", "venues", "self_trade"):
                 continue
             _check_positive(type(self).__name__, name, getattr(self, name))
         if self.price_band is not None and self.price_band >= 1:
-            raise ValueError(f"price_band must be a fraction < 1, got {self.price_band}")
+            raise ValueError(f"price_band: expected a fraction < 1, got {self.price_band}")
+
+
+SelfTrade = Literal["reject", "cancel_resting", "cancel_both", "off"]
+"""What risk does with an intent that would trade against the desk's own resting order on the
+same venue and symbol (Binance's modes: EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH, NONE)."""
+
+STP_MODES: dict[str, str | None] = {
+    "reject": "EXPIRE_TAKER",
+    "cancel_resting": "EXPIRE_MAKER",
+    "cancel_both": "EXPIRE_BOTH",
+    "off": None,
+}
+"""The exchange-side ``selfTradePreventionMode`` that backs each policy up at the venue."""
+
+
+class VenueLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Limits of one venue (``[risk.venues.<name>]``)."""
+
+    max_open_orders: int | None = None
+    """Open orders on this venue (a venue with stuck orders cannot starve the others)."""
+
+    def __post_init__(self) -> None:
+        _check_positive(type(self).__name__, "max_open_orders", self.max_open_orders)
 
 
 class RiskLimits(SymbolLimits, frozen=True, kw_only=True):
@@ -124,6 +158,9 @@ class RiskLimits(SymbolLimits, frozen=True, kw_only=True):
     max_daily_loss: Decimal | None = None
     """Loss (a positive number, quote currency) that switches trading to REDUCING."""
     symbols: dict[str, SymbolLimits] = {}
+    venues: dict[str, VenueLimits] = {}
+    self_trade: SelfTrade = "reject"
+    """Self-trade prevention against the desk's own resting orders (see :data:`SelfTrade`)."""
 
     def for_symbol(self, symbol: str) -> SymbolLimits:
         """Effective per-symbol limits: the override where set, else the desk-wide value."""
@@ -148,6 +185,8 @@ class _OpenOrder:
     remaining: Decimal
     price: Decimal
     """Reference price at approval (limit price, or the touch for a market order)."""
+    rests: bool = True
+    """A GTC limit order: it may rest on the book (and be traded against)."""
 
 
 @dataclass(slots=True)
@@ -186,6 +225,7 @@ class RiskEngine:
         self._per_minute: deque[float] = deque()
         self._events: list[TradingStateChanged] = []
         self._ref_price = ZERO
+        self._crossed: tuple[str, ...] = ()
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -249,12 +289,18 @@ class RiskEngine:
         side: str,
         remaining: Decimal,
         price: Decimal,
+        rests: bool = True,
     ) -> None:
         """Count an order that was approved before a restart (rebuilt from the journal)."""
         self._seen.add(client_order_id)
         if remaining > 0:
             self._open[client_order_id] = _OpenOrder(
-                venue=venue, symbol=symbol, side=side, remaining=remaining, price=price
+                venue=venue,
+                symbol=symbol,
+                side=side,
+                remaining=remaining,
+                price=price,
+                rests=rests,
             )
 
     def mark_seen(self, client_order_id: str) -> None:
@@ -334,11 +380,15 @@ class RiskEngine:
     def check(self, intent: OrderIntent, now: float) -> RiskApproved | RiskRejected:
         """Run every check; an approval is counted (open orders, rate windows) at once."""
         self._evaluate_daily_loss(now)
+        self._crossed = ()
         rejection, ref_price = self._first_failure(intent, now)
         self._seen.add(intent.client_order_id)
+        crossed, self._crossed = self._crossed, ()
         if rejection is not None:
             reason, detail = rejection
-            return RiskRejected(intent=intent, reason=reason, detail=detail, at=now)
+            both = reason is RejectReason.SELF_TRADE and self.limits.self_trade == "cancel_both"
+            cancel = crossed if both else ()
+            return RiskRejected(intent=intent, reason=reason, detail=detail, at=now, cancel=cancel)
         self._per_second.append(now)
         self._per_minute.append(now)
         self._open[intent.client_order_id] = _OpenOrder(
@@ -347,8 +397,24 @@ class RiskEngine:
             side=intent.side,
             remaining=intent.amount,
             price=ref_price,
+            rests=intent.order_type == "limit" and intent.time_in_force == "GTC",
         )
-        return RiskApproved(intent=intent, at=now)
+        return RiskApproved(intent=intent, at=now, cancel_first=crossed)
+
+    def resting_against(self, intent: OrderIntent, price: Decimal) -> tuple[str, ...]:
+        """Our resting orders (same symbol, same venue or any venue for ``venue=None``,
+        opposite side) that ``intent`` at ``price`` would trade against."""
+        opposite = "sell" if intent.side == "buy" else "buy"
+        market = intent.order_type == "market"
+        out = []
+        for cid, o in self._open.items():
+            if not o.rests or o.symbol != intent.symbol or o.side != opposite:
+                continue
+            if intent.venue is not None and o.venue is not None and o.venue != intent.venue:
+                continue
+            if market or (o.price <= price if intent.side == "buy" else o.price >= price):
+                out.append(cid)
+        return tuple(out)
 
     def _first_failure(
         self, intent: OrderIntent, now: float
@@ -448,6 +514,27 @@ class RiskEngine:
             failure = self._exposure(intent, price, position, open_buy, open_sell)
             if failure is not None:
                 return failure
+
+        policy = self.limits.self_trade
+        if policy != "off":
+            crossed = self.resting_against(intent, price)
+            if crossed:
+                self._crossed = crossed
+                if policy != "cancel_resting":
+                    return RejectReason.SELF_TRADE, (
+                        f"order {cid}: {side} {amount} at {price} would trade against our "
+                        f"resting order(s) {', '.join(crossed)} on {ref.where}"
+                        + (" (cancelling them)" if policy == "cancel_both" else "")
+                    )
+
+        venue_limits = self.limits.venues.get(intent.venue) if intent.venue else None
+        if venue_limits is not None and venue_limits.max_open_orders is not None:
+            here = sum(1 for o in self._open.values() if o.venue == intent.venue)
+            if here >= venue_limits.max_open_orders:
+                return RejectReason.OPEN_ORDERS_LIMIT, (
+                    f"order {cid}: {here} open orders on {intent.venue} >= its "
+                    f"max_open_orders {venue_limits.max_open_orders}"
+                )
 
         if (
             self.limits.max_open_orders is not None

@@ -22,11 +22,14 @@ import trio
 from actors.runtime import Actor, Ref
 from actors.trading.config import JOURNAL, ROUTER
 from actors.trading.messages import (
+    CancelOrder,
     FeedStatus,
     Fill,
     OrderIntent,
     OrderUpdate,
+    RejectReason,
     RiskApproved,
+    RiskRejected,
     SetTradingState,
     TopOfBook,
     TradingState,
@@ -34,7 +37,14 @@ from actors.trading.messages import (
 )
 from actors.trading.orders import replay
 from actors.trading.positions import Portfolio, PositionError
-from actors.trading.protocol import Append, GetRiskState, ReadJournal, ReleaseOrder, RiskView
+from actors.trading.protocol import (
+    Adopted,
+    Append,
+    GetRiskState,
+    ReadJournal,
+    ReleaseOrder,
+    RiskView,
+)
 from actors.trading.risk import RiskEngine, RiskLimits
 
 
@@ -79,6 +89,7 @@ class RiskActor(Actor):
                     side=order.side,
                     remaining=order.open_quantity,
                     price=intent.price if intent.price is not None else order.average_price or 0,
+                    rests=intent.order_type == "limit" and intent.time_in_force == "GTC",
                 )
 
     async def handle(self, message: Any) -> Any:
@@ -99,6 +110,16 @@ class RiskActor(Actor):
             self.engine.on_feed_status(message)
         elif kind is ReleaseOrder:
             self.engine.release(message.client_order_id)
+        elif kind is Adopted:
+            intent = message.intent
+            self.engine.restore_open(
+                intent.client_order_id,
+                venue=intent.venue,
+                symbol=intent.symbol,
+                side=intent.side,
+                remaining=message.remaining,
+                price=intent.price or 0,  # type: ignore[arg-type]
+            )
         elif kind is SetTradingState:
             change = self.engine.set_state(message, trio.current_time())
             await self._journal_state_changes(durable=True)
@@ -113,6 +134,12 @@ class RiskActor(Actor):
 
     async def _check(self, intent: OrderIntent) -> Any:
         decision = self.engine.check(intent, trio.current_time())
+        if type(decision) is RiskRejected and decision.reason is RejectReason.INVALID_INTENT:
+            # Not an order at all (Strategy.submit refuses these; a hand-made intent may
+            # not): refused without a trace in the journal, whose replay it could not pass.
+            self.rejected[decision.reason.value] += 1
+            self.ctx.log.warning("refused a malformed intent: %s", decision.detail)
+            return decision
         # Queued ahead of the router's durable submit record: the decision is on disk
         # before the order can leave the process (and a rejection within a flush interval).
         await self.journal.send(Append(events=(intent, decision), durable=False))
@@ -122,6 +149,10 @@ class RiskActor(Actor):
         else:
             self.rejected[decision.reason.value] += 1
             self.ctx.log.info("rejected %s: %s", decision.reason.value, decision.detail)
+            for cid in decision.cancel:  # self-trade prevention "cancel_both"
+                await self._router_ref().send(
+                    CancelOrder(client_order_id=cid, reason="self-trade prevention")
+                )
         if self.engine._events:
             await self._journal_state_changes(durable=False)
         return decision

@@ -20,6 +20,7 @@ shutdown, open orders are cancelled when ``cancel_on_shutdown`` is set.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -28,6 +29,7 @@ import trio
 
 from actors.runtime import Actor, ActorError, Ref
 from actors.trading.config import JOURNAL, RISK, DeskOptions, consolidated_path, exec_path
+from actors.trading.ids import owner_of
 from actors.trading.messages import (
     CancelOrder,
     CancelRejected,
@@ -43,9 +45,12 @@ from actors.trading.messages import (
 )
 from actors.trading.orders import IN_FLIGHT, Order, OrderError, replay
 from actors.trading.protocol import (
+    Adopted,
     Append,
     Balances,
+    CancelAll,
     CancelAtVenue,
+    Drain,
     FetchBalances,
     FetchFills,
     FetchOpenOrders,
@@ -53,6 +58,7 @@ from actors.trading.protocol import (
     GetConsolidated,
     GetOrders,
     OrderView,
+    ParkedExpired,
     PlaceOrder,
     ReadJournal,
     ReconcileOrder,
@@ -60,9 +66,15 @@ from actors.trading.protocol import (
     ReleaseOrder,
     SessionUp,
     VenueFill,
+    VenueOrder,
 )
+from actors.trading.shutdown import ShutdownReport
 
 QUERY_TIMEOUT = 10.0
+LOOKED_UP = IN_FLIGHT | {OrderStatus.CANCELLING}
+"""States that a ``ReconcileOrder`` looks up at the venue (the outcome is on its way)."""
+CANCELLABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
+"""States in which the venue certainly has the order: a cancel by client id will find it."""
 
 
 class Router(Actor):
@@ -76,6 +88,8 @@ class Router(Actor):
         *,
         polled: frozenset[str] = frozenset(),
         submit_timeouts: Mapping[str, float] | None = None,
+        report: ShutdownReport | None = None,
+        strategy_names: tuple[str, ...] = (),
     ) -> None:
         self.venues = venues
         self.polled = polled
@@ -90,6 +104,18 @@ class Router(Actor):
         self.orphans: dict[str, list[str]] = {}
         """Open venue orders of this account that the journal does not know, per venue."""
         self.reconciliations = 0
+        self.strategy_names = strategy_names
+        """The desk's strategies (adopted orders are given to the one whose tag they carry)."""
+        self.adopted = 0
+        self.duplicates = 0
+        """Venue updates that said nothing new (not journaled again)."""
+        self.report = report
+        """Filled in when the router stops: the orders it leaves behind."""
+        self.draining = False
+        self._drain_cancels = False
+        self._drain_tries: dict[str, int] = {}
+        self._parked: dict[str, tuple[RiskApproved, set[str]]] = {}
+        """Orders held until the resting orders they would trade against have ended."""
 
     async def on_start(self) -> None:
         """Rebuild orders from the journal, then reconcile every venue."""
@@ -105,7 +131,16 @@ class Router(Actor):
                 raise RuntimeError(f"the router needs {exec_path(venue)}")
             self._sessions[venue] = ref
         messages = await journal.ask(ReadJournal(), timeout=30.0)
-        self.table = replay(messages, trio.current_time(), self.options.unknown_grace)
+        # The journal quarantined what cannot be replayed; anything that still does not
+        # apply is logged and skipped, never a reason not to start.
+        self.table = replay(
+            messages,
+            trio.current_time(),
+            self.options.unknown_grace,
+            strict=False,
+            on_error=lambda exc: self._refused(exc),
+            wall_now=time.time(),  # in-flight submits keep their age across the restart
+        )
         for venue in self.venues:
             await self._reconcile_venue(venue)
         self.ctx.start_soon(self._watch_in_flight)
@@ -117,8 +152,12 @@ class Router(Actor):
         kind = type(message)
         if kind is RiskApproved:
             await self._route(message)
-        elif kind is OrderUpdate or kind is Fill or kind is CancelRejected:
+        elif kind is OrderUpdate or kind is Fill:
             await self._apply(message)
+        elif kind is CancelRejected:
+            await self._apply(message)
+            # Refused: filled first, or not there (yet); the venue says which.
+            await self._reconcile_order(message.client_order_id)
         elif kind is SubmitUnknown:
             if await self._apply(message):
                 self.ctx.send_after(
@@ -139,6 +178,12 @@ class Router(Actor):
             return self.reconciliations
         elif kind is Balances:
             self.balances[message.venue] = message
+        elif kind is ParkedExpired:
+            await self._parked_expired(message.client_order_id)
+        elif kind is Drain:
+            return await self._drain(message.cancel)
+        elif kind is CancelAll:
+            return await self._cancel_all(message)
         elif kind is GetOrders:
             return tuple(
                 self._view(o) for o in self.table if not message.active_only or o.is_active
@@ -158,8 +203,26 @@ class Router(Actor):
         except OrderError as exc:
             self._refused(exc)
             return
-        venue = intent.venue or await self._best_venue(intent)
-        session = self._sessions.get(venue) if venue else None
+        if approved.cancel_first and not self.draining:
+            # Self-trade prevention: our resting orders it would trade against go first;
+            # the order leaves only once they have ended (checked as their updates arrive).
+            self._parked[intent.client_order_id] = (approved, set(approved.cancel_first))
+            for cid in approved.cancel_first:
+                await self._cancel(CancelOrder(client_order_id=cid, reason="self-trade prevention"))
+            self.ctx.send_after(
+                QUERY_TIMEOUT, ParkedExpired(client_order_id=intent.client_order_id)
+            )
+            await self._release_parked()
+            return
+        await self._send(approved, now)
+
+    async def _send(self, approved: RiskApproved, now: float) -> None:
+        intent = approved.intent
+        if self.draining:
+            venue, session = intent.venue, None
+        else:
+            venue = intent.venue or await self._best_venue(intent)
+            session = self._sessions.get(venue) if venue else None
         if session is None:
             await self._apply(
                 OrderUpdate(
@@ -169,18 +232,49 @@ class Router(Actor):
                     status=OrderStatus.REJECTED,
                     filled=Decimal(0),
                     remaining=intent.amount,
-                    reason=f"no route: venue {venue!r} is not connected",
+                    reason="the desk is stopping"
+                    if self.draining
+                    else f"no route: venue {venue!r} is not connected",
                 )
             )
             await self.risk.send(ReleaseOrder(client_order_id=intent.client_order_id))
             return
         assert venue is not None
-        submit = SubmitOrder(intent=intent, venue=venue, sent_at=now)
+        submit = SubmitOrder(intent=intent, venue=venue, sent_at=now, sent_wall=time.time())
         self.table.apply(submit, now)
         # Write-ahead: the submit record (and the risk decision queued before it) is on disk
         # before the order can reach the venue, so a crash can never forget a live order.
         await self.journal.ask(Append(events=(submit,), durable=True))
         await session.send(PlaceOrder(submit=submit))
+
+    async def _release_parked(self) -> None:
+        """Send every parked order whose resting counterparts have all ended."""
+        for cid, (approved, waiting) in list(self._parked.items()):
+            live = {w for w in waiting if (o := self.table.get(w)) is not None and o.is_active}
+            if live:
+                self._parked[cid] = (approved, live)
+                continue
+            del self._parked[cid]
+            await self._send(approved, trio.current_time())
+
+    async def _parked_expired(self, cid: str) -> None:
+        parked = self._parked.pop(cid, None)
+        if parked is None:
+            return
+        approved, waiting = parked
+        await self._apply(
+            OrderUpdate(
+                client_order_id=cid,
+                venue=approved.intent.venue or "",
+                venue_order_id=None,
+                status=OrderStatus.REJECTED,
+                filled=Decimal(0),
+                remaining=approved.intent.amount,
+                reason="self-trade prevention: our resting order(s) "
+                f"{', '.join(sorted(waiting))} were not cancelled within {QUERY_TIMEOUT:g}s",
+            )
+        )
+        await self.risk.send(ReleaseOrder(client_order_id=cid))
 
     async def _best_venue(self, intent: OrderIntent) -> str | None:
         ref = self.ctx.lookup(consolidated_path(intent.symbol))
@@ -204,23 +298,32 @@ class Router(Actor):
             return
         if was_new or order.venue is None:
             return
-        session = self._sessions[order.venue]
-        self.ctx.start_soon(self._cancel_at_venue, session, order.client_order_id, order.symbol)
+        # The session cancels in a task of its own and sends the outcome back (an
+        # OrderUpdate, or a CancelRejected that makes us look the order up): several cancels
+        # are at the venue at once, and none waits in the router.
+        await self._resend_cancel(order)
 
-    async def _cancel_at_venue(self, session: Ref, cid: str, symbol: str) -> None:
-        try:
-            result = await session.ask(
-                CancelAtVenue(client_order_id=cid, symbol=symbol), timeout=QUERY_TIMEOUT
+    async def _resend_cancel(self, order: Order) -> None:
+        """Send ``order``'s cancel to its venue (again, after a restart: cancels are safe to
+        repeat; one that finds the order gone comes back as a ``CancelRejected``)."""
+        assert order.venue is not None
+        await self._sessions[order.venue].send(
+            CancelAtVenue(client_order_id=order.client_order_id, symbol=order.symbol, notify=True)
+        )
+        # Should the session crash before it answers, the order is looked up all the same.
+        self.ctx.send_after(QUERY_TIMEOUT, ReconcileOrder(client_order_id=order.client_order_id))
+
+    async def _cancel_all(self, request: CancelAll) -> int:
+        """Start a cancel of every open order matching ``request``; how many were started."""
+        now = trio.current_time()
+        orders = self.table.open_orders(request.venue, request.symbol)
+        for order in orders:
+            cancel = CancelOrder(
+                client_order_id=order.client_order_id, reason=request.reason, at=now
             )
-        except ActorError as exc:
-            self.ctx.log.warning("cancel of %s failed: %r; reconciling", cid, exc)
-            result = None
-        if result is None or isinstance(result, CancelRejected):
-            if result is not None:
-                await self.ctx.ref.send(result)
-            await self.ctx.ref.send(ReconcileOrder(client_order_id=cid))
-        else:
-            await self.ctx.ref.send(result)
+            await self._cancel(cancel)
+        self.ctx.log.warning("cancel-all (%s): %d open orders", request.reason, len(orders))
+        return len(orders)
 
     # --- the way in ----------------------------------------------------------------------
 
@@ -234,10 +337,16 @@ class Router(Actor):
             return False  # not ours (another client of the account): ignore
         if type(msg) is Fill and msg.trade_id in order.trade_ids:
             return False  # the same execution from the stream and the REST answer
+        before = order.snapshot() if type(msg) is OrderUpdate else None
         try:
             self.table.apply(msg, trio.current_time())
         except OrderError as exc:
             self._refused(exc)
+            return False
+        if before is not None and order.snapshot() == before:
+            # The same news twice (the REST answer and the user stream both report an ack or
+            # a cancel): journaled and forwarded once.
+            self.duplicates += 1
             return False
         await self.journal.send(Append(events=(msg,), durable=False))
         if type(msg) is Fill or type(msg) is OrderUpdate:
@@ -245,6 +354,17 @@ class Router(Actor):
             await self._tell_strategy(order, msg)
         elif order.is_terminal:
             await self.risk.send(ReleaseOrder(client_order_id=order.client_order_id))
+        if self._parked and order.is_terminal:
+            await self._release_parked()
+        if self._drain_cancels and order.status in CANCELLABLE:
+            # Acked (or found by reconciliation) while the desk stops: cancel it now (a few
+            # times at most, should the venue keep refusing).
+            tries = self._drain_tries.get(order.client_order_id, 0)
+            if tries < 3:
+                self._drain_tries[order.client_order_id] = tries + 1
+                await self._cancel(
+                    CancelOrder(client_order_id=order.client_order_id, reason="shutdown")
+                )
         return True
 
     async def _venue_fill(self, message: VenueFill) -> None:
@@ -281,7 +401,7 @@ class Router(Actor):
 
     async def _reconcile_order(self, cid: str) -> None:
         order = self.table.get(cid)
-        if order is None or order.status not in IN_FLIGHT or order.venue is None:
+        if order is None or order.status not in LOOKED_UP or order.venue is None:
             return
         session = self._sessions.get(order.venue)
         if session is None:
@@ -348,20 +468,28 @@ class Router(Actor):
                     timeout=QUERY_TIMEOUT,
                 )
                 await self._reconciled(order, found)
-            behind = {
-                o.symbol for o in self.table if o.venue == venue and o.venue_filled > o.filled
-            }
-            for symbol in sorted(behind):
-                fills = await session.ask(FetchFills(symbol=symbol), timeout=QUERY_TIMEOUT)
+                if (
+                    order.status is OrderStatus.CANCELLING
+                    and found is not None
+                    and found.status in CANCELLABLE
+                ):
+                    # The cancel we journaled never took effect (the process or the session
+                    # died before it left): the order is still live there, so ask again.
+                    await self._resend_cancel(order)
+            behind = [o for o in self.table if o.venue == venue and o.venue_filled > o.filled]
+            for order in behind:
+                # Every page of that order's fills (not one page of the symbol's latest).
+                fills = await session.ask(
+                    FetchFills(symbol=order.symbol, venue_order_id=order.venue_order_id),
+                    timeout=QUERY_TIMEOUT,
+                )
                 for venue_fill in fills:
                     await self._venue_fill(venue_fill)
             open_orders = await session.ask(FetchOpenOrders(symbols=symbols), timeout=QUERY_TIMEOUT)
-            orphans = [
-                vo.client_order_id for vo in open_orders if vo.client_order_id not in self.table
-            ]
-            self.orphans[venue] = orphans
-            if orphans:
-                self.ctx.log.warning("%s: open orders unknown to the journal: %s", venue, orphans)
+            orphans = [vo for vo in open_orders if vo.client_order_id not in self.table]
+            self.orphans[venue] = [vo.client_order_id for vo in orphans]
+            for vo in orphans:
+                await self._orphan(venue, vo)
             self.balances[venue] = await session.ask(FetchBalances(), timeout=QUERY_TIMEOUT)
         except ActorError as exc:
             # The session is down; it reconnects with backoff and we reconcile on SessionUp.
@@ -378,6 +506,54 @@ class Router(Actor):
                     self.options.unknown_retry,
                     ReconcileOrder(client_order_id=order.client_order_id),
                 )
+
+    async def _orphan(self, venue: str, vo: VenueOrder) -> None:
+        """A venue order the journal does not know: adopt it if this desk made it.
+
+        Ours (the desk's client-id prefix): journaled as an adopted order of the strategy
+        whose tag it carries, counted by risk, then kept (``orphans = "adopt"``) or cancelled
+        (``"cancel"``). Another client's order on the account is only logged.
+        """
+        cid = vo.client_order_id
+        owner = owner_of(cid, self.strategy_names, self.options.client_id_prefix)
+        if owner is None or self.options.orphans == "ignore":
+            self.ctx.log.warning(
+                "%s: open order %s unknown to the journal (not adopted)", venue, cid
+            )
+            return
+        now = trio.current_time()
+        intent = OrderIntent(
+            client_order_id=cid,
+            strategy=owner,
+            venue=venue,
+            symbol=vo.symbol,
+            side=vo.side,
+            order_type="limit" if vo.price is not None else "market",
+            amount=vo.amount,
+            price=vo.price,
+            created_at=now,
+        )
+        events: list[Message] = [
+            intent,
+            RiskApproved(intent=intent, at=now),
+            SubmitOrder(intent=intent, venue=venue, sent_at=now, sent_wall=time.time()),
+        ]
+        try:
+            for event in events:
+                self.table.apply(event, now)
+        except OrderError as exc:
+            self._refused(exc)
+            return
+        await self.journal.ask(Append(events=tuple(events), durable=True))
+        self.adopted += 1
+        self.ctx.log.warning(
+            "%s: adopted open order %s of strategy %s unknown to the journal (%s %s %s @ %s)",
+            venue, cid, owner, vo.side, vo.amount, vo.symbol, vo.price,
+        )  # fmt: skip
+        await self.risk.send(Adopted(intent=intent, remaining=vo.amount - vo.update.filled))
+        await self._apply(vo.update)
+        if self.options.orphans == "cancel":
+            await self._cancel(CancelOrder(client_order_id=cid, reason="orphan", at=now))
 
     async def _watch_in_flight(self) -> None:
         # A session that crashed mid-submit never answers: look such orders up ourselves.
@@ -411,10 +587,43 @@ class Router(Actor):
             reason=order.reason,
         )
 
+    async def _drain(self, cancel: bool) -> int:
+        """Refuse new orders from now on; with ``cancel``, cancel every order the venue has.
+
+        In-flight orders are cancelled once they are acked (or reconciled open): a cancel by
+        client id before the venue has the order would only be refused.
+        """
+        self.draining = True
+        self._drain_cancels = cancel
+        sent = 0
+        if cancel:
+            for order in self.table.open_orders():
+                if order.status in CANCELLABLE:
+                    await self._cancel(
+                        CancelOrder(client_order_id=order.client_order_id, reason="shutdown")
+                    )
+                    sent += 1
+        return sent
+
     async def on_stop(self) -> None:
-        """Cancel open orders when configured (sessions stop after us)."""
-        if not self.options.cancel_on_shutdown or not hasattr(self, "table"):
+        """Report what is left open (the shutdown actor drained us); without it, cancel here."""
+        if not hasattr(self, "table"):
             return
+        if not self.draining and self.options.cancel_on_shutdown:
+            await self._cancel_without_drain()
+        left = [f"{o.venue}:{o.client_order_id} {o.status.value}" for o in self.table.open_orders()]
+        if left:
+            self.ctx.log.warning(
+                "stopping with %d order(s) possibly live at a venue: %s",
+                len(left),
+                ", ".join(left[:20]) + (" ..." if len(left) > 20 else ""),
+            )
+        if self.report is not None:
+            self.report.open_orders = left
+            self.report.stopped = True
+
+    async def _cancel_without_drain(self) -> None:
+        # A desk built without the shutdown actor: cancel one by one, as best we can.
         for order in self.table.open_orders():
             if order.venue is None or order.venue not in self._sessions:
                 continue

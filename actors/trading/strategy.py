@@ -7,22 +7,35 @@ through a conflating mailbox, so it always sees the latest book, and its own ord
 ``on_book``, ``on_trade``, ``on_consolidated``, ``on_order_update``, ``on_fill``,
 ``on_reject``, ``on_ticker`` (venues with ``watch_tickers``); call ``submit`` (which asks
 ``/risk`` and returns the client order id, or None if risk refused) and ``cancel``.
-Parameters come from config as a mapping.
+
+Parameters are typed: a strategy declares them as a ``Params`` struct (a subclass of
+:class:`StrategyParams`, so msgspec converts and checks them, and ``actors check`` names the
+key of a bad one), and reads them as attributes of ``self.p``. Where it trades
+(``symbols``/``venues``, and ``symbol``/``venue`` when there is exactly one) comes from the
+topology's ``[[strategies]]`` entry into the same struct.
 
 >>> class Printer(Strategy):
+...     class Params(StrategyParams):
+...         every: Annotated[int, Meta(ge=1)] = 10
+...
 ...     async def on_book(self, top: TopOfBook) -> None:
-...         print(top.venue, top.mid)
->>> # load_strategy("mypkg.strats:Printer", "p", {"x": 1})  -> a factory for ChildSpec
+...         print(top.venue, top.mid, self.p.every)
+>>> Printer("p", {"every": 5}).p.every
+5
+>>> # load_strategy("mypkg.strats:Printer", "p", {"every": 5})  -> a factory for ChildSpec
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
+import msgspec
 import trio
+from msgspec import Meta
 
 from actors.runtime import Actor, Ref
 from actors.trading.config import RISK, ROUTER
@@ -41,7 +54,9 @@ from actors.trading.messages import (
     TimeInForce,
     TopOfBook,
     TradeTick,
+    validate_intent,
 )
+from actors.trading.protocol import GetOrders, OrderView
 
 
 def quantize(value: Decimal | float, step: Decimal | str, rounding: str = ROUND_DOWN) -> Decimal:
@@ -51,15 +66,98 @@ def quantize(value: Decimal | float, step: Decimal | str, rounding: str = ROUND_
     return (units * step).normalize()
 
 
+class StrategyParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What every strategy is given; a strategy's own ``Params`` subclass this.
+
+    A field that must be set is declared without a default (``symbol: str`` for a strategy
+    trading exactly one symbol); ranges with ``Annotated[float, Meta(gt=0)]``, or checked in
+    ``__post_init__`` raising ``ValueError("field: what is wrong")``.
+    """
+
+    symbols: tuple[str, ...] = ()
+    """Symbols it trades (from the topology)."""
+    venues: tuple[str, ...] = ()
+    """Venues it trades on (from the topology; all venues when it names none)."""
+    symbol: str | None = None
+    """The symbol, when it trades exactly one."""
+    venue: str | None = None
+    """The venue, when it trades on exactly one."""
+    risk_timeout: Annotated[float, Meta(gt=0, le=600)] = 5.0
+    """Seconds ``submit`` waits for risk's decision."""
+    existing_orders: Literal["manage", "cancel"] = "manage"
+    """Its orders still open when it starts (after a restart of the process or of the
+    strategy): handed to ``on_open_orders`` to manage, or cancelled."""
+
+
+class InvalidIntent(ValueError):
+    """``Strategy.submit`` was given an intent that cannot be an order; nothing was sent."""
+
+
+def _decimal(value: Any) -> Any:
+    """A float/int/str amount or price as a Decimal (its shortest repr); others unchanged."""
+    if isinstance(value, (bool, Decimal)):
+        return value
+    if isinstance(value, (int, float, str)):
+        try:
+            return Decimal(str(value))
+        except ArithmeticError:
+            return value
+    return value
+
+
+class InvalidParams(ValueError):
+    """Strategy parameters that do not fit the strategy's ``Params``; names the key."""
+
+
+def positive(name: str, value: Decimal | float | None) -> None:
+    """Raise ``ValueError("name: ...")`` unless ``value`` is None or a finite number > 0.
+
+    For ``__post_init__`` of a ``Params`` struct (msgspec's ``Meta`` does not bound Decimals).
+    """
+    if value is None:
+        return
+    finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+    if not finite or not value > 0:
+        raise ValueError(f"{name}: expected a number > 0, got {value}")
+
+
 class Strategy(Actor):
     """Base class of trading strategies; one instance per incarnation, params from config."""
 
-    def __init__(self, name: str, params: Mapping[str, Any] | None = None) -> None:
+    Params: ClassVar[type[StrategyParams]] = StrategyParams
+    """The strategy's parameters; override with a subclass of :class:`StrategyParams`."""
+
+    def __init__(
+        self,
+        name: str,
+        params: Mapping[str, Any] | StrategyParams | None = None,
+        *,
+        markets: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.name = name
-        self.params: dict[str, Any] = dict(params or {})
+        self.markets: dict[str, tuple[str, ...]] | None = (
+            None if markets is None else {v: tuple(s) for v, s in markets.items()}
+        )
+        """Symbols of every venue of the desk (``submit`` refuses others); None: unchecked."""
+        self.p: Any = self.parse_params(params)
+        """The parameters, typed (an instance of the class's ``Params``)."""
+        self.params: dict[str, Any] = msgspec.structs.asdict(self.p)
+        """The same parameters as a plain dict (for code that predates ``p``)."""
         self.submitted = 0
         self.rejected = 0
-        self.risk_timeout = float(self.params.get("risk_timeout", 5.0))
+        self.risk_timeout = float(self.p.risk_timeout)
+
+    @classmethod
+    def parse_params(cls, params: Mapping[str, Any] | StrategyParams | None) -> StrategyParams:
+        """``params`` converted to ``cls.Params``; :class:`InvalidParams` names the bad key."""
+        if isinstance(params, cls.Params):
+            return params
+        if isinstance(params, StrategyParams):
+            params = msgspec.structs.asdict(params)
+        try:
+            return msgspec.convert(dict(params or {}), cls.Params)
+        except msgspec.ValidationError as exc:
+            raise InvalidParams(str(exc)) from None
 
     async def on_start(self) -> None:
         """Find risk and router, make a client-id generator, then call ``setup``."""
@@ -69,7 +167,17 @@ class Strategy(Actor):
         self.risk: Ref = risk
         self.router: Ref = router
         self.ids = ClientOrderIdGenerator(self.name)
+        # The router reconciled every venue before we started: its view is the venue's.
+        views = await router.ask(GetOrders(active_only=True), timeout=self.risk_timeout)
+        mine = [v for v in views or () if isinstance(v, OrderView) and v.strategy == self.name]
         await self.setup()
+        if mine and self.p.existing_orders == "cancel":
+            self.ctx.log.info("cancelling %d order(s) left open before this start", len(mine))
+            for view in mine:
+                await self.cancel(view.client_order_id, "left open before this start")
+        elif mine:
+            self.ctx.log.info("managing %d order(s) left open before this start", len(mine))
+            await self.on_open_orders(mine)
 
     async def setup(self) -> None:
         """Hook: runs at the end of ``on_start``."""
@@ -121,6 +229,14 @@ class Strategy(Actor):
     async def on_reject(self, rejection: RiskRejected) -> None:
         """Risk refused one of our intents."""
 
+    async def on_open_orders(self, orders: list[OrderView]) -> None:
+        """At start, our orders still open from before (a restart); after ``setup``.
+
+        Their updates and fills arrive like any other. Override to take them over (a market
+        maker counts them as its live quotes); ``existing_orders = "cancel"`` cancels them
+        instead of calling this.
+        """
+
     # --- actions -------------------------------------------------------------------------
 
     async def submit(
@@ -134,7 +250,12 @@ class Strategy(Actor):
         order_type: OrderType = "limit",
         time_in_force: TimeInForce = "GTC",
     ) -> str | None:
-        """Send an intent through risk; the client order id, or None if risk refused it."""
+        """Send an intent through risk; the client order id, or None if risk refused it.
+
+        A malformed intent (NaN, inf or non-positive amount or price, an unknown side, order
+        type, time in force, venue or symbol) raises :class:`InvalidIntent` here, before
+        anything is journaled or asked: it is the strategy's bug, and it sees it.
+        """
         cid = self.ids.next()
         intent = OrderIntent(
             client_order_id=cid,
@@ -143,11 +264,14 @@ class Strategy(Actor):
             symbol=symbol,
             side=side,
             order_type=order_type,
-            amount=amount,
-            price=price,
+            amount=_decimal(amount),
+            price=None if price is None else _decimal(price),
             time_in_force=time_in_force,
             created_at=trio.current_time(),
         )
+        problem = validate_intent(intent) or self._unknown_market(intent)
+        if problem:
+            raise InvalidIntent(f"{self.name}: {problem}")
         self.submitted += 1
         decision = await self.risk.ask(intent, timeout=self.risk_timeout)
         if isinstance(decision, RiskRejected):
@@ -155,6 +279,17 @@ class Strategy(Actor):
             await self.on_reject(decision)
             return None
         return cid
+
+    def _unknown_market(self, intent: OrderIntent) -> str | None:
+        if self.markets is None:
+            return None
+        cid = intent.client_order_id
+        if intent.venue is not None and intent.venue not in self.markets:
+            return f"order {cid}: no venue {intent.venue!r} (venues: {sorted(self.markets)})"
+        where = [intent.venue] if intent.venue is not None else list(self.markets)
+        if not any(intent.symbol in self.markets[v] for v in where):
+            return f"order {cid}: {intent.symbol!r} is not traded on {where}"
+        return None
 
     async def cancel(self, client_order_id: str, reason: str = "") -> None:
         """Ask the router to cancel one of our orders (cancels need no risk approval)."""
@@ -178,7 +313,11 @@ def resolve(path: str) -> Any:
 
 
 def load_strategy(
-    path: str, name: str, params: Mapping[str, Any] | None = None
+    path: str,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    markets: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Callable[[], Strategy]:
     """A factory of fresh ``Strategy`` instances of the class at ``path`` (for a ChildSpec).
 
@@ -189,9 +328,10 @@ def load_strategy(
     cls = resolve(path)
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise ValueError(f"{path!r} is not a Strategy subclass")
-    frozen = dict(params or {})
+    typed = cls.parse_params(params)  # raises InvalidParams now, not at every restart
+    where = None if markets is None else dict(markets)
 
     def make() -> Strategy:
-        return cls(name, frozen)
+        return cls(name, typed, markets=where)
 
     return make

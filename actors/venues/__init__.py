@@ -1,19 +1,24 @@
-"""The embedded venue: a Binance-spot-compatible exchange on loopback that ccxt talks to unmodified.
+"""The embedded venue: exchanges on loopback that ccxt's own classes talk to unmodified.
+
+Two protocols share one core: Binance spot (``protocol="binance"``, the default) and OKX v5
+spot (``protocol="okx"``). The matching engine, accounts, synthetic market and fault knobs are
+shared (``engine``, ``accounts``, ``synthetic``, ``faults``); each protocol is a folder of its
+own (``binance/``, ``okx/``) with one file per role.
 
 Example::
 
-    async with open_venue(VenueConfig(symbols=("BTC/USDT",))) as venue:
-        cfg = ccxt_config(venue.port, venue.config.api_key, venue.config.secret)
-        exchange = ccxt.pro.binance(cfg)
+    async with open_venue(VenueConfig(symbols=("BTC/USDT",), protocol="okx")) as venue:
+        exchange = ccxt.pro.okx(venue_ccxt_config(venue))
 """
 
-from actors.venues.client import ccxt_config
+from actors.venues.client import ccxt_config, venue_ccxt_config
 from actors.venues.config import StartupFaults, SymbolSpec, VenueConfig
 from actors.venues.faults import Faults
-from actors.venues.server import Venue, open_venue, open_venues, serve, serve_many
+from actors.venues.server import AddressInUse, Venue, open_venue, open_venues, serve, serve_many
 from actors.venues.standalone import run_sim_exchange
 
 __all__ = [
+    "AddressInUse",
     "Faults",
     "StartupFaults",
     "SymbolSpec",
@@ -25,4 +30,5 @@ __all__ = [
     "run_sim_exchange",
     "serve",
     "serve_many",
+    "venue_ccxt_config",
 ]

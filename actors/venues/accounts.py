@@ -1,24 +1,29 @@
-"""Per-account API keys and balances (free and locked) in exact decimals."""
+"""Per-account credentials and balances (free and locked) in exact decimals, for every protocol."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
 
-from actors.venues import errors
+from actors.venues.rejects import Reason, Rejected
 
 ZERO = Decimal(0)
 
 
 class Account:
-    """One venue account: its key pair, free and locked balances per asset.
+    """One venue account: its credentials, free and locked balances per asset.
+
+    ``passphrase`` is OKX's third credential (ccxt's ``password``); Binance ignores it.
 
     Example: ``acct = Account("key", "secret", {"USDT": Decimal(1000)}); acct.lock("USDT", x)``
     """
 
-    def __init__(self, api_key: str, secret: str, balances: dict[str, Decimal]) -> None:
+    def __init__(
+        self, api_key: str, secret: str, balances: dict[str, Decimal], passphrase: str = ""
+    ) -> None:
         self.api_key = api_key
         self.secret = secret
+        self.passphrase = passphrase
         self.free: defaultdict[str, Decimal] = defaultdict(Decimal)
         self.locked: defaultdict[str, Decimal] = defaultdict(Decimal)
         for asset, amount in balances.items():
@@ -26,9 +31,9 @@ class Account:
         self.update_ms = 0
 
     def lock(self, asset: str, amount: Decimal) -> None:
-        """Move ``amount`` from free to locked, or raise -2010 insufficient balance."""
+        """Move ``amount`` from free to locked, or refuse with INSUFFICIENT_FUNDS."""
         if amount > self.free[asset]:
-            raise errors.insufficient_balance()
+            raise Rejected(Reason.INSUFFICIENT_FUNDS, asset)
         self.free[asset] -= amount
         self.locked[asset] += amount
 
@@ -50,21 +55,13 @@ class Account:
         """Receive ``amount`` into free funds."""
         self.free[asset] += amount
 
-    def balances(self) -> list[dict[str, str]]:
-        """Binance ``balances`` array of every asset ever held."""
-        assets = sorted(set(self.free) | set(self.locked))
-        return [
-            {"asset": a, "free": f"{self.free[a]:.8f}", "locked": f"{self.locked[a]:.8f}"}
-            for a in assets
-        ]
-
-    def position_entries(self, assets: list[str]) -> list[dict[str, str]]:
-        """``outboundAccountPosition`` ``B`` entries of the given assets."""
-        return [{"a": a, "f": f"{self.free[a]:.8f}", "l": f"{self.locked[a]:.8f}"} for a in assets]
+    def assets(self) -> list[str]:
+        """Every asset this account ever held, sorted."""
+        return sorted(set(self.free) | set(self.locked))
 
 
 class Accounts:
-    """The venue's accounts by API key; any other key is rejected with -2015."""
+    """The venue's accounts by API key."""
 
     def __init__(self) -> None:
         self.by_key: dict[str, Account] = {}
@@ -73,11 +70,8 @@ class Accounts:
         """Register an account."""
         self.by_key[account.api_key] = account
 
-    def get(self, api_key: str | None) -> Account:
-        """The account of ``api_key`` or -2014/-2015."""
+    def find(self, api_key: str | None) -> Account | None:
+        """The account of ``api_key``, or None (each protocol words the refusal)."""
         if not api_key:
-            raise errors.bad_api_key_format()
-        account = self.by_key.get(api_key)
-        if account is None:
-            raise errors.bad_api_key()
-        return account
+            return None
+        return self.by_key.get(api_key)

@@ -36,7 +36,9 @@ class VenueActor(Actor):
     async def on_start(self) -> None:
         self._venues = await self.ctx.start(serve_many, self._configs)
         for venue in self._venues:
-            self.ctx.log.info("venue %s listening on %s", venue.config.name, venue.url)
+            self.ctx.log.info(
+                "venue %s listening on %s (%s)", venue.config.name, venue.url, venue.config.protocol
+            )
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, GetEndpoints):

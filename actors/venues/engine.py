@@ -1,4 +1,10 @@
-"""Price-time-priority matching engine: one order book per symbol, partial fills, IOC/FOK/GTC."""
+"""Price-time-priority matching engine: one book per symbol, partial fills, IOC/FOK/GTC, STP.
+
+Hand-written because matching is the venue's domain: what it must get right (priority, partial
+fills, self-trade prevention as Binance and OKX document it, update ids that clients sync on)
+is exactly what tests assert, and no library exposes those semantics. Prices and quantities
+are integers (see ``rules.Market``); protocols render them. One engine serves every protocol.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,26 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
-from actors.venues.filters import Market
+from actors.venues.candles import Candles
+from actors.venues.rules import Market
 
 BUY = "BUY"
 SELL = "SELL"
 LIMIT = "LIMIT"
 LIMIT_MAKER = "LIMIT_MAKER"
 MARKET = "MARKET"
+
+# self-trade prevention modes, Binance's names (OKX's cancel_maker/taker/both map onto them)
+STP_NONE = "NONE"
+EXPIRE_TAKER = "EXPIRE_TAKER"
+EXPIRE_MAKER = "EXPIRE_MAKER"
+EXPIRE_BOTH = "EXPIRE_BOTH"
+STP_MODES = (STP_NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH)
+EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
+"""Status of an order expired by self-trade prevention (Binance's word)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -37,6 +54,18 @@ class Order:
     cum_quote: int = 0
     status: str = "NEW"
     working: bool = False
+    stp: str = STP_NONE
+    """Self-trade prevention mode; applies when this order is the taker."""
+    cancel_client_id: str = ""
+    """Client id of the request that cancelled the order (Binance's ``c`` on cancel)."""
+    prevented_qty: int = 0
+    """Quantity expired by self-trade prevention."""
+    counter_order_id: int = -1
+    """The other order of the last prevented match."""
+    prevented_match_id: int = -1
+    fee: Decimal = Decimal(0)
+    """Commission charged so far (in the asset received), kept by the venue."""
+    last_fill: Fill | None = None
 
     @property
     def remaining(self) -> int:
@@ -67,6 +96,18 @@ class Fill:
         return self.maker.is_buy
 
 
+def same_price_runs(fills: list[Fill]) -> list[list[Fill]]:
+    """Consecutive fills of one taker at one price: an aggregated trade (Binance's aggTrade,
+    OKX's ``trades`` with ``count``)."""
+    groups: list[list[Fill]] = []
+    for f in fills:
+        if groups and groups[-1][0].price == f.price and groups[-1][0].taker is f.taker:
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    return groups
+
+
 class EngineListener(Protocol):
     """What the engine tells the venue about; called synchronously during matching."""
 
@@ -74,7 +115,11 @@ class EngineListener(Protocol):
         """A trade happened (maker/taker state already updated)."""
 
     def on_order_event(self, order: Order, exec_type: str, fill: Fill | None) -> None:
-        """An order owned by an account changed (NEW, TRADE, CANCELED, EXPIRED)."""
+        """An order owned by an account changed: NEW, TRADE, CANCELED, EXPIRED,
+        TRADE_PREVENTION (expired by self-trade prevention) or AMENDED."""
+
+    def on_match_done(self, book: Book, taker: Order, fills: list[Fill]) -> None:
+        """An incoming order finished matching with ``fills`` (not empty): aggregate trades."""
 
     def on_top_change(self, book: Book) -> None:
         """The best bid or ask (price or size) changed."""
@@ -134,6 +179,7 @@ class Book:
         self._dirty_asks: set[int] = set()
         self.trades: deque[Fill] = deque(maxlen=1000)
         self.stats = Stats()
+        self.candles = Candles()
 
     def best_bid(self) -> Level | None:
         """Best bid level or None."""
@@ -225,6 +271,12 @@ class Book:
         self._window_first = None
         return DepthDiff(first, self.update_id, bids, asks)
 
+    def would_take(self, order: Order) -> bool:
+        """Whether a limit ``order`` crosses the opposite best price."""
+        if order.is_buy:
+            return bool(self.ask_keys) and self.ask_keys[0] <= order.price
+        return bool(self.bid_keys) and -self.bid_keys[0] >= order.price
+
     def fillable(self, order: Order) -> int:
         """Quantity units the opposite side could fill at or better than the order's price."""
         total = 0
@@ -261,6 +313,7 @@ class Book:
 class _Ids:
     order: int = 1
     trade: int = 1
+    prevented: int = 1
 
 
 class Engine:
@@ -297,7 +350,11 @@ class Engine:
         return order
 
     def submit(self, order: Order) -> list[Fill]:
-        """Match ``order`` against its book, then rest or expire the remainder."""
+        """Match ``order`` against its book, then rest or expire the remainder.
+
+        A LIMIT_MAKER (post-only) order that would take expires without trading (OKX's
+        ``post_only``; Binance refuses it before it gets here).
+        """
         book = self.books[order.symbol]
         listener = self.listener
         top_before = book.top()
@@ -307,27 +364,55 @@ class Engine:
             if listener:
                 listener.on_order_event(order, "NEW", None)
         fills: list[Fill] = []
-        if order.tif == "FOK" and book.fillable(order) < order.remaining:
+        post_only_takes = order.type == LIMIT_MAKER and book.would_take(order)
+        if post_only_takes or (order.tif == "FOK" and book.fillable(order) < order.remaining):
             self._finish(order, "EXPIRED")
         else:
             self._match(book, order, fills)
-            if order.remaining == 0:
-                order.status = "FILLED"
-            elif order.type in (LIMIT, LIMIT_MAKER) and order.tif == "GTC" and order.quote_qty == 0:
-                order.status = "PARTIALLY_FILLED" if order.executed else "NEW"
-                self.live[order.order_id] = order
-                book.add(order)
-            else:
-                self._finish(order, "EXPIRED")
-        if listener and book.top() != top_before:
-            listener.on_top_change(book)
+            self._rest_or_expire(book, order)
+        if listener:
+            if fills:
+                listener.on_match_done(book, order, fills)
+            if book.top() != top_before:
+                listener.on_top_change(book)
         return fills
 
-    def _finish(self, order: Order, status: str) -> None:
+    def _rest_or_expire(self, book: Book, order: Order) -> None:
+        if order.status == EXPIRED_IN_MATCH:
+            self._finish(order, EXPIRED_IN_MATCH, "TRADE_PREVENTION")
+        elif order.remaining == 0:
+            order.status = "FILLED"
+        elif order.type in (LIMIT, LIMIT_MAKER) and order.tif == "GTC" and order.quote_qty == 0:
+            order.status = "PARTIALLY_FILLED" if order.executed else "NEW"
+            self.live[order.order_id] = order
+            book.add(order)
+        else:
+            self._finish(order, "EXPIRED")
+
+    def _finish(self, order: Order, status: str, exec_type: str | None = None) -> None:
         order.status = status
+        order.working = False
         order.update_ms = self.clock_ms()
         if order.account is not None and self.listener:
-            self.listener.on_order_event(order, status, None)
+            self.listener.on_order_event(order, exec_type or status, None)
+
+    def _prevent(self, taker: Order, maker: Order) -> bool:
+        """Apply the taker's self-trade prevention to ``maker``; True if the taker expires."""
+        mode = taker.stp
+        match_id = self._ids.prevented
+        self._ids.prevented += 1
+        for o, other in ((taker, maker), (maker, taker)):
+            o.counter_order_id = other.order_id
+            o.prevented_match_id = match_id
+        if mode in (EXPIRE_MAKER, EXPIRE_BOTH):
+            maker.prevented_qty += maker.remaining
+            self.live.pop(maker.order_id, None)
+            self._finish(maker, EXPIRED_IN_MATCH, "TRADE_PREVENTION")
+        if mode in (EXPIRE_TAKER, EXPIRE_BOTH):
+            taker.prevented_qty += taker.remaining
+            taker.status = EXPIRED_IN_MATCH
+            return True
+        return False
 
     def _match(self, book: Book, taker: Order, fills: list[Fill]) -> None:
         buy = taker.is_buy
@@ -336,14 +421,24 @@ class Engine:
         step = book.market.step
         budget = taker.quote_qty
         listener = self.listener
-        exhausted = False
-        while keys and taker.remaining > 0 and not exhausted:
+        stp = taker.stp != STP_NONE and taker.account is not None
+        stop = False
+        while keys and taker.remaining > 0 and not stop:
             price = keys[0] if buy else -keys[0]
             if taker.type != MARKET and (price > taker.price if buy else price < taker.price):
                 break
             level = levels[price]
             while level.orders and taker.remaining > 0:
                 maker = level.orders[0]
+                if stp and maker.account == taker.account:
+                    # Binance/OKX self-trade prevention: the taker's mode decides
+                    if taker.stp != EXPIRE_TAKER:
+                        level.orders.popleft()
+                        level.qty -= maker.remaining
+                    if self._prevent(taker, maker):
+                        stop = True
+                        break
+                    continue
                 qty = min(taker.remaining, maker.remaining)
                 if budget:
                     # quoteOrderQty market buys spend a quote budget, not a base quantity
@@ -351,7 +446,7 @@ class Engine:
                     qty = min(qty, affordable - affordable % step)
                     if qty <= 0:
                         taker.qty = taker.executed
-                        exhausted = True
+                        stop = True
                         break
                 now = self.clock_ms()
                 maker.executed += qty
@@ -370,6 +465,7 @@ class Engine:
                     maker.status = "PARTIALLY_FILLED"
                 taker.status = "FILLED" if taker.remaining == 0 else "PARTIALLY_FILLED"
                 fill = Fill(self._ids.trade, book.market.id, price, qty, now, maker, taker)
+                maker.last_fill = taker.last_fill = fill
                 self._ids.trade += 1
                 fills.append(fill)
                 self._record(book, fill)
@@ -398,8 +494,16 @@ class Engine:
         st.quote_volume += fill.qty * fill.price
         st.count += 1
         st.last_id = fill.trade_id
+        book.candles.add(
+            fill.time_ms,
+            fill.price,
+            fill.qty,
+            fill.qty * fill.price,
+            fill.trade_id,
+            fill.taker.is_buy,
+        )
 
-    def cancel(self, order: Order) -> None:
+    def cancel(self, order: Order, cancel_client_id: str = "") -> None:
         """Cancel a resting order (no-op on orders that are no longer working)."""
         if order.order_id not in self.live:
             return
@@ -407,10 +511,43 @@ class Engine:
         top_before = book.top()
         del self.live[order.order_id]
         book.remove(order)
-        order.working = False
+        order.cancel_client_id = cancel_client_id
         self._finish(order, "CANCELED")
         if self.listener and book.top() != top_before:
             self.listener.on_top_change(book)
+
+    def amend(self, order: Order, price: int, qty: int) -> list[Fill]:
+        """Change a working order's price and/or total quantity (OKX's amend-order).
+
+        A smaller quantity at the same price keeps the order's place in the queue; anything
+        else takes it out and sends it in again, matching what it now crosses.
+        """
+        book = self.books[order.symbol]
+        top_before = book.top()
+        fills: list[Fill] = []
+        order.update_ms = self.clock_ms()
+        if price == order.price and qty <= order.qty:
+            levels = book.bids if order.is_buy else book.asks
+            levels[order.price].qty -= order.qty - qty
+            order.qty = qty
+            book._touch(order.is_buy, order.price)
+            if self.listener:
+                self.listener.on_order_event(order, "AMENDED", None)
+        else:
+            del self.live[order.order_id]
+            book.remove(order)
+            order.working = False
+            order.price = price
+            order.qty = qty
+            if self.listener:
+                self.listener.on_order_event(order, "AMENDED", None)
+            self._match(book, order, fills)
+            self._rest_or_expire(book, order)
+            if fills and self.listener:
+                self.listener.on_match_done(book, order, fills)
+        if self.listener and book.top() != top_before:
+            self.listener.on_top_change(book)
+        return fills
 
     def open_orders(self, account: str, symbol: str | None = None) -> list[Order]:
         """Working orders of ``account`` (optionally one symbol), oldest first."""

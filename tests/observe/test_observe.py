@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from actors.observe.logs import JsonFormatter
 from actors.observe.metrics import serve_metrics
@@ -54,7 +55,9 @@ def test_json_log_lines_parse() -> None:
 async def fetch(port: int, path: str) -> tuple[str, str]:
     stream = await trio.open_tcp_stream("127.0.0.1", port)
     async with stream:
-        await stream.send_all(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await stream.send_all(
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        )
         data = b""
         while chunk := await stream.receive_some(65536):
             data += chunk
@@ -71,12 +74,21 @@ async def test_metrics_endpoint_serves_prometheus_text() -> None:
             async with trio.open_nursery() as nursery:
                 port = await nursery.start(serve_metrics, system, 0)
                 status, body = await fetch(port, "/metrics")
-                assert status == "HTTP/1.1 200 OK"
-                assert 'actors_processed_total{path="/p"} 1' in body
-                assert 'actors_up{path="/p"} 1' in body
-                assert "# TYPE actors_received_total counter" in body
+                assert status.startswith("HTTP/1.1 200")
+                samples = {
+                    (s.name, tuple(sorted(s.labels.items()))): s.value
+                    for family in text_string_to_metric_families(body)
+                    for s in family.samples
+                }
+                assert samples[("actors_processed_total", (("path", "/p"),))] == 1
+                assert samples[("actors_up", (("path", "/p"),))] == 1
+                assert samples[("actors_mailbox_capacity", (("path", "/p"),))] == 1024
+                status, body = await fetch(port, "/health")
+                assert status.startswith("HTTP/1.1 200") and json.loads(body)["alive"]
+                status, body = await fetch(port, "/ready")  # no desk observer: not ready
+                assert status.startswith("HTTP/1.1 503"), status
                 status, _ = await fetch(port, "/nothing")
-                assert status == "HTTP/1.1 404 Not Found"
+                assert status.startswith("HTTP/1.1 404")
                 nursery.cancel_scope.cancel()
 
 

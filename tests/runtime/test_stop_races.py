@@ -169,7 +169,7 @@ def run_guarded(
         guard.join()
 
 
-@settings(max_examples=200)
+@settings(max_examples=120)
 @given(
     config=st.fixed_dictionaries({name: leaves for name in LEAVES}),
     strategy=st.sampled_from(list(Strategy)),

@@ -1,8 +1,9 @@
 """A desk as a separate process, for the SIGKILL test: ``python -m tests.trading.desk_process``.
 
 ``--mode trade`` runs a market maker against the venue on ``--port`` and prints ``READY``;
-``--mode recover`` runs no strategy: once start-up reconciliation is done and no order is in
-flight it prints ``RECOVERED <json of the router's active orders>`` and keeps running.
+``--mode recover`` runs no strategy: once start-up reconciliation is done and no order or
+cancel is in flight it prints ``RECOVERED <json of the router's active orders>`` and keeps
+running.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from actors.venues import ccxt_config
 MM = "actors.trading.strategies.market_maker:MarketMaker"
 
 
-async def main(port: int, journal: str, mode: str) -> None:
+async def main(port: int, journal: str, mode: str, cancel_on_shutdown: bool = False) -> None:
     """Run the desk until killed."""
     venue = VenueSpec(
         "sim",
         ccxt_config(port, "sim-api-key", "sim-secret"),
         ("BTC/USDT",),
         stall_after=3.0,
-        submit_timeout=2.0,
+        submit_timeout=8.0,
         rate=500.0,
         burst=50,
     )
@@ -47,9 +48,14 @@ async def main(port: int, journal: str, mode: str) -> None:
             "min_requote_interval": 0.05,
         }
         strategies.append(StrategySpec("mm", MM, params))
-    options = DeskOptions(journal_path=journal, unknown_grace=1.5, unknown_retry=0.2)
+    options = DeskOptions(
+        journal_path=journal,
+        unknown_grace=1.5,
+        unknown_retry=0.2,
+        cancel_on_shutdown=cancel_on_shutdown,
+    )
     specs = desk_specs([venue], strategies, RiskLimits(), options)
-    async with open_plan(Plan(specs, max_restarts=20, within=30)) as system:
+    async with open_plan(Plan(specs, max_restarts=20, within=30), handle_signals=True) as system:
         print("READY", flush=True)
         if mode == "recover":
             router = system.lookup("/router")
@@ -57,13 +63,15 @@ async def main(port: int, journal: str, mode: str) -> None:
             while True:
                 views = await router.ask(GetOrders(active_only=True))
                 if not any(
-                    v.status in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN) for v in views
+                    v.status
+                    in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN, OrderStatus.CANCELLING)
+                    for v in views
                 ):
                     break
                 await trio.sleep(0.2)
             payload = {v.client_order_id: v.status.value for v in views}
             print("RECOVERED " + json.dumps(payload), flush=True)
-        await trio.sleep_forever()
+        await system.stopped.wait()  # SIGINT/SIGTERM: a graceful stop
 
 
 if __name__ == "__main__":
@@ -71,6 +79,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--journal", required=True)
     parser.add_argument("--mode", choices=("trade", "recover"), required=True)
+    parser.add_argument("--cancel-on-shutdown", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    trio.run(main, args.port, args.journal, args.mode)
+    trio.run(main, args.port, args.journal, args.mode, args.cancel_on_shutdown)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -13,10 +14,20 @@ import trio
 
 from actors.runtime import Ref, System
 from actors.topology.build import Plan
-from actors.topology.run import open_plan
+from actors.topology.run import Observe, Running, open_desk
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec, book_path
 from actors.trading.desk import desk_specs
-from actors.trading.messages import Fill, Message, OrderUpdate, RiskRejected, Ticker, TopOfBook
+from actors.trading.journal import Journal
+from actors.trading.messages import (
+    Fill,
+    Message,
+    OrderStatus,
+    OrderUpdate,
+    RiskRejected,
+    Ticker,
+    TopOfBook,
+)
+from actors.trading.orders import ACTIVE
 from actors.trading.protocol import (
     BookView,
     GetBook,
@@ -28,6 +39,7 @@ from actors.trading.protocol import (
 )
 from actors.trading.ratelimit import VenueBudget
 from actors.trading.risk import RiskLimits
+from actors.trading.shutdown import ShutdownReport
 from actors.trading.strategy import Strategy
 from actors.venues import Venue, ccxt_config
 
@@ -44,6 +56,7 @@ class Probe(Strategy):
         self.fills: list[Fill] = []
         self.rejections: list[RiskRejected] = []
         self.tickers: list[Ticker] = []
+        self.existing: list[OrderView] = []
 
     async def handle(self, message: Any) -> Any:
         """``("submit", kwargs)`` -> cid or the RiskRejected; ``("cancel", cid)``; ``"log"``."""
@@ -58,7 +71,13 @@ class Probe(Strategy):
             return (dict(self.tops), list(self.updates), list(self.fills))
         if message == "tickers":
             return list(self.tickers)
+        if message == "existing":
+            return list(self.existing)
         return await super().handle(message)
+
+    async def on_open_orders(self, orders: list[OrderView]) -> None:
+        """Log the orders it found open at start."""
+        self.existing = list(orders)
 
     async def on_ticker(self, ticker: Ticker) -> None:
         """Log it."""
@@ -83,9 +102,10 @@ class Probe(Strategy):
 
 def venue_spec(venue: Venue, **overrides: Any) -> VenueSpec:
     """A ``VenueSpec`` for an embedded venue (fast stall detection for tests)."""
-    cfg = ccxt_config(venue.port, venue.config.api_key, venue.config.secret)
     options: dict[str, Any] = {"stall_after": 2.0, "submit_timeout": 2.0, "rate": 200.0}
     options.update(overrides)
+    secret = options.pop("secret", venue.config.secret)  # a wrong secret, for auth tests
+    cfg = ccxt_config(venue.port, venue.config.api_key, secret)
     return VenueSpec(venue.config.name, cfg, tuple(venue.config.symbols), **options)
 
 
@@ -96,6 +116,8 @@ class Desk:
     system: System
     budgets: dict[str, VenueBudget]
     venues: list[Venue] = field(default_factory=list)
+    running: Running | None = None
+    """The desk's observers (metrics port, control URL) when run with ``observe``."""
 
     def ref(self, path: str) -> Ref:
         """The ref at ``path`` (asserting it exists)."""
@@ -189,7 +211,9 @@ async def running_desk(
     strategies: Sequence[StrategySpec] = (StrategySpec("probe", PROBE),),
     options: DeskOptions | None = None,
     venue_overrides: dict[str, Any] | None = None,
+    report: ShutdownReport | None = None,
     quiet_ok: bool = False,
+    observe: Observe | None = None,
 ) -> AsyncIterator[Desk]:
     """Run a desk against ``venues`` inside one trio-asyncio loop.
 
@@ -210,9 +234,11 @@ async def running_desk(
         limits or RiskLimits(),
         opts,
         budgets=budgets,
+        report=report,
     )
-    async with open_plan(Plan(specs, max_restarts=20, within=30.0, budgets=budgets)) as system:
-        yield Desk(system, budgets, list(venues))
+    plan = Plan(specs, max_restarts=20, within=30.0, budgets=budgets)
+    async with open_desk(plan, observe=observe) as running:
+        yield Desk(running.system, budgets, list(venues), running)
 
 
 def sweep_bids(venue: Venue, symbol: str, down_to: Decimal) -> Decimal:
@@ -269,3 +295,81 @@ async def book_matches_venue(desk: Desk, venue: Venue, symbol: str, depth: int =
     assert [list(x) for x in view.snapshot.bids] == own["bids"][:depth]
     assert [list(x) for x in view.snapshot.asks] == own["asks"][:depth]
     return True
+
+
+VENUE_STATUS = {
+    "NEW": OrderStatus.OPEN,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELLED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,
+    "REJECTED": OrderStatus.REJECTED,
+}
+
+
+def journal_vs_venue(journal_path: str, venue: Venue, prefix: str = "ax") -> list[str]:
+    """Every way the journal disagrees with the venue about this account's orders ([] = none).
+
+    Each order the venue has must be in the journal once, in the venue's status, with the
+    venue's executed quantity; an order the journal holds as possibly live must be at the
+    venue.
+    """
+    with Journal(journal_path) as journal:
+        table = journal.recover().table
+    name, key = venue.config.name, venue.config.api_key
+    placed = [
+        o
+        for o in venue.engine.account_orders.values()
+        if o.account == key and o.client_id.startswith(prefix)  # the desk's, not other clients'
+    ]
+    problems = [
+        f"{cid}: placed {n} times at the venue"
+        for cid, n in Counter(o.client_id for o in placed).items()
+        if n > 1
+    ]
+    at_venue = set()
+    for o in placed:
+        at_venue.add(o.client_id)
+        order = table.get(o.client_id)
+        if order is None:
+            problems.append(f"{o.client_id}: {o.status} at the venue, unknown to the journal")
+            continue
+        executed = venue.engine.markets[o.symbol].qty_dec(o.executed)
+        want = VENUE_STATUS[o.status]
+        if order.status is not want:
+            problems.append(
+                f"{o.client_id}: {order.status.value} in the journal, {o.status} at the venue"
+            )
+        if max(order.filled, order.venue_filled) != executed:
+            problems.append(
+                f"{o.client_id}: filled {order.filled} (venue says {order.venue_filled}) in the "
+                f"journal, {executed} at the venue"
+            )
+    for order in table:
+        if order.venue == name and order.status in ACTIVE and order.client_order_id not in at_venue:
+            problems.append(
+                f"{order.client_order_id}: {order.status.value} in the journal, not at the venue"
+            )
+    return problems
+
+
+def FROZEN(journal_path: str, **options: Any) -> dict[str, Any]:
+    """``running_desk`` settings for a test that freezes the market (``frozen_book``):
+    ``quiet_ok`` plus quick reconciliation, and ``options`` for ``DeskOptions``."""
+    opts = {"unknown_grace": 3.0, "unknown_retry": 0.2, "reconcile_interval": 1.0, **options}
+    return {
+        "options": DeskOptions(journal_path=journal_path, **opts),
+        "venue_overrides": {"submit_timeout": 2.0},
+        "quiet_ok": True,
+    }
+
+
+async def frozen_book(desk: Desk, venue: Venue, symbol: str = "BTC/USDT") -> BookView:
+    """Freeze ``venue``'s synthetic market once our book is fresh; the book as it stays."""
+    await desk.wait_fresh(venue.config.name, symbol)
+    venue.pause_market()
+    await wait_for(lambda: book_matches_venue(desk, venue, symbol), timeout=10.0)
+    view = await desk.book(venue.config.name, symbol)
+    assert view.snapshot is not None and view.snapshot.bids and view.snapshot.asks
+    return view

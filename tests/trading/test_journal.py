@@ -250,19 +250,97 @@ def test_corrupt_payload_names_the_seq(tmp_path: Path) -> None:
         assert [e.seq for e in j.events(since_seq=2)] == []
 
 
-def test_payload_of_wrong_kind_and_unreplayable_event_name_the_seq(tmp_path: Path) -> None:
+def test_a_record_that_cannot_be_replayed_is_quarantined_not_raised(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     with Journal(path) as j:
         j.append_message(intent("a"))
         j.append_message(fill("a", "1", "t1"))  # a fill for an order never submitted
-        with pytest.raises(JournalCorrupt, match=r"seq=2: cannot replay: order a"):
-            j.rebuild()
+        recovery = j.recover()
+        assert [(q.seq, q.client_order_id) for q in recovery.quarantined] == [(2, "a")]
+        assert "cannot replay: order a" in recovery.quarantined[0].reason
+        assert [e.seq for e in j.events()] == [1]  # reads skip it from now on
     conn = sqlite3.connect(path)
     conn.execute("UPDATE events SET kind = 'ack' WHERE seq = 1")
     conn.commit()
     conn.close()
-    with Journal(path) as j, pytest.raises(JournalCorrupt, match="seq=1: kind 'ack' holds"):
-        list(j.events())
+    with Journal(path) as j:
+        with pytest.raises(JournalCorrupt, match="seq=1: kind 'ack' holds"):
+            list(j.events())  # not recovered yet: a direct read still refuses it
+        recovery = j.recover()
+        assert "kind 'ack' holds a OrderIntent" in recovery.quarantined[0].reason
+        assert recovery.quarantined_total == 2 and list(j.events()) == []
+
+
+BROKEN = {
+    "undecodable bytes": ("intent", b"\x00\xff{not json"),
+    "unknown kind": ("teleport", None),
+    "NaN amount": ("intent", "nan"),
+    "duplicate intent": ("intent", "dup"),
+    "ack before submit": ("ack", "early"),
+    "ack for an unknown order": ("ack", "ghost"),
+    "overfill": ("fill", "over"),
+    "out of order terminal": ("state", "late"),
+}
+
+
+def write_broken_journal(path: Path) -> dict[str, int]:
+    """A journal of good orders with every kind of broken record between them; seq by case."""
+    seqs: dict[str, int] = {}
+    with Journal(path) as j:
+        for msg in scenario():
+            j.append_message(msg)
+        good = intent("good")
+        for msg in (good, RiskApproved(intent=good), SubmitOrder(intent=good, venue="sim")):
+            j.append_message(msg)
+        j.append_message(update("good", OrderStatus.OPEN))
+        bad = OrderIntent(**{**{f: getattr(good, f) for f in good.__struct_fields__},
+                             "client_order_id": "nan", "amount": D("NaN")})  # fmt: skip
+        raw = {
+            "NaN amount": bad,
+            "duplicate intent": intent("a"),
+            "ack before submit": None,
+            "ack for an unknown order": update("ghost", OrderStatus.OPEN),
+            "overfill": fill("good", "5", "t-over"),
+            "out of order terminal": update("b", OrderStatus.FILLED),
+        }
+        early = intent("early")
+        j.append_message(early)
+        seqs["ack before submit"] = j.append_message(update("early", OrderStatus.OPEN))
+        for case, msg in raw.items():
+            if msg is not None:
+                seqs[case] = j.append_message(msg)
+        seqs["undecodable bytes"] = j.append_message(intent("x"))
+        seqs["unknown kind"] = j.append_message(intent("y"))
+        j.append_message(fill("good", "1", "t-good"))
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "UPDATE events SET payload = ? WHERE seq = ?",
+        (BROKEN["undecodable bytes"][1], seqs["undecodable bytes"]),
+    )
+    conn.execute("UPDATE events SET kind = 'teleport' WHERE seq = ?", (seqs["unknown kind"],))
+    conn.commit()
+    conn.close()
+    return seqs
+
+
+def test_replay_is_total_every_kind_of_broken_record_is_quarantined(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    seqs = write_broken_journal(path)
+    with Journal(path) as j:
+        recovery = j.recover()
+        assert {q.seq for q in recovery.quarantined} == set(seqs.values())
+        table = recovery.table
+        # Everything that applies is there: the good order with its fill, the scenario.
+        assert table["good"].status is OrderStatus.PARTIALLY_FILLED
+        assert table["good"].filled == D("1")
+        assert table["a"].filled == D("0.5") and "nan" not in table
+        assert table["early"].status is OrderStatus.NEW
+        assert recovery.portfolio.net_quantity("BTC/USDT") == D("1.5")
+        assert recovery.trading_state is TradingState.HALTED
+    with Journal(path) as j:  # a second start finds nothing new and the same state
+        again = j.recover()
+        assert again.quarantined == [] and again.quarantined_total == len(seqs)
+        assert again.table.snapshot() == table.snapshot()
 
 
 def test_usable_from_a_worker_thread(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from actors.trading.messages import (
     TopOfBook,
     TradingState,
 )
-from actors.trading.risk import RiskEngine, RiskLimits, SymbolLimits
+from actors.trading.risk import RiskEngine, RiskLimits, SymbolLimits, VenueLimits
 
 D = Decimal
 R = RejectReason
@@ -180,7 +180,7 @@ def test_routed_intent_uses_consolidated_book() -> None:
 
 
 def test_position_limit_counts_open_orders_worst_case() -> None:
-    eng = engine(max_position=D("3"))
+    eng = engine(max_position=D("3"), self_trade="off")  # the sell would cross the open buy
     assert reason(eng.check(intent(amount="2", cid="o1"), 0.0)) is None
     r = eng.check(intent(amount="2"), 0.0)  # 0 filled + 2 open + 2 new = 4 > 3
     assert reason(r) is R.POSITION_LIMIT and "worst-case position 4" in r.detail  # type: ignore[union-attr]
@@ -231,9 +231,9 @@ def test_per_symbol_override() -> None:
 
 
 def test_limits_validate_and_decode_from_config() -> None:
-    with pytest.raises(ValueError, match=r"RiskLimits.max_order_amount must be > 0, got -1"):
+    with pytest.raises(ValueError, match=r"max_order_amount: expected a number > 0, got -1"):
         RiskLimits(max_order_amount=D("-1"))
-    with pytest.raises(ValueError, match="price_band must be a fraction < 1"):
+    with pytest.raises(ValueError, match="price_band: expected a fraction < 1"):
         SymbolLimits(price_band=D("1.5"))
     limits = msgspec.convert(
         {"max_position": "2", "max_open_orders": 3, "symbols": {"ETH/USDT": {"max_position": 5}}},
@@ -316,7 +316,7 @@ def test_reducing_allows_only_orders_that_shrink_the_position() -> None:
 
 
 def test_daily_loss_switches_to_reducing_automatically() -> None:
-    eng = engine(max_daily_loss=D("50"))
+    eng = engine(max_daily_loss=D("50"), self_trade="off")
     eng.on_fill(fill("m", "buy", "10", "100", "t1"), now=0.0)
     eng.on_book(top(bid=94.0, ask=96.0, at=1.0))  # mid 95: -50
     events = eng.pop_events()
@@ -362,3 +362,76 @@ def test_updates_for_unknown_orders_are_ignored_and_partial_updates_shrink() -> 
     assert eng.open_quantity("BTC/USDT", "buy") == D("1.5")
     eng.release("p")
     assert eng.open_order_count() == 0
+
+
+# --- self-trade prevention and per-venue limits ----------------------------------------------
+
+
+def resting_sell(eng: RiskEngine, cid: str = "rest", price: str = "100.5") -> None:
+    assert reason(eng.check(intent(side="sell", amount="1", price=price, cid=cid), 0.0)) is None
+
+
+@pytest.mark.parametrize(
+    ("policy", "outcome", "cancel_first", "cancel"),
+    [
+        ("reject", R.SELF_TRADE, (), ()),
+        ("cancel_both", R.SELF_TRADE, (), ("rest",)),
+        ("cancel_resting", None, ("rest",), ()),
+        ("off", None, (), ()),
+    ],
+)
+def test_an_intent_crossing_our_resting_order_follows_the_policy(
+    policy: str,
+    outcome: RejectReason | None,
+    cancel_first: tuple[str, ...],
+    cancel: tuple[str, ...],
+) -> None:
+    eng = engine(self_trade=policy)
+    resting_sell(eng)
+    decision = eng.check(intent(side="buy", amount="1", price="101", cid="new"), 0.0)
+    assert reason(decision) is outcome
+    if isinstance(decision, RiskApproved):
+        assert decision.cancel_first == cancel_first
+    else:
+        assert "would trade against our resting order(s) rest on sim BTC/USDT" in decision.detail
+        assert decision.cancel == cancel
+
+
+def test_self_trade_looks_only_at_crossing_resting_orders_of_that_venue_and_symbol() -> None:
+    eng = engine()
+    resting_sell(eng, price="100.5")
+    # below our ask: no cross
+    assert reason(eng.check(intent(side="buy", amount="1", price="100.4", cid="b1"), 0.0)) is None
+    # same side as our resting sell, and above our resting buy: no cross
+    assert reason(eng.check(intent(side="sell", amount="1", price="100.6", cid="s2"), 0.0)) is None
+    # an IOC sell does not rest: a crossing buy after it is fine
+    eng2 = engine()
+    ioc = intent(side="sell", amount="1", price="100.5", cid="ioc")
+    ioc = msgspec.structs.replace(ioc, time_in_force="IOC")
+    assert reason(eng2.check(ioc, 0.0)) is None
+    assert reason(eng2.check(intent(side="buy", amount="1", price="101", cid="b"), 0.0)) is None
+    # another venue's resting order does not count
+    eng3 = engine()
+    eng3.on_book(top(venue="other"))
+    resting_sell(eng3)
+    other = msgspec.structs.replace(
+        intent(side="buy", amount="1", price="101", cid="o"), venue="other"
+    )
+    assert reason(eng3.check(other, 0.0)) is None
+    # a market buy crosses any resting sell of ours
+    market = msgspec.structs.replace(
+        intent(side="buy", amount="1", price=None, cid="m"), order_type="market"
+    )
+    assert reason(eng3.check(market, 0.0)) is R.SELF_TRADE
+
+
+def test_max_open_orders_per_venue_leaves_other_venues_trading() -> None:
+    eng = engine(venues={"sim": VenueLimits(max_open_orders=2)}, self_trade="off")
+    eng.on_book(top(venue="other"))
+    for i in range(2):
+        assert reason(eng.check(intent(amount="0.1", cid=f"s{i}"), 0.0)) is None
+    stuck = eng.check(intent(amount="0.1", cid="s3"), 0.0)
+    assert reason(stuck) is R.OPEN_ORDERS_LIMIT
+    assert "2 open orders on sim >= its max_open_orders 2" in stuck.detail  # type: ignore[union-attr]
+    elsewhere = msgspec.structs.replace(intent(amount="0.1", cid="o1"), venue="other")
+    assert reason(eng.check(elsewhere, 0.0)) is None

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from actors.trading.journal import Journal
-from actors.trading.messages import SubmitOrder
+from actors.trading.messages import CancelOrder, SubmitOrder
 from actors.venues import Venue, VenueConfig, open_venue
 
 pytestmark = pytest.mark.e2e
@@ -83,18 +83,24 @@ async def test_sigkill_mid_trading_recovers_every_open_order_without_duplicates(
         os.kill(first.proc.pid, signal.SIGKILL)
         await first.proc.wait()
         assert first.proc.returncode == -signal.SIGKILL
-        # Freeze the market so the venue's open orders stay what they are from here on.
+        # Freeze the market: from here on only the restarted desk changes the venue's orders.
         venue.pause_market()
-        open_at_venue = {o.client_id for o in venue.engine.open_orders(venue.config.api_key, None)}
+        with Journal(journal) as j:
+            cancelling = {
+                e.message.client_order_id for e in j.events() if isinstance(e.message, CancelOrder)
+            }
 
         second = await start(nursery, venue, journal, "recover")
         line = await second.wait_line("RECOVERED", 60)
         recovered = json.loads(line.split(" ", 1)[1])
+        open_at_venue = {o.client_id for o in venue.engine.open_orders(venue.config.api_key, None)}
         try:
-            # Every order still open at the venue is open in the restarted desk, and
-            # the desk believes nothing else is live.
+            # Every order open at the venue is open in the restarted desk, and the desk
+            # believes nothing else is live; a cancel journaled before the kill but never
+            # sent was sent again, so no order the desk meant to cancel is left resting.
             assert set(recovered) == open_at_venue
             assert set(recovered.values()) <= {"OPEN", "PARTIALLY_FILLED"}
+            assert not cancelling & open_at_venue
             # Write-ahead: every order the venue ever saw was journaled before it was
             # sent, and no client order id reached the venue twice.
             with Journal(journal) as j:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 
 import msgspec
 import pytest
@@ -14,8 +15,8 @@ import trio
 from actors.venues import VenueConfig, open_venue, open_venues
 from actors.venues.config import symbol_spec
 from actors.venues.engine import BUY, LIMIT, MARKET, SELL, Engine
-from actors.venues.filters import Market
-from actors.venues.market import FairValueModel, SyntheticMarket
+from actors.venues.rules import Market
+from actors.venues.synthetic import FairValueModel, SyntheticMarket
 
 
 def _engine() -> Engine:
@@ -149,3 +150,112 @@ def test_standalone_prints_ccxt_options_and_stops_on_sigint() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _market(seed: int, rate: float) -> tuple[Engine, SyntheticMarket]:
+    spec = symbol_spec("BTC/USDT")
+    eng = Engine([Market(spec)], lambda: 0)
+    mkt = SyntheticMarket(eng, [spec], FairValueModel(seed, [spec]), 0, seed, rate)
+    mkt.seed_books()
+    return eng, mkt
+
+
+def test_synthetic_book_is_deep_both_sides_and_trades_near_fair_value() -> None:
+    eng, mkt = _market(seed=8, rate=2000.0)
+    spec = symbol_spec("BTC/USDT")
+    book = eng.books["BTCUSDT"]
+    m = book.market
+    seen = 0
+    for step in range(400):
+        mkt.run_step()
+        fair = mkt.fair(spec)
+        trades = list(book.trades)[-(book.stats.count - seen) :] if book.stats.count > seen else []
+        seen = book.stats.count
+        for f in trades:  # no synthetic taker sweeps a side: every trade is near fair value
+            assert abs(float(m.price_dec(f.price)) / fair - 1) < 0.003, (step, f.price, fair)
+        if step % 20 == 0:
+            _, bids, asks = book.snapshot(1000)
+            assert len(bids) >= 20 and len(asks) >= 20, (step, len(bids), len(asks))
+            assert abs(float(m.price_dec(bids[0][0])) / fair - 1) < 0.002
+            assert abs(float(m.price_dec(asks[0][0])) / fair - 1) < 0.002
+    assert seen > 100  # takers did trade
+
+
+def test_resting_order_away_from_the_touch_stays_and_a_market_buy_pays_fair() -> None:
+    eng, mkt = _market(seed=9, rate=2000.0)
+    spec = symbol_spec("BTC/USDT")
+    m = eng.markets["BTCUSDT"]
+    fair = mkt.fair(spec)
+    price = m.to_price_units(Decimal(str(round(fair * (1 - 0.004), 2))))  # 40 bps under fair
+    mine = eng.new_order(
+        symbol="BTCUSDT", side=BUY, type=LIMIT, tif="GTC", price=price, qty=100, account="me"
+    )
+    eng.submit(mine)
+    for _ in range(300):
+        mkt.run_step()
+    assert mine.status == "NEW" and mine.order_id in eng.live
+    # a market buy of ten makers' worth fills close to fair value, not at half of it
+    buy = eng.new_order(symbol="BTCUSDT", side=BUY, type=MARKET, tif="GTC", price=0, qty=50_000)
+    fills = eng.submit(buy)
+    assert buy.status == "FILLED"
+    worst = max(float(m.price_dec(f.price)) for f in fills)
+    assert worst / mkt.fair(spec) - 1 < 0.005
+
+
+async def test_market_loop_yields_while_working_through_a_high_rate() -> None:
+    from actors.venues.config import MAX_RATE_HZ
+    from actors.venues.synthetic import CHUNK_EVENTS, MAX_EVENTS_PER_STEP
+
+    _, mkt = _market(seed=3, rate=MAX_RATE_HZ)
+    others = 0
+
+    async def other_task() -> None:
+        nonlocal others
+        while True:
+            await trio.lowlevel.checkpoint()
+            others += 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other_task)
+        await trio.lowlevel.checkpoint()
+        before = mkt.events
+        await mkt.run_step_chunked()
+        nursery.cancel_scope.cancel()
+    assert mkt.events - before == MAX_EVENTS_PER_STEP  # capped, not rate * step
+    # the other task ran between the chunks: the loop was never held for a whole step
+    assert others >= MAX_EVENTS_PER_STEP // CHUNK_EVENTS // 2
+
+
+def test_rates_are_bounded() -> None:
+    with pytest.raises(ValueError, match="rate_hz"):
+        VenueConfig(rate_hz=1e8)
+    with pytest.raises(ValueError, match="rate_hz"):
+        VenueConfig(rate_hz=float("nan"))
+    with pytest.raises(ValueError, match="IPv6"):
+        VenueConfig(host="::1")
+    with pytest.raises(ValueError, match="protocol"):
+        VenueConfig(protocol="kraken")  # type: ignore[arg-type]
+
+
+def test_generated_credentials_differ_per_run() -> None:
+    a, b = VenueConfig(api_key=None, secret=None), VenueConfig(api_key=None, secret=None)
+    assert a.api_key and a.secret and a.api_key != b.api_key and a.secret != b.secret
+    assert a.control_token != b.control_token  # always generated unless given
+
+
+def test_candles_aggregate_and_carry_the_close_over_quiet_intervals() -> None:
+    from actors.venues.candles import Candles
+
+    c = Candles()
+    t0 = 1_700_000_000_000 - 1_700_000_000_000 % 300_000
+    c.add(t0 + 1_000, 100, 2, 200, 1, True)
+    c.add(t0 + 30_000, 110, 1, 110, 2, False)
+    c.add(t0 + 180_000, 90, 1, 90, 3, True)  # two quiet minutes in between
+    rows = c.series(60_000, None, t0 + 200_000)
+    assert [r.open_ms - t0 for r in rows] == [0, 60_000, 120_000, 180_000]
+    first = rows[0]
+    assert (first.open, first.high, first.low, first.close, first.volume) == (100, 110, 100, 110, 3)
+    assert (first.count, first.first_id, first.last_id, first.taker_buy_volume) == (2, 1, 2, 2)
+    assert [(r.open, r.close, r.volume) for r in rows[1:3]] == [(110, 110, 0)] * 2
+    five = c.series(300_000, None, t0 + 200_000)
+    assert len(five) == 1 and five[0].volume == 4 and five[0].close == 90

@@ -1,4 +1,5 @@
-"""Every fault knob, observed through ccxt as it would be on the real exchange."""
+"""Every fault knob, observed through ccxt as it would be on the real exchange (knobs whose
+effect is the same on both protocols run against each; OKX-only details in test_okx_faults)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ async def _synced(venue: Venue, c: Client) -> None:
     venue.resume_market()
 
 
-async def test_drop_websockets_raises_network_error_then_recovers(venue: Venue) -> None:
+async def test_drop_websockets_raises_network_error_then_recovers(any_venue: Venue) -> None:
+    venue = any_venue
     async with ccxt_client(venue) as c:
         await c.load_markets()
         await _synced(venue, c)
@@ -44,7 +46,10 @@ async def test_drop_websockets_raises_network_error_then_recovers(venue: Venue) 
         await _synced(venue, c)
 
 
-async def test_gap_makes_ccxt_raise_checksum_then_resync(venue: Venue) -> None:
+async def test_gap_makes_ccxt_raise_invalid_nonce_then_resync(any_venue: Venue) -> None:
+    """Binance: ``U`` jumps (ccxt's ChecksumError); OKX: ``prevSeqId`` is not the last
+    ``seqId`` (ccxt unsubscribes and subscribes again for a fresh snapshot)."""
+    venue = any_venue
     async with ccxt_client(venue) as c:
         await c.load_markets()
         await _synced(venue, c)
@@ -52,42 +57,49 @@ async def test_gap_makes_ccxt_raise_checksum_then_resync(venue: Venue) -> None:
         with pytest.raises(ccxt.InvalidNonce) as err, trio.fail_after(10):
             while True:
                 await c.watch_order_book(SYM)
-        assert isinstance(err.value, ccxt.ChecksumError)
+        if venue.config.protocol == "binance":
+            assert isinstance(err.value, ccxt.ChecksumError)
         await _synced(venue, c)
 
 
-async def test_stall_keeps_connection_but_stops_updates(venue: Venue) -> None:
+async def test_stall_keeps_connection_but_stops_updates(any_venue: Venue) -> None:
+    venue = any_venue
     venue.set_rate(200.0)
     async with ccxt_client(venue) as c:
         await c.load_markets()
         await _synced(venue, c)
-        venue.faults.stall_streams(30.0)
-        await trio.sleep(0.2)  # frames already on the wire drain first
+        # frozen and in sync: whatever is published from now on is held by the stall
+        venue.pause_market()
+        await wait_until(lambda: in_sync(venue, c, SYM), describe=lambda: sync_state(venue, c, SYM))
         nonce = c.ex.orderbooks[SYM]["nonce"]
-        ids = venue.engine.books["BTCUSDT"].update_id
-        with trio.move_on_after(0.6):
+        venue.faults.stall_streams(30.0)
+        venue.resume_market()
+        await wait_until(lambda: venue.book(SYM)["publishedUpdateId"] > nonce)
+        with trio.move_on_after(0.3):
             await c.watch_order_book(SYM)
             pytest.fail("an update arrived during the stall")
         assert c.ex.orderbooks[SYM]["nonce"] == nonce
-        assert venue.engine.books["BTCUSDT"].update_id > ids
         assert venue.hub.conns  # the socket stayed open
         venue.faults.resume_streams()
         await _synced(venue, c)
 
 
-async def test_malformed_frame_is_not_taken_as_data(venue: Venue) -> None:
+async def test_malformed_frame_is_not_taken_as_data(any_venue: Venue) -> None:
+    venue = any_venue
     async with ccxt_client(venue) as c:
         await c.load_markets()
         await _synced(venue, c)
         assert venue.faults.send_malformed_frame("wrong_types") >= 1
+        assert venue.faults.send_malformed_frame("garbage") >= 1
         # ccxt ignores a depthUpdate it cannot place; the book is still correct afterwards
         await _synced(venue, c)
 
 
-async def test_refused_connections_raise_network_error_then_recover(venue: Venue) -> None:
+async def test_refused_connections_raise_network_error_then_recover(any_venue: Venue) -> None:
+    venue = any_venue
     async with ccxt_client(venue) as c:
         await c.load_markets()
-        venue.faults.refuse_connections(1.0)
+        venue.faults.refuse_connections(0.3)
         with pytest.raises(ccxt.NetworkError):
             await c.fetch_order_book(SYM)
         with trio.fail_after(10):

@@ -10,11 +10,11 @@ import trio
 
 from actors.venues import Venue
 from tests.venues.helpers import (
-    Client,
     ccxt_client,
     check_balance,
     check_order,
     check_trade,
+    keep_watching,
     wait_until,
 )
 
@@ -92,17 +92,14 @@ async def test_resting_order_filled_by_taker_partial(quiet_venue: Venue) -> None
         await c.load_markets()
         _, ask = await _best(v, "BTC/USDT")
         mine = await c.create_order("BTC/USDT", "limit", "sell", 0.02, round(ask - 0.01, 2))
-        taker = await c.create_order("BTC/USDT", "market", "buy", 0.005)
+        # our own resting order: allow the self-trade (the symbol's default expires the maker)
+        taker = await c.create_order(
+            "BTC/USDT", "market", "buy", 0.005, None, {"selfTradePreventionMode": "NONE"}
+        )
         assert taker["trades"][0]["price"] == pytest.approx(round(ask - 0.01, 2))
         got = await c.fetch_order(mine["id"], "BTC/USDT")
         assert got["status"] == "open" and got["filled"] == pytest.approx(0.005)
         assert got["remaining"] == pytest.approx(0.015)
-
-
-async def _keep_watching(c: Client, method: str, *args: object) -> None:
-    """Hold a ccxt watch open; results land in ccxt's caches, which the test inspects."""
-    while True:
-        await getattr(c, method)(*args)
 
 
 async def test_user_stream_sees_orders_fills_and_balances(quiet_venue: Venue) -> None:
@@ -124,14 +121,16 @@ async def test_user_stream_sees_orders_fills_and_balances(quiet_venue: Venue) ->
             )
 
         async with trio.open_nursery() as n:
-            n.start_soon(_keep_watching, c, "watch_orders", "BTC/USDT")
-            n.start_soon(_keep_watching, c, "watch_balance")
+            n.start_soon(keep_watching, c, "watch_orders", "BTC/USDT")
+            n.start_soon(keep_watching, c, "watch_balance")
             # events sent before ccxt registered its watch futures would resolve nothing
             await wait_until(watching)
             placed = await c.create_order_ws(
                 "BTC/USDT", "limit", "sell", 0.01, round(ask - 0.01, 2), {"clientOrderId": "ws-m"}
             )
-            await c.create_order_ws("BTC/USDT", "market", "buy", 0.01)
+            await c.create_order_ws(
+                "BTC/USDT", "market", "buy", 0.01, None, {"selfTradePreventionMode": "NONE"}
+            )
             await wait_until(lambda: order_status("ws-m") == "closed", describe=lambda: c.ex.orders)
             await wait_until(lambda: c.ex.balance["spot"].get("BTC", {}).get("total", 1) < 1)
             n.cancel_scope.cancel()

@@ -5,8 +5,9 @@ both legs' taker fees, it buys on B at B's ask and sells on A at A's bid with IO
 orders, sized by the smaller touch and ``max_amount``. It fires again only once both legs
 have ended and ``cooldown`` seconds have passed, so it never stacks legs on a stale view.
 
-Params: ``symbol``, ``venues`` (list), ``threshold_bps`` (5), ``fee_bps`` (10, per leg),
-``max_amount``, ``step`` ("0.00001"), ``tick`` ("0.01"), ``cooldown`` (1.0 s).
+Params (:class:`TakerArbitrage.Params`): ``symbol`` (exactly one), ``venues`` (at least two),
+``threshold_bps`` (5), ``fee_bps`` (10, per leg), ``max_amount``, ``step`` ("0.00001"),
+``tick`` ("0.01"), ``cooldown`` (1.0 s).
 
 >>> arb_edge_bps(bid_a=101.0, ask_b=100.0, fee_bps=10)
 80.0
@@ -15,12 +16,14 @@ Params: ``symbol``, ``venues`` (list), ``threshold_bps`` (5), ``fee_bps`` (10, p
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 import trio
+from msgspec import Meta
 
 from actors.trading.messages import OrderUpdate, TopOfBook
 from actors.trading.orders import TERMINAL
-from actors.trading.strategy import Strategy, quantize
+from actors.trading.strategy import Strategy, StrategyParams, positive, quantize
 
 
 def arb_edge_bps(bid_a: float, ask_b: float, fee_bps: float) -> float:
@@ -31,17 +34,36 @@ def arb_edge_bps(bid_a: float, ask_b: float, fee_bps: float) -> float:
 class TakerArbitrage(Strategy):
     """Two-legged IOC arbitrage between venues of one symbol."""
 
+    class Params(StrategyParams, frozen=True, kw_only=True):
+        """An arbitrage trades one symbol across two or more venues."""
+
+        symbol: str
+        threshold_bps: Annotated[float, Meta(ge=0, le=10_000)] = 5.0
+        fee_bps: Annotated[float, Meta(ge=0, le=1_000)] = 10.0
+        max_amount: Decimal
+        step: Decimal = Decimal("0.00001")
+        tick: Decimal = Decimal("0.01")
+        cooldown: Annotated[float, Meta(ge=0, le=3_600)] = 1.0
+
+        def __post_init__(self) -> None:
+            for name in ("max_amount", "step", "tick"):
+                positive(name, getattr(self, name))
+            if len(self.venues) < 2:
+                raise ValueError(f"venues: an arbitrage needs two venues, got {list(self.venues)}")
+
+    p: Params
+
     async def setup(self) -> None:
         """Read params."""
-        p = self.params
-        self.symbol: str = p["symbol"]
-        self.venues: tuple[str, ...] = tuple(p["venues"])
-        self.threshold_bps = float(p.get("threshold_bps", 5.0))
-        self.fee_bps = float(p.get("fee_bps", 10.0))
-        self.max_amount = Decimal(str(p["max_amount"]))
-        self.step = Decimal(str(p.get("step", "0.00001")))
-        self.tick = Decimal(str(p.get("tick", "0.01")))
-        self.cooldown = float(p.get("cooldown", 1.0))
+        p = self.p
+        self.symbol: str = p.symbol
+        self.venues: tuple[str, ...] = p.venues
+        self.threshold_bps = p.threshold_bps
+        self.fee_bps = p.fee_bps
+        self.max_amount = p.max_amount
+        self.step = p.step
+        self.tick = p.tick
+        self.cooldown = p.cooldown
         self.tops: dict[str, TopOfBook] = {}
         self.pending: set[str] = set()
         self.last_fire = -1e9

@@ -6,9 +6,9 @@ the side that would grow inventory beyond ``max_inventory`` is not quoted. When 
 more than ``tolerance_bps`` from where the quotes were made (or a quote ended), the live
 quotes are cancelled and replaced. Orders go through risk like every other intent.
 
-Params: ``venue``, ``symbol``, ``amount``, ``spread_bps`` (20), ``skew_bps`` (10),
-``max_inventory`` (10 x amount), ``tolerance_bps`` (3), ``tick`` ("0.01"), ``step``
-("0.00001"), ``min_requote_interval`` (0.25 s).
+Params (:class:`MarketMaker.Params`): ``venue``, ``symbol`` (exactly one of each), ``amount``,
+``spread_bps`` (20), ``skew_bps`` (10), ``max_inventory`` (10 x amount), ``tolerance_bps`` (3),
+``tick`` ("0.01"), ``step`` ("0.00001"), ``min_requote_interval`` (0.25 s).
 
 >>> mm_quotes(mid=100.0, spread_bps=20, skew_bps=10, inventory=0.0, max_inventory=1.0)
 (99.9, 100.1)
@@ -19,12 +19,17 @@ Params: ``venue``, ``symbol``, ``amount``, ``spread_bps`` (20), ``skew_bps`` (10
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Annotated
 
 import trio
+from msgspec import Meta
 
 from actors.trading.messages import Fill, OrderStatus, OrderUpdate, Side, TopOfBook
 from actors.trading.orders import TERMINAL
-from actors.trading.strategy import Strategy, quantize
+from actors.trading.protocol import OrderView
+from actors.trading.strategy import Strategy, StrategyParams, positive, quantize
+
+Bps = Annotated[float, Meta(ge=0, le=10_000)]
 
 
 def mm_quotes(
@@ -41,19 +46,41 @@ def mm_quotes(
 class MarketMaker(Strategy):
     """Two-sided quotes around mid with inventory skew, cancel/replace on mid moves."""
 
+    class Params(StrategyParams, frozen=True, kw_only=True):
+        """A market maker quotes one symbol on one venue."""
+
+        venue: str
+        symbol: str
+        amount: Decimal
+        """Base quantity of each quote."""
+        spread_bps: Annotated[float, Meta(gt=0, le=10_000)] = 20.0
+        skew_bps: Bps = 10.0
+        max_inventory: Decimal | None = None
+        """Largest |inventory| before a side stops quoting (default: 10 x amount)."""
+        tolerance_bps: Bps = 3.0
+        tick: Decimal = Decimal("0.01")
+        step: Decimal = Decimal("0.00001")
+        min_requote_interval: Annotated[float, Meta(ge=0, le=3_600)] = 0.25
+
+        def __post_init__(self) -> None:
+            for name in ("amount", "max_inventory", "tick", "step"):
+                positive(name, getattr(self, name))
+
+    p: Params
+
     async def setup(self) -> None:
         """Read params; start flat with no quotes."""
-        p = self.params
-        self.venue: str = p["venue"]
-        self.symbol: str = p["symbol"]
-        self.amount = Decimal(str(p["amount"]))
-        self.spread_bps = float(p.get("spread_bps", 20.0))
-        self.skew_bps = float(p.get("skew_bps", 10.0))
-        self.max_inventory = Decimal(str(p.get("max_inventory", self.amount * 10)))
-        self.tolerance_bps = float(p.get("tolerance_bps", 3.0))
-        self.tick = Decimal(str(p.get("tick", "0.01")))
-        self.step = Decimal(str(p.get("step", "0.00001")))
-        self.min_requote = float(p.get("min_requote_interval", 0.25))
+        p = self.p
+        self.venue: str = p.venue
+        self.symbol: str = p.symbol
+        self.amount = p.amount
+        self.spread_bps = p.spread_bps
+        self.skew_bps = p.skew_bps
+        self.max_inventory = p.max_inventory if p.max_inventory is not None else p.amount * 10
+        self.tolerance_bps = p.tolerance_bps
+        self.tick = p.tick
+        self.step = p.step
+        self.min_requote = p.min_requote_interval
         self.inventory = Decimal(0)
         self.live: dict[str, Side] = {}
         """Client order ids of our quotes that may still be live, with their side."""
@@ -103,6 +130,13 @@ class MarketMaker(Strategy):
         cid = await self.submit(self.symbol, side, amount, price, venue=self.venue)
         if cid is not None:
             self.live[cid] = side
+
+    async def on_open_orders(self, orders: list[OrderView]) -> None:
+        """Quotes left from before a restart become live quotes again: the next requote
+        cancels and replaces them like any other."""
+        for view in orders:
+            if view.symbol == self.symbol and view.venue == self.venue:
+                self.live[view.client_order_id] = view.side
 
     async def on_order_update(self, update: OrderUpdate) -> None:
         """Forget quotes that ended."""

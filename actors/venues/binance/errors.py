@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from actors.venues.rejects import Reason, Rejected
+
 
 class BinanceError(Exception):
     """An error answered as Binance does: HTTP status plus ``{"code", "msg"}``.
@@ -137,3 +139,39 @@ def unsupported(msg: str) -> BinanceError:
 def internal_error() -> BinanceError:
     """-1001 with HTTP 503, used only by injected faults."""
     return BinanceError(503, -1001, "Internal error; unable to process your request.")
+
+
+def unknown_listen_key() -> BinanceError:
+    """-1125, a user-data stream key the venue does not know (or that expired)."""
+    return BinanceError(400, -1125, "This listenKey does not exist.")
+
+
+def invalid_interval() -> BinanceError:
+    """-1120, a kline interval Binance does not have."""
+    return BinanceError(400, -1120, "Invalid interval.")
+
+
+def from_reject(r: Rejected, *, cancel: bool = False) -> BinanceError:
+    """The Binance answer to a shared-core refusal (``cancel``: for a cancel request)."""
+    reason = r.reason
+    if reason is Reason.BAD_NUMBER:
+        return illegal_chars(r.field)
+    if reason is Reason.BAD_PRICE:
+        return BinanceError(400, -1013, "Invalid price.")
+    if reason is Reason.BAD_QUANTITY:
+        return BinanceError(400, -1013, "Invalid quantity.")
+    if reason in (Reason.PRICE_TICK, Reason.PRICE_RANGE):
+        return filter_failure("PRICE_FILTER")
+    if reason in (Reason.QTY_STEP, Reason.QTY_RANGE):
+        return filter_failure("LOT_SIZE")
+    if reason is Reason.NOTIONAL:
+        return filter_failure("NOTIONAL")
+    if reason is Reason.INSUFFICIENT_FUNDS:
+        return insufficient_balance()
+    if reason is Reason.DUPLICATE_ORDER:
+        return duplicate_order()
+    if reason is Reason.WOULD_TAKE:
+        return BinanceError(400, -2010, "Order would immediately match and take.")
+    if reason in (Reason.UNKNOWN_ORDER, Reason.ORDER_CLOSED):
+        return unknown_order_cancel() if cancel else order_does_not_exist()
+    return BinanceError(400, -1013, str(r))

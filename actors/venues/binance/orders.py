@@ -1,19 +1,21 @@
-"""Order entry shared by REST and the websocket API: validation, balances, response shapes."""
+"""Binance order entry (REST and ws-api share it): parameters, responses, trade history."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from actors.venues import errors
 from actors.venues.accounts import Account
-from actors.venues.engine import BUY, LIMIT, LIMIT_MAKER, MARKET, SELL, Fill, Order
-from actors.venues.filters import Market, parse_decimal
+from actors.venues.binance import errors
+from actors.venues.binance.market_data import avg_price
+from actors.venues.engine import BUY, LIMIT, LIMIT_MAKER, MARKET, SELL, STP_MODES, Fill, Order
+from actors.venues.rejects import Rejected
+from actors.venues.rules import Market, parse_decimal
 
 if TYPE_CHECKING:
-    from actors.venues.server import Venue
+    from actors.venues.binance import BinanceProtocol
+    from actors.venues.server import UserFill
 
 ZERO8 = "0.00000000"
 
@@ -40,18 +42,60 @@ def order_json(m: Market, o: Order) -> dict[str, Any]:
         "isWorking": o.working,
         "workingTime": o.time_ms,
         "origQuoteOrderQty": m.notional_str(o.quote_qty),
-        "selfTradePreventionMode": "NONE",
+        "selfTradePreventionMode": o.stp,
+        **_prevention(m, o),
     }
 
 
+def _prevention(m: Market, o: Order) -> dict[str, Any]:
+    """Binance's extra fields of an order expired by self-trade prevention."""
+    if o.prevented_match_id < 0:
+        return {}
+    return {
+        "preventedMatchId": o.prevented_match_id,
+        "preventedQuantity": m.qty_str(o.prevented_qty),
+    }
+
+
+def trade_json(m: Market, uf: UserFill) -> dict[str, Any]:
+    """One account fill as ``GET /api/v3/myTrades`` returns it."""
+    f = uf.fill
+    return {
+        "symbol": m.id,
+        "id": f.trade_id,
+        "orderId": uf.order.order_id,
+        "orderListId": -1,
+        "price": m.price_str(f.price),
+        "qty": m.qty_str(f.qty),
+        "quoteQty": m.notional_str(f.qty * f.price),
+        "commission": f"{uf.fee:.8f}",
+        "commissionAsset": uf.fee_asset,
+        "time": f.time_ms,
+        "isBuyer": uf.order.is_buy,
+        "isMaker": uf.is_maker,
+        "isBestMatch": True,
+    }
+
+
+def _int(p: Mapping[str, Any], name: str) -> int | None:
+    raw = p.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise errors.illegal_chars(name) from None
+
+
 class OrderService:
-    """Place, cancel and query an account's orders on a venue.
+    """Place, cancel and query an account's orders with Binance's parameters.
 
     Example: ``venue.orders.place(account, {"symbol": "BTCUSDT", "side": "BUY", ...})``
     """
 
-    def __init__(self, venue: Venue) -> None:
-        self.venue = venue
+    def __init__(self, protocol: BinanceProtocol) -> None:
+        self.protocol = protocol
+        self.venue = protocol.venue
 
     def market(self, params: Mapping[str, Any]) -> Market:
         """The market named by ``params['symbol']`` or -1121/-1102."""
@@ -65,11 +109,14 @@ class OrderService:
 
     def place(self, account: Account, p: Mapping[str, Any]) -> dict[str, Any]:
         """Validate, lock funds, match; returns the ACK/RESULT/FULL response."""
-        observer = self.venue.on_order_received
-        if observer is not None:
-            # First thing, before validation: "the venue received the order" (benchmarks).
-            cid = p.get("newClientOrderId")
-            observer(account.api_key, None if cid in (None, "") else str(cid), time.perf_counter())
+        # first thing, before validation: "the venue received the order" (benchmarks)
+        self.venue.entry.received(account.api_key, p.get("newClientOrderId"))
+        try:
+            return self._place(account, p)
+        except Rejected as r:
+            raise errors.from_reject(r) from None
+
+    def _place(self, account: Account, p: Mapping[str, Any]) -> dict[str, Any]:
         m = self.market(p)
         side = str(p.get("side", "")).upper()
         if not side:
@@ -86,14 +133,14 @@ class OrderService:
             raise errors.mandatory_param("timeInForce")
         if tif not in ("GTC", "IOC", "FOK"):
             raise errors.BinanceError(400, -1115, "Invalid timeInForce.")
+        stp = str(p.get("selfTradePreventionMode") or self.venue.config.default_stp).upper()
+        if stp not in STP_MODES:
+            raise errors.BinanceError(
+                400, -1013, f"Invalid selfTradePreventionMode; allowed: {', '.join(STP_MODES)}."
+            )
         engine = self.venue.engine
         client_id = str(p.get("newClientOrderId") or f"sim{engine._ids.order}")
-        existing = engine.client_ids.get((account.api_key, m.id, client_id))
-        if existing is not None and existing.order_id in engine.live:
-            raise errors.duplicate_order()
-        price = 0
-        qty = 0
-        quote_qty = 0
+        price = qty = quote_qty = 0
         if otype in (LIMIT, LIMIT_MAKER):
             if p.get("price") in (None, ""):
                 raise errors.mandatory_param("price")
@@ -114,46 +161,26 @@ class OrderService:
             if p.get("quantity") in (None, ""):
                 raise errors.mandatory_param("quantity")
             qty = m.check_qty(p["quantity"])
-        order = engine.new_order(
-            symbol=m.id,
+            # NOTIONAL with applyMinToMarket: Binance values a MARKET order at the average
+            # price of the last avgPriceMins minutes
+            avg = avg_price(self.venue, m)
+            if avg and m.qty_dec(qty) * m.price_dec(avg) < m.min_notional:
+                raise errors.filter_failure("NOTIONAL")
+        self.protocol.ratelimiter.charge_order()
+        order, fills = self.venue.entry.place(
+            account,
+            m,
             side=side,
             type=otype,
-            tif=tif if otype != MARKET else "GTC",
+            tif=tif,
             price=price,
             qty=qty,
-            account=account.api_key,
-            client_id=client_id,
             quote_qty=quote_qty,
+            client_id=client_id,
+            stp=stp,
         )
-        book = engine.books[m.id]
-        if otype == LIMIT_MAKER:
-            top = book.best_ask() if side == BUY else book.best_bid()
-            if top is not None and (price >= top.price if side == BUY else price <= top.price):
-                raise errors.BinanceError(400, -2010, "Order would immediately match and take.")
-        self._reserve(account, m, order)
-        self.venue.ratelimiter.charge_order()
-        fills = engine.submit(order)
-        self.venue.flush_user_events()
         resp_type = str(p.get("newOrderRespType", "FULL")).upper()
         return self._response(m, order, fills, resp_type)
-
-    def _reserve(self, account: Account, m: Market, o: Order) -> None:
-        book = self.venue.engine.books[m.id]
-        if o.type != MARKET:
-            if o.is_buy:
-                account.lock(m.quote, m.notional_dec(o.price * o.qty))
-            else:
-                account.lock(m.base, m.qty_dec(o.qty))
-        elif o.is_buy:
-            if o.quote_qty:
-                need = m.notional_dec(o.quote_qty)
-            else:
-                _, cost = book.sweep_cost(o.qty)
-                need = m.notional_dec(cost)
-            if need > account.free[m.quote]:
-                raise errors.insufficient_balance()
-        elif m.qty_dec(o.qty) > account.free[m.base]:
-            raise errors.insufficient_balance()
 
     def _response(self, m: Market, o: Order, fills: list[Fill], resp_type: str) -> dict[str, Any]:
         ack: dict[str, Any] = {
@@ -177,54 +204,57 @@ class OrderService:
                 "type": o.type,
                 "side": o.side,
                 "workingTime": o.time_ms if o.working else -1,
-                "selfTradePreventionMode": "NONE",
+                "selfTradePreventionMode": o.stp,
+                **_prevention(m, o),
             }
         )
         if resp_type == "FULL":
-            ack["fills"] = [
-                {
-                    "price": m.price_str(f.price),
-                    "qty": m.qty_str(f.qty),
-                    "commission": f"{self.venue.commission(f, o)[0]:.8f}",
-                    "commissionAsset": self.venue.commission(f, o)[1],
-                    "tradeId": f.trade_id,
-                }
-                for f in fills
-            ]
+            rows = []
+            for f in fills:
+                fee, fee_asset = self.venue.commission(f, o)
+                rows.append(
+                    {
+                        "price": m.price_str(f.price),
+                        "qty": m.qty_str(f.qty),
+                        "commission": f"{fee:.8f}",
+                        "commissionAsset": fee_asset,
+                        "tradeId": f.trade_id,
+                    }
+                )
+            ack["fills"] = rows
         return ack
 
     def find(self, account: Account, p: Mapping[str, Any], cancel: bool) -> tuple[Market, Order]:
         """Look up by ``orderId`` or ``origClientOrderId``; -2011 (cancel) or -2013."""
         m = self.market(p)
-        raw_id = p.get("orderId")
+        order_id = _int(p, "orderId")
         client_id = p.get("origClientOrderId")
-        if raw_id in (None, "") and client_id in (None, ""):
+        if order_id is None and client_id in (None, ""):
             raise errors.BinanceError(
                 400,
                 -1102,
                 "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
             )
-        order_id = None
-        if raw_id not in (None, ""):
-            try:
-                order_id = int(str(raw_id))
-            except ValueError:
-                raise errors.illegal_chars("orderId") from None
-        o = self.venue.engine.find(
-            account.api_key, m.id, order_id, None if client_id in (None, "") else str(client_id)
-        )
-        if o is None:
-            raise errors.unknown_order_cancel() if cancel else errors.order_does_not_exist()
-        return m, o
+        cid = None if client_id in (None, "") else str(client_id)
+        try:
+            return m, self.venue.entry.find(account, m, order_id, cid)
+        except Rejected as r:
+            raise errors.from_reject(r, cancel=cancel) from None
 
     def cancel(self, account: Account, p: Mapping[str, Any]) -> dict[str, Any]:
-        """Cancel one working order; -2011 if unknown or no longer working."""
+        """Cancel one working order; -2011 if unknown or no longer working.
+
+        The cancel request's own ``newClientOrderId`` (or a generated one) becomes the
+        order's ``clientOrderId`` in the reply and ``c`` of the ``executionReport``; the
+        original id is ``origClientOrderId`` / ``C``, as on Binance.
+        """
         m, o = self.find(account, p, cancel=True)
-        if o.order_id not in self.venue.engine.live:
-            raise errors.unknown_order_cancel()
-        self.venue.engine.cancel(o)
-        self.venue.flush_user_events()
-        return self._cancel_json(m, o, str(p.get("newClientOrderId") or f"cancel{o.order_id}"))
+        cancel_id = str(p.get("newClientOrderId") or f"cancel{o.order_id}")
+        try:
+            self.venue.entry.cancel(o, cancel_id)
+        except Rejected as r:
+            raise errors.from_reject(r, cancel=True) from None
+        return self._cancel_json(m, o, cancel_id)
 
     def _cancel_json(self, m: Market, o: Order, new_client_id: str) -> dict[str, Any]:
         body = order_json(m, o)
@@ -240,8 +270,9 @@ class OrderService:
         m = self.market(p)
         result = []
         for o in self.venue.engine.open_orders(account.api_key, m.id):
-            self.venue.engine.cancel(o)
-            result.append(self._cancel_json(m, o, f"cancel{o.order_id}"))
+            cancel_id = f"cancel{o.order_id}"
+            self.venue.engine.cancel(o, cancel_id)
+            result.append(self._cancel_json(m, o, cancel_id))
         self.venue.flush_user_events()
         return result
 
@@ -265,7 +296,7 @@ class OrderService:
         """Every order of the account on one symbol, oldest first."""
         m = self.market(p)
         engine = self.venue.engine
-        limit = int(str(p.get("limit", 500)))
+        limit = _int(p, "limit") or 500
         orders = [
             o
             for o in engine.account_orders.values()
@@ -274,11 +305,37 @@ class OrderService:
         return [order_json(m, o) for o in orders[-limit:]]
 
     def my_trades(self, account: Account, p: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The account's fills on one symbol, oldest first."""
+        """The account's fills on one symbol, oldest first: by ``orderId``, from ``fromId``,
+        within ``startTime``..``endTime``, at most ``limit`` (500, max 1000)."""
         m = self.market(p)
-        limit = min(int(str(p.get("limit", 500))), 1000)
-        rows = [t for t in self.venue.user_trades.get(account.api_key, []) if t["symbol"] == m.id]
-        return rows[-limit:]
+        limit = max(1, min(_int(p, "limit") or 500, 1000))
+        order_id, from_id = _int(p, "orderId"), _int(p, "fromId")
+        start, end = _int(p, "startTime"), _int(p, "endTime")
+        rows = [
+            uf
+            for uf in self.venue.user_fills.get(account.api_key, [])
+            if uf.fill.symbol == m.id
+            and (order_id is None or uf.order.order_id == order_id)
+            and (from_id is None or uf.fill.trade_id >= from_id)
+            and (start is None or uf.fill.time_ms >= start)
+            and (end is None or uf.fill.time_ms <= end)
+        ]
+        # fromId pages forward from an id; otherwise Binance returns the most recent trades
+        picked = rows[:limit] if from_id is not None else rows[-limit:]
+        return [trade_json(m, uf) for uf in picked]
+
+    def trade_fees(self, p: Mapping[str, Any]) -> list[dict[str, str]]:
+        """``GET /sapi/v1/asset/tradeFee``: maker and taker rates per symbol."""
+        cfg = self.venue.config
+        markets = [self.market(p)] if p.get("symbol") else list(self.venue.engine.markets.values())
+        return [
+            {
+                "symbol": m.id,
+                "makerCommission": format(cfg.maker_fee.normalize(), "f"),
+                "takerCommission": format(cfg.taker_fee.normalize(), "f"),
+            }
+            for m in markets
+        ]
 
     def account_json(self, account: Account) -> dict[str, Any]:
         """``GET /api/v3/account``."""
@@ -304,7 +361,20 @@ class OrderService:
             "preventSor": False,
             "updateTime": account.update_ms,
             "accountType": "SPOT",
-            "balances": account.balances(),
+            "balances": balances_json(account),
             "permissions": ["SPOT"],
             "uid": 1,
         }
+
+
+def balances_json(account: Account) -> list[dict[str, str]]:
+    """Binance ``balances`` array of every asset ever held."""
+    return [
+        {"asset": a, "free": fmt8(account.free[a]), "locked": fmt8(account.locked[a])}
+        for a in account.assets()
+    ]
+
+
+def fmt8(value: Decimal) -> str:
+    """A balance with Binance's 8 decimals."""
+    return f"{value:.8f}"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from actors.venues import errors
+from actors.venues.binance import errors
+
+if TYPE_CHECKING:
+    from actors.venues.faults import Faults
 
 # Binance spot request weights (https://developers.binance.com/docs/binance-spot-api-docs/rest-api)
 WEIGHTS: dict[tuple[str, str], int] = {
@@ -22,6 +26,12 @@ WEIGHTS: dict[tuple[str, str], int] = {
     ("DELETE", "openOrders"): 1,
     ("GET", "account"): 20,
     ("GET", "myTrades"): 20,
+    ("GET", "avgPrice"): 2,
+    ("GET", "klines"): 2,
+    ("GET", "uiKlines"): 2,
+    ("POST", "userDataStream"): 2,
+    ("PUT", "userDataStream"): 2,
+    ("DELETE", "userDataStream"): 2,
 }
 
 
@@ -55,6 +65,7 @@ class RateLimiter:
         now_ms: Callable[[], int],
         ban_after_429s: int = 3,
         ban_seconds: float = 10.0,
+        faults: Faults | None = None,
     ) -> None:
         self.weight_limit = weight_limit
         self.order_limit = order_limit_10s
@@ -69,9 +80,8 @@ class RateLimiter:
         self.orders_1d = 0
         self._429s = 0
         self.banned_until = 0.0
-        self.forced_429 = 0
-        self.forced_418 = 0
-        self.forced_retry_after = 1
+        self.faults = faults
+        """Injected answers come from ``faults.take_forced()``: 429, 418 or None."""
 
     def _roll(self) -> float:
         now = self.clock()
@@ -89,13 +99,13 @@ class RateLimiter:
     def charge(self, weight: int) -> None:
         """Account one request of ``weight`` or raise 429/418 as Binance would."""
         now = self._roll()
-        if self.forced_429 > 0:
-            self.forced_429 -= 1
-            raise errors.too_much_weight(self.weight_limit, self.forced_retry_after)
-        if self.forced_418 > 0:
-            self.forced_418 -= 1
-            until = self.now_ms() + self.forced_retry_after * 1000
-            raise errors.banned(until, self.forced_retry_after)
+        forced = self.faults.take_forced() if self.faults is not None else None
+        if forced is not None:
+            assert self.faults is not None
+            retry = self.faults.forced_retry_after
+            if forced == 429:
+                raise errors.too_much_weight(self.weight_limit, retry)
+            raise errors.banned(self.now_ms() + retry * 1000, retry)
         if now < self.banned_until:
             retry = math.ceil(self.banned_until - now)
             raise errors.banned(self.now_ms() + retry * 1000, retry)

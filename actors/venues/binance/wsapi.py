@@ -1,4 +1,4 @@
-"""The websocket API on ``/ws-api/v3``: user data stream subscription and order entry."""
+"""Binance's websocket API on ``/ws-api/v3``: user data stream subscription and order entry."""
 
 from __future__ import annotations
 
@@ -8,48 +8,40 @@ import msgspec
 import trio
 from starlette.websockets import WebSocket
 
-from actors.venues import errors
-from actors.venues.auth import verify_wsapi
-from actors.venues.streams import Conn, close_quietly, dumps
+from actors.venues.binance import errors
+from actors.venues.binance.auth import verify_wsapi
+from actors.venues.hub import Conn, dumps, receive_text, serve_conn
 
 if TYPE_CHECKING:
+    from actors.venues.binance import BinanceProtocol
     from actors.venues.server import Venue
 
 _decode = msgspec.json.decode
 
 
-async def wsapi_endpoint(venue: Venue, websocket: WebSocket) -> None:
+async def wsapi_endpoint(protocol: BinanceProtocol, websocket: WebSocket) -> None:
     """Serve one ws-api connection until it closes or is dropped."""
-    conn = Conn(websocket, "wsapi")
+    conn = Conn(websocket, "wsapi", private=True)
+    conn.state["protocol"] = protocol
     await websocket.accept()
-    venue.hub.conns.add(conn)
-    try:
-        with conn.scope:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(conn.sender, venue, False)
-                await _receiver(venue, conn, nursery)
-                nursery.cancel_scope.cancel()
-    finally:
-        venue.hub.remove(conn)
-        venue.user_conns.discard(conn)
-    await close_quietly(websocket, 1001)
+    await serve_conn(protocol.venue, conn, _receiver)
 
 
 async def _receiver(venue: Venue, conn: Conn, nursery: trio.Nursery) -> None:
+    protocol: BinanceProtocol = conn.state["protocol"]
     while True:
-        msg = await conn.websocket.receive()
-        if msg["type"] == "websocket.disconnect":
+        text = await receive_text(conn)
+        if text is None:
             return
-        text = msg.get("text")
         try:
-            req = _decode(text) if text is not None else None
+            req = _decode(text) if isinstance(text, str) else None
         except msgspec.DecodeError:
             req = None
         if not isinstance(req, dict):
             conn.push(dumps(_error(None, errors.BinanceError(400, -1000, "Malformed request."))))
             continue
         # order faults may hold a reply for a long time; other requests must not wait behind it
-        nursery.start_soon(_handle, venue, conn, req)
+        nursery.start_soon(_handle, protocol, conn, req)
 
 
 def _error(rid: Any, e: errors.BinanceError) -> dict[str, Any]:
@@ -59,7 +51,9 @@ def _error(rid: Any, e: errors.BinanceError) -> dict[str, Any]:
     return body
 
 
-async def _handle(venue: Venue, conn: Conn, req: dict[str, Any]) -> None:
+async def _handle(protocol: BinanceProtocol, conn: Conn, req: dict[str, Any]) -> None:
+    venue = protocol.venue
+    orders = protocol.orders
     rid = req.get("id")
     method = req.get("method")
     params = req.get("params") or {}
@@ -69,20 +63,18 @@ async def _handle(venue: Venue, conn: Conn, req: dict[str, Any]) -> None:
     try:
         if not isinstance(params, dict):
             raise errors.BinanceError(400, -1000, "Malformed request.")
-        venue.ratelimiter.charge(1)
+        protocol.ratelimiter.charge(1)
         if method == "ping":
             result: Any = {}
         elif method == "time":
             result = {"serverTime": venue.now_ms()}
         elif method == "userDataStream.subscribe.signature":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
-            conn.account = account
-            venue.next_subscription_id += 1
-            conn.user_subscription_id = venue.next_subscription_id
-            venue.user_conns.add(conn)
-            result = {"subscriptionId": conn.user_subscription_id}
+            result = {
+                "subscriptionId": protocol.user_streams.subscribe(conn, account, wrapped=True)
+            }
         elif method in ("userDataStream.unsubscribe",):
-            venue.user_conns.discard(conn)
+            protocol.user_streams.discard(conn)
             result = {}
         elif method == "order.place":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
@@ -91,7 +83,7 @@ async def _handle(venue: Venue, conn: Conn, req: dict[str, Any]) -> None:
                 if fault.mode == "timeout_before":
                     await trio.sleep(fault.hold_s)
                 raise errors.internal_error()
-            result = venue.orders.place(account, params)
+            result = orders.place(account, params)
             if fault is not None:
                 if fault.mode == "timeout_after":
                     await trio.sleep(fault.hold_s)
@@ -103,19 +95,19 @@ async def _handle(venue: Venue, conn: Conn, req: dict[str, Any]) -> None:
                 )
         elif method == "order.cancel":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
-            result = venue.orders.cancel(account, params)
+            result = orders.cancel(account, params)
         elif method == "order.status":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
-            result = venue.orders.query(account, params)
+            result = orders.query(account, params)
         elif method == "openOrders.status":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
-            result = venue.orders.open_orders(account, params)
+            result = orders.open_orders(account, params)
         elif method == "openOrders.cancelAll":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
-            result = venue.orders.cancel_all(account, params)
+            result = orders.cancel_all(account, params)
         elif method == "account.status":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
-            result = venue.orders.account_json(account)
+            result = orders.account_json(account)
         else:
             raise errors.BinanceError(400, -1020, "This operation is not supported.")
     except errors.BinanceError as e:

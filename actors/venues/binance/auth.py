@@ -1,4 +1,4 @@
-"""Signed-request checks: API key, timestamp against recvWindow, HMAC-SHA256 signature."""
+"""Binance's signed-request checks: API key, timestamp against recvWindow, HMAC-SHA256."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from actors.venues import errors
 from actors.venues.accounts import Account, Accounts
+from actors.venues.binance import errors
 
 
 def strip_signature(query: str) -> tuple[str, str | None]:
@@ -46,6 +46,16 @@ def check_timestamp(params: Mapping[str, Any], server_ms: int) -> None:
         raise errors.timestamp_outside_window()
 
 
+def account_of(accounts: Accounts, api_key: str | None) -> Account:
+    """The account of ``api_key`` or -2014 (missing) / -2015 (unknown)."""
+    if not api_key:
+        raise errors.bad_api_key_format()
+    account = accounts.find(api_key)
+    if account is None:
+        raise errors.bad_api_key()
+    return account
+
+
 def verify_rest(
     accounts: Accounts,
     api_key: str | None,
@@ -55,7 +65,7 @@ def verify_rest(
     server_ms: int,
 ) -> Account:
     """Authenticate a signed REST call; the payload is query string then body, minus signature."""
-    account = accounts.get(api_key)
+    account = account_of(accounts, api_key)
     check_timestamp(params, server_ms)
     q, sig_q = strip_signature(query)
     b, sig_b = strip_signature(body)
@@ -76,7 +86,7 @@ def _render(value: Any) -> str:
 
 def verify_wsapi(accounts: Accounts, params: Mapping[str, Any], server_ms: int) -> Account:
     """Authenticate a signed ws-api request: sorted ``k=v`` pairs except ``signature``."""
-    account = accounts.get(params.get("apiKey"))
+    account = account_of(accounts, params.get("apiKey"))
     check_timestamp(params, server_ms)
     signature = params.get("signature")
     if not isinstance(signature, str) or not signature:

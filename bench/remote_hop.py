@@ -10,7 +10,10 @@ the same two actors in this process. Measured both ways:
 - durable throughput (remote only): ``send`` of durable messages, each stored by JetStream
   (PubAck) before the next, until the sink has handled them all.
 
-Run: ``.venv/bin/python bench/remote_hop.py [--asks N] [--messages N] [--durable N]``
+Both nodes run on the desk's asyncio loop (``actors.trading.ccxt_bridge.open_loop``, the one
+``actors run`` opens) unless ``--loop plain``.
+
+Run: ``.venv/bin/python bench/remote_hop.py [--loop desk|plain] [--asks N] [--messages N]``
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,7 @@ import trio_asyncio
 
 from actors.remote import Durable, NatsServer, Registry, open_node
 from actors.runtime import Actor, ChildSpec, MailboxSpec, Ref, open_system
+from actors.trading.ccxt_bridge import open_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = "bench"
@@ -64,11 +70,11 @@ class Count(msgspec.Struct, frozen=True):
 
 def registry() -> Registry:
     """What both processes accept."""
-    reg = Registry()
-    reg.register(Ping)
-    reg.register(Tick)
-    reg.register(Count)
-    reg.register(Order, delivery=Durable(id=lambda o: o.coid))
+    reg = Registry()  # explicit names: this module is __main__ in one process only
+    reg.register(Ping, name="Ping")
+    reg.register(Tick, name="Tick")
+    reg.register(Count, name="Count")
+    reg.register(Order, name="Order", delivery=Durable(id=lambda o: o.coid))
     return reg
 
 
@@ -98,9 +104,21 @@ def specs() -> list[ChildSpec]:
     return [ChildSpec("echo", Echo, mailbox=box), ChildSpec("sink", Sink, mailbox=box)]
 
 
-async def serve_far(url: str) -> None:
+@asynccontextmanager
+async def event_loop(kind: str) -> AsyncIterator[None]:
+    """The asyncio loop under the node: trio-asyncio's plain one, or the desk's batching one."""
+    if kind == "desk":
+        async with open_loop():
+            yield
+    else:
+        async with trio_asyncio.open_loop():
+            yield
+
+
+async def serve_far(url: str, loop: str) -> None:
     """The far process: serve /echo and /sink, and a bare nats-py echo, until killed."""
     async with (
+        event_loop(loop),
         open_system(specs()) as system,
         open_node(
             system,
@@ -180,6 +198,7 @@ async def measure_durable(sink: Ref, count: int) -> float:
 async def run(url: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """The in-process and the remote measurements, one after the other."""
     async with (
+        event_loop(args.loop),
         open_system(specs()) as system,
         open_node(
             system, name="near", servers=url, registry=registry(), cluster=CLUSTER, serve=("/near",)
@@ -198,6 +217,7 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
     """The table."""
     local, remote, raw = results["local"], results["remote"], results["raw"]
     print(f"asks: {args.asks} sequential; sends: {args.messages}; durable sends: {args.durable}")
+    print(f"asyncio loop of both nodes: {args.loop}")
     head = f"{'':<26}{'in-process':>12}{'NATS, 2 processes':>20}{'ratio':>8}{'bare nats-py':>14}"
     print(head)
     for label, key, scale, unit in (
@@ -219,13 +239,20 @@ def main() -> None:
     parser.add_argument("--asks", type=int, default=2000)
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--durable", type=int, default=500)
+    parser.add_argument(
+        "--loop",
+        choices=("plain", "desk"),
+        default="desk",
+        help="asyncio loop of both nodes: the desk's batching one (as `actors run`) or plain",
+    )
     parser.add_argument("--far", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.far:
-        trio.run(serve_far, args.far)
+        trio.run(serve_far, args.far, args.loop)
         return
     with tempfile.TemporaryDirectory() as tmp, NatsServer(Path(tmp)) as server:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--far", server.url]
+        cmd += ["--loop", args.loop]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         far = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True)
         try:

@@ -56,6 +56,26 @@ class NoResponders(Exception):
         self.subject = subject
 
 
+class Hold:
+    """Backpressure from a subscription callback: no next message until ``release()``.
+
+    Made on the asyncio side (in the callback), released from trio code.
+    """
+
+    __slots__ = ("_future",)
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def release(self) -> None:
+        """Let the subscription go on."""
+        if not self._future.done():
+            self._future.set_result(None)
+
+    async def wait(self) -> None:
+        await self._future
+
+
 class NotConnected(Exception):
     """The connection to NATS is down (reconnecting) or closed."""
 
@@ -189,19 +209,26 @@ class Bus:
     # -- subscriptions ---------------------------------------------------------------------
 
     async def subscribe(
-        self, subject: str, callback: Callable[[Msg], None], *, queue: str = ""
+        self, subject: str, callback: Callable[[Msg], Hold | None], *, queue: str = ""
     ) -> Subscription:
-        """Call ``callback(msg)`` for every message on ``subject`` (a plain function that
-        must not block: it runs on the loop task; an exception is logged, never fatal)."""
+        """Call ``callback(msg)`` for every message on ``subject``.
 
+        ``callback`` is a plain function that must not block (it runs on the loop task; an
+        exception is logged, never fatal). To apply backpressure it returns a ``Hold``: the
+        subscription takes no further message until the hold is released (the messages wait
+        in nats-py's buffer meanwhile).
+        """
         handed = 0
 
         async def deliver(msg: Msg) -> None:
             nonlocal handed
             try:
-                callback(msg)
+                hold = callback(msg)
             except Exception:
                 log.exception("handler of %s raised on a message to %s", subject, msg.subject)
+                hold = None
+            if hold is not None:
+                await hold.wait()
             handed += 1
             if handed >= FAIRNESS:
                 # nats-py hands a subscription's whole backlog over in one asyncio step; end

@@ -7,11 +7,15 @@ For every prefix the node serves (``/market``, ``/exec``; ``/`` for everything) 
 - a durable JetStream consumer on ``ax.<cluster>.d.<prefix>.>``, named after the prefix, so
   a restarted node (or another node taking the subtree over) resumes where it stopped.
 
-Incoming core messages land in one small *inlet* per target path: a bounded FIFO for sends
-and asks, and a latest slot per key for latest-wins types (a newer message replaces the one
-waiting and keeps its place in line, as the in-process conflating mailbox does). One trio
-task per inlet moves them into the actor's own mailbox with ``Ref.send``, so the mailbox's
-policy applies exactly as for a local sender, and one slow actor holds up no other. An ask
+Incoming core messages land in one small *inlet* per target path: a FIFO for sends and asks,
+and a latest slot per key for latest-wins types (a newer message replaces the one waiting
+and keeps its place in line, as the in-process conflating mailbox does). One trio task per
+inlet moves them into the actor's own mailbox with ``Ref.send``, so the mailbox's policy
+applies exactly as for a local sender. A FIFO that reaches ``inlet_high`` (1024) messages
+pauses the prefix's subscription until it is half empty: the backlog waits in nats-py's
+buffer rather than being dropped (what a ``block`` mailbox does to a local sender; the
+other actors of that prefix wait meanwhile). ``inlet_capacity`` (10,000) is the last
+safety net: a send that would pass it is dropped, and counted. An ask
 goes through the inlet too (it is not overtaken by sends that came before it) and is
 answered by a task of its own that asks the local actor and publishes the reply.
 
@@ -44,7 +48,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from actors.remote import subjects
-from actors.remote.bus import STATUS, Bus
+from actors.remote.bus import STATUS, Bus, Hold
 from actors.remote.codec import Latest, Registry
 from actors.remote.errors import Undecodable
 from actors.remote.stats import NodeStats
@@ -62,7 +66,7 @@ TERMINATE = b"+TERM"
 class _Inlet:
     """What arrived for one local path and is not yet in its mailbox."""
 
-    __slots__ = ("fifo", "latest", "lot", "path", "sleeping", "turn")
+    __slots__ = ("fifo", "held", "latest", "lot", "path", "sleeping", "turn")
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -73,11 +77,23 @@ class _Inlet:
         self.lot = trio.lowlevel.ParkingLot()
         self.sleeping = False
         self.turn = False
+        self.held: Hold | None = None
+        """The subscription waiting for this inlet to drain (backpressure), if any."""
 
     def wake(self) -> None:
         if self.sleeping:
             self.sleeping = False
             self.lot.unpark()
+
+    def hold(self) -> Hold:
+        if self.held is None:
+            self.held = Hold()
+        return self.held
+
+    def release(self) -> None:
+        if self.held is not None:
+            self.held.release()
+            self.held = None
 
 
 class _Limited:
@@ -106,6 +122,7 @@ class Endpoint:
         node: str,
         prefixes: tuple[str, ...],
         inlet_capacity: int = 10_000,
+        inlet_high: int = 1024,
         ack_wait: float = 10.0,
         max_ack_pending: int = 1000,
         pull_batch: int = 64,
@@ -120,6 +137,7 @@ class Endpoint:
         self.node = node
         self.prefixes = prefixes
         self.inlet_capacity = inlet_capacity
+        self.inlet_high = inlet_high
         self.ack_wait = ack_wait
         self.max_ack_pending = max_ack_pending
         self.pull_batch = pull_batch
@@ -158,7 +176,7 @@ class Endpoint:
 
     # -- core: sends, latest-wins, asks ----------------------------------------------------
 
-    def _on_core(self, msg: Msg) -> None:
+    def _on_core(self, msg: Msg) -> Hold | None:
         subject = msg.subject
         reply = msg.reply
         try:
@@ -168,7 +186,7 @@ class Endpoint:
             key = delivery.key(incoming.message) if type(delivery) is Latest and not reply else None
         except Exception as exc:  # Undecodable, a bad path, a key function that raised
             self._drop_undecodable(subject, exc, reply)
-            return
+            return None
         self.stats.received += 1
         inlet = self._inlets.get(path)
         if inlet is None:
@@ -191,10 +209,15 @@ class Endpoint:
                     incoming.entry.name or type(incoming.message).__name__,
                     self._dropped.count,
                 )
-            return
+            return None
         else:
             inlet.fifo.append((incoming.message, "", 0.0))
+            if len(inlet.fifo) >= self.inlet_high:
+                self.stats.held += 1
+                inlet.wake()
+                return inlet.hold()
         inlet.wake()
+        return None
 
     def _drop_undecodable(self, subject: str, exc: Exception, reply: str) -> None:
         self.stats.undecodable += 1
@@ -218,11 +241,14 @@ class Endpoint:
 
     async def _pump(self, inlet: _Inlet) -> None:
         fifo, latest = inlet.fifo, inlet.latest
+        low = self.inlet_high // 2
         done = 0
         while True:
             if fifo and (inlet.turn or not latest):
                 inlet.turn = False
                 message, reply, timeout = fifo.popleft()
+                if inlet.held is not None and len(fifo) <= low:
+                    inlet.release()
                 if reply:
                     assert self._nursery is not None
                     self._nursery.start_soon(self._answer, inlet.path, message, reply, timeout)
@@ -232,6 +258,7 @@ class Endpoint:
                 message = latest.pop(next(iter(latest)))
             else:
                 done = 0
+                inlet.release()
                 inlet.sleeping = True
                 try:
                     await inlet.lot.park()

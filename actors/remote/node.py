@@ -155,6 +155,7 @@ async def open_node(
     node_timeout: float = 5.0,
     ack_wait: float = 10.0,
     pull_expires: float = 5.0,
+    inlet_high: int = 1024,
     lease_ttl: float = 10.0,
     accept_timeout: float = 30.0,
     puback_timeout: float = 2.0,
@@ -167,8 +168,10 @@ async def open_node(
     ``serve``: the path prefixes whose actors this node serves (they must not overlap with
     another node's). ``heartbeat``/``node_timeout``: how often this node announces itself and
     how long the others wait before they call it down. ``ack_wait``: how long JetStream waits
-    for this node's ack before it redelivers. ``lease_ttl``: the lease bucket's TTL (when this
-    node creates it). Needs trio-asyncio (uses the running loop, else opens one).
+    for this node's ack before it redelivers. ``inlet_high``: messages waiting for one actor
+    before the node stops taking more from NATS (see ``actors.remote.endpoint``).
+    ``lease_ttl``: the lease bucket's TTL (when this node creates it). Needs trio-asyncio
+    (uses the running loop, else opens one).
     """
     prefixes = tuple(serve)
     for prefix in prefixes:
@@ -203,6 +206,7 @@ async def open_node(
             prefixes=prefixes,
             ack_wait=ack_wait,
             pull_expires=pull_expires,
+            inlet_high=inlet_high,
         )
         leases = Leases(bus, cluster, name, directory.incarnation, lease_ttl)
         node = Node(name, cluster, system, bus, directory, courier, endpoint, leases, stats)

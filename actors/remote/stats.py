@@ -41,6 +41,8 @@ class NodeStats:
     dead_letters: int = 0
     """Messages for a path with no actor: on arrival here, or sent to a node that is down."""
     inlet_dropped: int = 0
+    held: int = 0
+    """Times a subscription paused because an inlet had ``inlet_high`` messages waiting."""
     mailbox_full: int = 0
     node_downs: int = 0
 

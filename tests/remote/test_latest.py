@@ -28,6 +28,8 @@ async def test_a_slow_consumer_gets_the_latest_quote_per_symbol_not_a_backlog(
         ref = b.lookup("/strategy")
         assert ref is not None
         await ref.send(Hold())  # the handler is busy until the gate opens
+        stats = lambda: a.stats()["/strategy"]  # noqa: E731
+        await eventually(lambda: stats().received == 1 and stats().depth == 0)
         for seq in range(1, sent + 1):
             await ref.send(Quote("BTC/USDT", seq))
             await ref.send(Quote("ETH/USDT", seq))

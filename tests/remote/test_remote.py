@@ -160,3 +160,30 @@ async def test_a_full_block_mailbox_holds_back_remote_sends_without_loss(
         await eventually(lambda: len(seen) == 50)
         assert seen == [Ping(i) for i in range(1, 51)]
         assert na.stats.inlet_dropped == 0 and na.stats.mailbox_full == 0
+
+
+async def test_a_backlog_for_a_stuck_actor_waits_in_nats_not_dropped(
+    nats_server: NatsServer,
+) -> None:
+    gate = trio.Event()
+    seen: list[Any] = []
+    spec = ChildSpec("slow", lambda: Recorder(seen, gate), mailbox=MailboxSpec(capacity=2))
+    async with (
+        open_system([spec]) as a,
+        open_system([]) as b,
+        node(a, nats_server.url, "a", ["/slow"], inlet_high=8) as na,
+        node(b, nats_server.url, "b", ["/b"]) as nb,
+    ):
+        await nb.wait_for_path("/slow")
+        ref = nb.ref("/slow")
+        await ref.send(Hold())
+        for i in range(1, 301):
+            ref.send_nowait(Ping(i))
+        # The inlet fills to its high-water mark and the subscription pauses: the rest waits
+        # in the client's buffer instead of piling up (or being dropped) in the node.
+        await eventually(lambda: na.stats.held >= 1)
+        assert na.stats.received < 301
+        gate.set()
+        await eventually(lambda: len(seen) == 300)
+        assert seen == [Ping(i) for i in range(1, 301)]
+        assert na.stats.inlet_dropped == 0 and na.stats.received == 301

@@ -14,6 +14,7 @@ import re
 import shlex
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -104,10 +105,18 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
             )  # fmt: skip
             try:
                 assert process.stdout is not None
-                url = json.loads(process.stdout.readline())["url"]
+                line = json.loads(process.stdout.readline())
                 # Answered only once the process has its SIGINT handler (it prints first).
-                with urllib.request.urlopen(url + "/api/v3/ping", timeout=30) as response:
-                    assert json.loads(response.read()) == {}
+                ping = {"binance": "/api/v3/ping", "okx": "/api/v5/public/time"}
+                context = (
+                    ssl.create_default_context(cafile=line["certificate"])
+                    if "certificate" in line
+                    else None
+                )
+                with urllib.request.urlopen(
+                    line["url"] + ping[line["protocol"]], timeout=30, context=context
+                ) as response:
+                    assert response.status == 200 and json.loads(response.read()) is not None
                 process.send_signal(signal.SIGINT)
                 assert process.wait(timeout=30) == 0, command
             finally:

@@ -48,6 +48,8 @@ class Plan:
     blocked_after: float | None = 0.5
     """Threshold of the blocking monitor (None: off); see ``actors.runtime.monitor``."""
     report: ShutdownReport = field(default_factory=ShutdownReport)
+    embedded: dict[str, VenueConfig] = field(default_factory=dict)
+    """Configuration of every embedded venue (port, protocol, credentials), by name."""
     """Filled in when the router stops: the orders left possibly live at a venue."""
 
 
@@ -68,11 +70,13 @@ def build(
     venue_configs: list[VenueConfig] = []
     venue_specs: list[VenueSpec] = []
     endpoints: dict[str, str] = {}
+    embedded: dict[str, VenueConfig] = {}
     problems: list[str] = []
     for i, venue in enumerate(topology.venues):
         if venue.kind == "embedded":
             config = _embedded(venue, pick_port)
             venue_configs.append(config)
+            embedded[venue.name] = config
             url = f"http://127.0.0.1:{config.port}"
             endpoints[venue.name] = url
             ccxt: dict[str, Any] = ccxt_config(
@@ -166,6 +170,7 @@ def build(
         venue_specs,
         blocked_after=blocked_after or None,
         report=report,
+        embedded=embedded,
     )
 
 

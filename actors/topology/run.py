@@ -219,7 +219,21 @@ async def run_plan(
     """
     started, wall_started = time.monotonic(), time.time()
     for name, url in plan.endpoints.items():
-        log.info("embedded venue %s at %s", name, url)
+        config = plan.embedded.get(name)
+        if config is None:
+            log.info("embedded venue %s at %s", name, url)
+            continue
+        # Generated for this run unless the topology gave them: a ccxt client of one's own
+        # (or `actors ctl`-style tooling) needs them to reach this paper venue.
+        log.info(
+            "embedded venue %s (%s) at %s; apiKey %s secret %s%s",
+            name,
+            config.protocol,
+            url,
+            config.api_key,
+            config.secret,
+            f" passphrase {config.passphrase}" if config.protocol == "okx" else "",
+        )
     system: System | None = None
     observer: DeskObserver | None = None
     try:

@@ -99,8 +99,10 @@ class EmbeddedSection(Section):
     seed: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 1
     rate_hz: Annotated[float, Meta(ge=0, le=10_000)] = 20.0
     """Book changes per second per symbol from the synthetic participants."""
-    api_key: str = "sim-api-key"
-    secret: str = "sim-secret"
+    api_key: str | None = None
+    """Credentials the venue accepts (default: generated for each run and logged at start,
+    so keys published in a repository never work against a running paper desk)."""
+    secret: str | None = None
     balances: dict[str, Decimal] | None = None
 
 

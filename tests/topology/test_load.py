@@ -246,7 +246,9 @@ def test_venue_knobs_reach_the_desk(tmp_path: Path) -> None:
         3.0,
         5.0,
     )
-    assert venue.ccxt["apiKey"] == "sim-api-key"
+    # Credentials of an embedded venue are made for this run, never a published default.
+    assert venue.ccxt["apiKey"] == plan.embedded["sim"].api_key != "sim-api-key"
+    assert len(venue.ccxt["apiKey"]) >= 32
     assert venue.ccxt["urls"]["api"]["public"].startswith("http://127.0.0.1:1234/")
     assert plan.specs[0].name == "venues"
 

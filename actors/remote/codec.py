@@ -6,6 +6,7 @@ encoder; nothing here serialises by hand. A frame is a msgpack array:
     send:   [tag, message]                 the tag names the registered type
     ask:    [tag, message, timeout]        the asker's deadline, in seconds
     reply:  [true, tag, value]  or  [false, "", ErrorInfo]
+            a list or tuple reply: [true, "[]" or "()", [[tag, item], ...]]
 
 The tag is the type's registered name (by default its msgspec tag, e.g. ``"OrderIntent"``
 for the trading messages, which are tagged by class name; else ``module.QualName``). The
@@ -54,6 +55,9 @@ from actors.runtime import (
 
 PLAIN = ""
 """Tag of a plain scalar value."""
+LIST = "[]"
+TUPLE = "()"
+"""Tags of a reply that is a list or tuple of tagged values."""
 
 _PLAIN_TYPES = frozenset({type(None), bool, int, float, str, bytes})
 
@@ -130,6 +134,7 @@ _PLAIN_ENTRY = Entry(PLAIN, object, DIRECT, msgspec.msgpack.Decoder())
 _FRAME = msgspec.msgpack.Decoder(_Frame)
 _REPLY = msgspec.msgpack.Decoder(_ReplyFrame)
 _ERROR = msgspec.msgpack.Decoder(ErrorInfo)
+_ITEMS = msgspec.msgpack.Decoder(list[tuple[str, msgspec.Raw]])
 
 
 def type_name(cls: type) -> str:
@@ -226,8 +231,16 @@ class Registry:
         return Incoming(entry, message, timeout)
 
     def encode_reply(self, value: Any) -> bytes:
-        """The frame of a successful ask; raises ``NotRegistered`` for an unknown type."""
-        entry = self.entry_of(type(value))
+        """The frame of a successful ask; raises ``NotRegistered`` for an unknown type.
+
+        A list or tuple of registered values (or scalars) travels item by item, each with
+        its tag, and comes back as a list or tuple of the same values.
+        """
+        kind = type(value)
+        if kind is list or kind is tuple:
+            items = [(self.entry_of(type(item)).name, item) for item in value]
+            return self._encoder.encode((True, LIST if kind is list else TUPLE, items))
+        entry = self.entry_of(kind)
         return self._encoder.encode((True, entry.name, value))
 
     def encode_failure(self, path: str, error: BaseException) -> bytes:
@@ -240,19 +253,23 @@ class Registry:
             frame = _REPLY.decode(data)
             if not frame.ok:
                 info = _ERROR.decode(frame.body)
+            elif frame.tag == LIST or frame.tag == TUPLE:
+                items = [self._value(tag, body, path) for tag, body in _ITEMS.decode(frame.body)]
+                return items if frame.tag == LIST else tuple(items)
             else:
-                entry = _PLAIN_ENTRY if frame.tag == PLAIN else self._by_name.get(frame.tag)
-                if entry is None:
-                    raise Undecodable(
-                        f"reply from {path}", f"type {frame.tag!r} is not registered here"
-                    )
-                value = entry.decoder.decode(frame.body)
-                if entry is _PLAIN_ENTRY and type(value) not in _PLAIN_TYPES:
-                    raise Undecodable(f"reply from {path}", f"not a scalar: {type(value)}")
-                return value
+                return self._value(frame.tag, frame.body, path)
         except (msgspec.DecodeError, TypeError, ValueError) as exc:
             raise Undecodable(f"reply from {path}", str(exc)) from None
         raise self._rebuild(info, message, timeout)
+
+    def _value(self, tag: str, body: msgspec.Raw, path: str) -> Any:
+        entry = _PLAIN_ENTRY if tag == PLAIN else self._by_name.get(tag)
+        if entry is None:
+            raise Undecodable(f"reply from {path}", f"type {tag!r} is not registered here")
+        value = entry.decoder.decode(body)
+        if entry is _PLAIN_ENTRY and type(value) not in _PLAIN_TYPES:
+            raise Undecodable(f"reply from {path}", f"not a scalar: {type(value)}")
+        return value
 
     # -- errors ----------------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ from actors.remote.bus import STATUS, Bus, Hold
 from actors.remote.codec import Latest, Registry
 from actors.remote.errors import Undecodable
 from actors.remote.stats import NodeStats
-from actors.runtime import DEFAULT_ASK_TIMEOUT, ActorUnavailable, MailboxFull, System
+from actors.runtime import DEFAULT_ASK_TIMEOUT, ActorUnavailable, MailboxFull, Ref, System
 
 log = logging.getLogger("actors.remote.endpoint")
 
@@ -113,7 +113,7 @@ class Endpoint:
 
     def __init__(
         self,
-        system: System,
+        system: System | None,
         bus: Bus,
         registry: Registry,
         stats: NodeStats,
@@ -152,6 +152,13 @@ class Endpoint:
         self._dead = _Limited()
         self._dropped = _Limited()
         self._nacked = _Limited(100)
+
+    def attach(self, system: System) -> None:
+        """Deliver to ``system``'s actors from now on (until then: nobody is here)."""
+        self._system = system
+
+    def _local(self, path: str) -> Ref | None:
+        return self._system.lookup_local(path) if self._system is not None else None
 
     # -- running ---------------------------------------------------------------------------
 
@@ -272,7 +279,7 @@ class Endpoint:
                 await trio.lowlevel.checkpoint()
 
     async def _deliver(self, path: str, message: Any) -> None:
-        ref = self._system.lookup_local(path)
+        ref = self._local(path)
         if ref is None:
             self.stats.dead_letters += 1
             if self._dead.due():
@@ -290,7 +297,7 @@ class Endpoint:
             self.stats.mailbox_full += 1
 
     async def _answer(self, path: str, message: Any, reply: str, timeout: float) -> None:
-        ref = self._system.lookup_local(path)
+        ref = self._local(path)
         try:
             if ref is None:
                 raise ActorUnavailable(path, f"no such actor on node {self.node}")
@@ -403,7 +410,7 @@ class Endpoint:
             self._drop_undecodable(msg.subject, exc, "")
             self._publish(ack, TERMINATE)
             return
-        ref = self._system.lookup_local(path)
+        ref = self._local(path)
         if ref is None:
             self._nak(ack, f"no actor at {path} on node {self.node} (yet)")
             return

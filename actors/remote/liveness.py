@@ -23,6 +23,7 @@ within one heartbeat without polling.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +81,8 @@ class NodeRecord:
     last_seen: float
     up: bool = True
     downs: int = 0
+    heard: bool = True
+    """False for a node only declared (``expect``) and never heard from yet."""
 
 
 @dataclass(slots=True)
@@ -148,6 +151,24 @@ class Directory:
             if probe == "/":
                 return None
             probe = probe.rsplit("/", 1)[0] or "/"
+
+    def expect(self, node: str, prefixes: tuple[str, ...]) -> None:
+        """Know of ``node`` and its prefixes before it is heard from (from configuration).
+
+        Its paths resolve at once (``owner``), so an actor can look them up while that node
+        is still starting; it counts as down only once it was up and went silent.
+        """
+        if node == self.node or node in self._nodes:
+            return
+        for prefix in prefixes:
+            self._owners.setdefault(prefix, node)
+        self._nodes[node] = NodeRecord(
+            node, "", prefixes, self.timeout, -math.inf, up=False, heard=False
+        )
+
+    def is_down(self, record: NodeRecord) -> bool:
+        """Whether ``record``'s node was up and is gone (not merely not heard from yet)."""
+        return record.heard and not record.up
 
     def watch(self, callback: Callable[[NodeEvent], None]) -> Callable[[], None]:
         """Call ``callback(event)`` on every ``NodeUp``/``NodeDown``; returns an unwatch."""

@@ -26,7 +26,7 @@ id; ``max_age`` for what nobody ever consumes).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import trio
@@ -56,7 +56,7 @@ class Node:
         self,
         name: str,
         cluster: str,
-        system: System,
+        system: System | None,
         bus: Bus,
         directory: Directory,
         courier: Courier,
@@ -73,6 +73,13 @@ class Node:
         self.endpoint = endpoint
         self.leases = leases
         self.stats = stats
+
+    def attach(self, system: System) -> None:
+        """Serve ``system``'s actors and resolve its lookups (for a node opened before its
+        system: ``open_node(None, ...)``, then the system, then ``attach``)."""
+        self.system = system
+        self.endpoint.attach(system)
+        system.resolver = self.resolve
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -144,13 +151,14 @@ async def ensure_stream(bus: Bus, cluster: str, *, duplicate_window: float, max_
 
 @asynccontextmanager
 async def open_node(
-    system: System,
+    system: System | None,
     *,
     name: str,
     servers: str | Sequence[str],
     registry: Registry,
     cluster: str = "actors",
     serve: Sequence[str] = ("/",),
+    peers: Mapping[str, Sequence[str]] | None = None,
     heartbeat: float = 1.0,
     node_timeout: float = 5.0,
     ack_wait: float = 10.0,
@@ -166,7 +174,10 @@ async def open_node(
     """Join ``cluster`` as node ``name`` for the block's life; see the module doc.
 
     ``serve``: the path prefixes whose actors this node serves (they must not overlap with
-    another node's). ``heartbeat``/``node_timeout``: how often this node announces itself and
+    another node's). ``peers``: the other nodes and their prefixes as configured, so their
+    paths resolve before they are first heard from. ``system`` may be None: ``attach`` it
+    later (a desk opens its node first, so actors looking up remote paths in ``on_start``
+    find them). ``heartbeat``/``node_timeout``: how often this node announces itself and
     how long the others wait before they call it down. ``ack_wait``: how long JetStream waits
     for this node's ack before it redelivers. ``inlet_high``: messages waiting for one actor
     before the node stops taking more from NATS (see ``actors.remote.endpoint``).
@@ -211,17 +222,21 @@ async def open_node(
         leases = Leases(bus, cluster, name, directory.incarnation, lease_ttl)
         node = Node(name, cluster, system, bus, directory, courier, endpoint, leases, stats)
         directory.watch(node._on_event)
-        previous = system.resolver
+        for peer, served in (peers or {}).items():
+            directory.expect(peer, tuple(served))
+        previous = system.resolver if system is not None else None
         async with trio.open_nursery() as nursery:
             await nursery.start(endpoint.run)
             await nursery.start(courier.run)
             await nursery.start(leases.run)
             await nursery.start(directory.run)
-            system.resolver = node.resolve
+            if system is not None:
+                node.attach(system)
             log.info("node %s of cluster %s up, serving %s", name, cluster, ", ".join(prefixes))
             try:
                 yield node
             finally:
-                system.resolver = previous
+                if node.system is not None:
+                    node.system.resolver = previous
                 nursery.cancel_scope.cancel()
         log.info("%s", node.summary())

@@ -147,7 +147,7 @@ class Courier:
 
     def _down(self, path: str) -> NodeRecord | None:
         owner = self._directory.owner(path)
-        return owner if owner is not None and not owner.up else None
+        return owner if owner is not None and self._directory.is_down(owner) else None
 
     def _dead_letter(self, path: str, message: Any, node: str) -> None:
         self.stats.dead_letters += 1

@@ -25,6 +25,13 @@ class Ping(msgspec.Struct, frozen=True):
     n: int
 
 
+class Many(msgspec.Struct, frozen=True):
+    """Answered with ``n`` pings, in a tuple (or a list)."""
+
+    n: int
+    as_list: bool = False
+
+
 class Hold(msgspec.Struct, frozen=True):
     """Keeps the gated actor's handler busy until its gate opens."""
 
@@ -52,6 +59,7 @@ def registry(*, with_unknown: bool = False) -> Registry:
     """The registry every test node uses."""
     reg = Registry()
     reg.register(Ping)
+    reg.register(Many)
     reg.register(Hold)
     reg.register(Quote, delivery=Latest(key=lambda q: q.symbol))
     reg.register(Order, delivery=Durable(id=lambda o: o.coid))
@@ -72,6 +80,9 @@ class Recorder(Actor):
             await self.gate.wait()
             return None
         self.seen.append(message)
+        if isinstance(message, Many):
+            pings = [Ping(i) for i in range(message.n)]
+            return pings if message.as_list else tuple(pings)
         if isinstance(message, Ping):
             if message.n < 0:
                 raise ValueError(f"told to crash by {message}")

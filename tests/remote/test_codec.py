@@ -60,6 +60,17 @@ def test_plain_scalars_travel_without_registration(value: object) -> None:
     assert reg.decode_reply(reg.encode_reply(value), path="/x", message=0, timeout=1) == value
 
 
+def test_replies_that_are_lists_or_tuples_of_registered_values_round_trip() -> None:
+    reg = registry()
+    for value in ((Ping(1), Quote("X", 2), "s", None), [Ping(3)], (), []):
+        back = reg.decode_reply(reg.encode_reply(value), path="/p", message=0, timeout=1)
+        assert back == value and type(back) is type(value)
+    with pytest.raises(NotRegistered):
+        reg.encode_reply((Ping(1), object()))
+    with pytest.raises(NotRegistered):
+        reg.encode_reply([[Ping(1)]])  # one level only
+
+
 def test_what_cannot_be_decoded_is_an_undecodable_naming_the_subject() -> None:
     reg = registry()
     with pytest.raises(Undecodable, match=r"on ax\.t\.a\.x\._: not a frame"):

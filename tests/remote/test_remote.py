@@ -16,8 +16,19 @@ from actors.runtime import (
     ChildSpec,
     MailboxSpec,
     open_system,
+    supervisor_spec,
 )
-from tests.remote.helpers import CLUSTER, Hold, Ping, Recorder, Unknown, eventually, node, registry
+from tests.remote.helpers import (
+    CLUSTER,
+    Hold,
+    Many,
+    Ping,
+    Recorder,
+    Unknown,
+    eventually,
+    node,
+    registry,
+)
 
 
 async def test_send_and_ask_through_system_lookup(nats_server: NatsServer) -> None:
@@ -34,11 +45,13 @@ async def test_send_and_ask_through_system_lookup(nats_server: NatsServer) -> No
         assert b.lookup("/nowhere") is None  # no node serves it: same as a local miss
         assert await ref.ask(Ping(7), timeout=5) == Ping(7)
         assert await ref.ask("plain", timeout=5) == "plain"
+        assert await ref.ask(Many(3), timeout=5) == (Ping(0), Ping(1), Ping(2))
+        assert await ref.ask(Many(2, as_list=True), timeout=5) == [Ping(0), Ping(1)]
         await ref.send(Ping(1))
         ref.send_nowait(Ping(2))
         await eventually(lambda: Ping(2) in seen)
         # One sender, one actor: in order.
-        assert seen == [Ping(7), "plain", Ping(1), Ping(2)]
+        assert seen == [Ping(7), "plain", Many(3), Many(2, as_list=True), Ping(1), Ping(2)]
 
 
 async def test_ask_past_its_deadline_is_an_ask_timeout(nats_server: NatsServer) -> None:
@@ -187,3 +200,26 @@ async def test_a_backlog_for_a_stuck_actor_waits_in_nats_not_dropped(
         await eventually(lambda: len(seen) == 300)
         assert seen == [Ping(i) for i in range(1, 301)]
         assert na.stats.inlet_dropped == 0 and na.stats.received == 301
+
+
+async def test_configured_peers_resolve_before_they_start_and_serve_once_attached(
+    nats_server: NatsServer,
+) -> None:
+    seen: list[Any] = []
+    async with (
+        open_system([]) as b,
+        node(b, nats_server.url, "b", ["/b"], peers={"a": ["/a"]}) as nb,
+    ):
+        ref = b.lookup("/a/echo")  # node a has not started: known from configuration
+        assert isinstance(ref, RemoteRef)
+        with trio.fail_after(10), pytest.raises(ActorUnavailable, match="no responders"):
+            await ref.ask(Ping(1), timeout=60)
+        async with node(None, nats_server.url, "a", ["/a"]) as na:  # type: ignore[arg-type]
+            await nb.wait_for_node("a")
+            with trio.fail_after(10), pytest.raises(ActorUnavailable, match="no such actor"):
+                await ref.ask(Ping(2), timeout=60)  # the node is up, its system is not
+            tree = [supervisor_spec("a", [ChildSpec("echo", lambda: Recorder(seen))])]
+            async with open_system(tree) as a:
+                na.attach(a)
+                assert await ref.ask(Ping(3), timeout=5) == Ping(3)
+        assert nb.stats.dead_letters == 0  # never up-then-down: nothing was refused early

@@ -106,6 +106,10 @@ def parser() -> argparse.ArgumentParser:
         "--summary-json", metavar="PATH", help="also write the run summary to PATH as JSON"
     )
     run.add_argument(
+        "--node",
+        help="run this node's share of a split desk (the topology's [nodes]; needs NATS)",
+    )
+    run.add_argument(
         "--view",
         choices=("auto", "live", "lines"),
         default="auto",
@@ -161,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"actors: --log-file {args.log_file}: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     if args.command == "run":
-        return _run(args.config, args.duration, args.summary_json, args.view)
+        return _run(args.config, args.duration, args.summary_json, args.view, args.node)
     if args.command == "check":
         return _check(args.config)
     if args.command == "ctl":
@@ -186,7 +190,10 @@ class ExitCode(enum.IntEnum):
     or timed out, or ``desk.cancel_on_shutdown`` is off): the log and stderr list them."""
 
 
-def _run(path: str, duration: float | None, summary_json: str | None, view: str) -> int:
+def _run(
+    path: str, duration: float | None, summary_json: str | None, view: str, node: str | None
+) -> int:
+    from actors.remote import LeaseHeld
     from actors.topology.load import ConfigError, load
     from actors.topology.run import run_topology
 
@@ -194,7 +201,12 @@ def _run(path: str, duration: float | None, summary_json: str | None, view: str)
         topology = load(path)
         outcome = trio.run(
             lambda: run_topology(
-                topology, source=path, duration=duration, summary_json=summary_json, view=view
+                topology,
+                source=path,
+                duration=duration,
+                summary_json=summary_json,
+                view=view,
+                node=node,
             )
         )
     except ConfigError as exc:
@@ -202,6 +214,9 @@ def _run(path: str, duration: float | None, summary_json: str | None, view: str)
         return ExitCode.USAGE
     except SupervisorGaveUp as exc:
         print(f"actors: the desk stopped: {exc}", file=sys.stderr)
+        return ExitCode.GAVE_UP
+    except LeaseHeld as exc:
+        print(f"actors: not started: another node trades this account ({exc})", file=sys.stderr)
         return ExitCode.GAVE_UP
     system = outcome.system
     if system.gave_up:
@@ -237,6 +252,8 @@ def _check(path: str) -> int:
     )
     for line in tree_lines(plan.specs):
         print(line)
+    for name, node in topology.nodes.items():
+        print(f"node {name}: {', '.join(node.groups)}")
     return ExitCode.OK
 
 

@@ -321,9 +321,13 @@ async def open_bus(
     """
     async with asyncio_loop() as loop:
         holder: list[Bus] = []
+        errors = 0
 
         async def on_error(exc: Exception) -> None:
-            log.warning("NATS (%s): %r", name, exc)
+            nonlocal errors
+            errors += 1  # a server that is down answers every reconnect: log a few
+            if errors <= 3 or errors % 100 == 0:
+                log.warning("NATS (%s, %s): %r (%d errors so far)", name, servers, exc, errors)
 
         async def on_disconnect() -> None:
             if holder:

@@ -159,6 +159,7 @@ async def open_node(
     cluster: str = "actors",
     serve: Sequence[str] = ("/",),
     peers: Mapping[str, Sequence[str]] | None = None,
+    claims: Sequence[str] = (),
     heartbeat: float = 1.0,
     node_timeout: float = 5.0,
     ack_wait: float = 10.0,
@@ -177,7 +178,9 @@ async def open_node(
     another node's). ``peers``: the other nodes and their prefixes as configured, so their
     paths resolve before they are first heard from. ``system`` may be None: ``attach`` it
     later (a desk opens its node first, so actors looking up remote paths in ``on_start``
-    find them). ``heartbeat``/``node_timeout``: how often this node announces itself and
+    find them). ``claims``: leases the node must hold to run at all, taken before it serves
+    or announces anything (``LeaseHeld`` if another node has one).
+    ``heartbeat``/``node_timeout``: how often this node announces itself and
     how long the others wait before they call it down. ``ack_wait``: how long JetStream waits
     for this node's ack before it redelivers. ``inlet_high``: messages waiting for one actor
     before the node stops taking more from NATS (see ``actors.remote.endpoint``).
@@ -226,9 +229,12 @@ async def open_node(
             directory.expect(peer, tuple(served))
         previous = system.resolver if system is not None else None
         async with trio.open_nursery() as nursery:
+            await nursery.start(leases.run)
+            # Before it serves or announces anything: a node that may not run says nothing.
+            for lease in claims:
+                await leases.acquire(lease)
             await nursery.start(endpoint.run)
             await nursery.start(courier.run)
-            await nursery.start(leases.run)
             await nursery.start(directory.run)
             if system is not None:
                 node.attach(system)

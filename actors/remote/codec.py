@@ -93,6 +93,8 @@ class Entry:
     cls: type
     delivery: Delivery
     decoder: msgspec.msgpack.Decoder[Any]
+    arrival: Callable[[Any], Any] | None = None
+    """Applied to each message of this type as it arrives at a node (see ``register``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +163,19 @@ class Registry:
 
     # -- registration ----------------------------------------------------------------------
 
-    def register(self, cls: type, *, delivery: Delivery = DIRECT, name: str | None = None) -> type:
+    def register(
+        self,
+        cls: type,
+        *,
+        delivery: Delivery = DIRECT,
+        name: str | None = None,
+        arrival: Callable[[Any], Any] | None = None,
+    ) -> type:
         """Accept messages of ``cls`` (a frozen ``msgspec.Struct``), travelling as ``delivery``.
+
+        ``arrival(message)`` returns the message as the receiving node delivers it: for a
+        field that means nothing in another process, such as a time on the sender's trio
+        clock (each process's clock has its own origin), restamped with the receiver's.
 
         Returns ``cls``, so it works as a class decorator. Raises ``ValueError`` for a type
         that is not a frozen struct, or a name already taken by another type.
@@ -178,7 +191,7 @@ class Registry:
         taken = self._by_name.get(wire)
         if taken is not None and taken.cls is not cls:
             raise ValueError(f"wire name {wire!r} is taken by {type_name(taken.cls)}")
-        entry = Entry(wire, cls, delivery, msgspec.msgpack.Decoder(cls))
+        entry = Entry(wire, cls, delivery, msgspec.msgpack.Decoder(cls), arrival)
         self._by_name[wire] = entry
         self._by_type[cls] = entry
         return cls
@@ -225,6 +238,11 @@ class Registry:
             raise Undecodable(subject, f"bad {frame.tag or 'plain value'}: {exc}") from None
         if entry is _PLAIN_ENTRY and type(message) not in _PLAIN_TYPES:
             raise Undecodable(subject, f"a plain value must be a scalar, got {type(message)}")
+        if entry.arrival is not None:
+            try:
+                message = entry.arrival(message)
+            except Exception as exc:
+                raise Undecodable(subject, f"{frame.tag} refused on arrival: {exc!r}") from None
         timeout = frame.timeout
         if timeout is not None and not timeout > 0:  # NaN too
             raise Undecodable(subject, f"an ask's timeout must be > 0 seconds, got {timeout}")
@@ -269,7 +287,7 @@ class Registry:
         value = entry.decoder.decode(body)
         if entry is _PLAIN_ENTRY and type(value) not in _PLAIN_TYPES:
             raise Undecodable(f"reply from {path}", f"not a scalar: {type(value)}")
-        return value
+        return entry.arrival(value) if entry.arrival is not None else value
 
     # -- errors ----------------------------------------------------------------------------
 

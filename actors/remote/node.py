@@ -122,6 +122,13 @@ class Node:
         """One line of the node's counters that are not zero."""
         counters = {k: v for k, v in self.stats.as_dict().items() if v}
         counters["outbox"] = self.courier.outbox
+        bus = self.bus
+        counters.update(
+            published=bus.published,
+            unpublished=bus.pending,
+            publish_errors=bus.publish_errors,
+            reconnects=bus.reconnects,
+        )
         up = sorted(n for n, r in self.directory.nodes().items() if r.up)
         text = " ".join(f"{k}={v}" for k, v in counters.items() if v)
         return f"node {self.name}: nodes up {up}; {text or 'no traffic'}"

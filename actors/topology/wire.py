@@ -4,7 +4,8 @@ Every trading message (``messages.Message``) and request (``protocol.Request``) 
 under its msgspec tag (the class name), so a desk split across processes speaks one codec.
 The delivery class of each type is declared here, never guessed:
 
-- market data is latest-wins, keyed as the in-process conflating mailboxes key it (kind,
+- market data is stamped with the receiving node's clock on arrival (``ARRIVAL``) and is
+  latest-wins, keyed as the in-process conflating mailboxes key it (kind,
   venue, symbol; consolidated tops by symbol; feed status by venue and symbol): a slow
   strategy on another node sees the newest book, not a backlog. Trade prints are events,
   not states: direct (at most once), as in-process where they are never conflated.
@@ -30,6 +31,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import msgspec
+import trio
+
 from actors.remote import Durable, Latest, Registry
 from actors.trading.messages import (
     BookSnapshot,
@@ -46,13 +50,41 @@ from actors.trading.messages import (
     SubmitUnknown,
     Ticker,
     TopOfBook,
+    TradeTick,
     TradingStateChanged,
 )
-from actors.trading.protocol import PlaceOrder, Request, VenueFill
+from actors.trading.protocol import BookView, PlaceOrder, Request, VenueFill
 
 
 def _venue_symbol(message: Any) -> Hashable:
     return (type(message).__name__, message.venue, message.symbol)
+
+
+def _received_now(message: Any) -> Any:
+    return msgspec.structs.replace(message, received_at=trio.current_time())
+
+
+def _at_now(message: Any) -> Any:
+    return msgspec.structs.replace(message, at=trio.current_time())
+
+
+def _snapshot_now(view: BookView) -> BookView:
+    if view.snapshot is None:
+        return view
+    return msgspec.structs.replace(view, snapshot=_received_now(view.snapshot))
+
+
+ARRIVAL: dict[type, Callable[[Any], Any]] = {
+    BookSnapshot: _received_now,
+    TopOfBook: _received_now,
+    TradeTick: _received_now,
+    Ticker: _received_now,
+    FeedStatus: _at_now,
+    BookView: _snapshot_now,
+}
+"""Market data is stamped with the receiving node's clock as it arrives: its times are on the
+sender's trio clock, and each process's trio clock has an origin of its own (risk would find
+a fresh book 100,000 s old). A book's age on another node so counts from its arrival there."""
 
 
 LATEST: dict[type, Callable[[Any], Hashable]] = {
@@ -96,10 +128,11 @@ def desk_registry() -> Registry:
     for cls in _subclasses(Message) + _subclasses(Request):
         if cls.__name__.startswith("_"):
             continue  # abstract bases (``_AboutIntent``) are never sent themselves
+        arrival = ARRIVAL.get(cls)
         if cls in LATEST:
-            registry.register(cls, delivery=Latest(key=LATEST[cls]))
+            registry.register(cls, delivery=Latest(key=LATEST[cls]), arrival=arrival)
         elif cls in DURABLE:
-            registry.register(cls, delivery=Durable(id=DURABLE[cls]))
+            registry.register(cls, delivery=Durable(id=DURABLE[cls]), arrival=arrival)
         else:
-            registry.register(cls)
+            registry.register(cls, arrival=arrival)
     return registry

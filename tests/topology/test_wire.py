@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import trio
+
 from actors.remote import Direct, Durable, Latest
 from actors.topology.wire import DURABLE, LATEST, _subclasses, desk_registry
 from actors.trading.book_actor import market_data_key
@@ -94,3 +96,16 @@ def test_order_flow_and_query_replies_round_trip() -> None:
         assert registry.decode(data, "s").message == message
     reply = registry.encode_reply((view, view))
     assert registry.decode_reply(reply, path="/router", message=None, timeout=1) == (view, view)
+
+
+async def test_market_data_is_stamped_with_the_receiving_nodes_clock(
+    autojump_clock: object,
+) -> None:
+    registry = desk_registry()
+    far_clock = TopOfBook(
+        venue="sim-a", symbol="BTC/USDT", bid=1.0, bid_size=1.0, ask=2.0, ask_size=1.0,
+        received_at=123_456.0,
+    )  # fmt: skip
+    _, data = registry.encode(far_clock)
+    here = registry.decode(data, "s").message
+    assert here.received_at == trio.current_time() and here.bid == far_clock.bid

@@ -218,6 +218,9 @@ def _run(
     except LeaseHeld as exc:
         print(f"actors: not started: another node trades this account ({exc})", file=sys.stderr)
         return ExitCode.GAVE_UP
+    except KeyboardInterrupt:  # before the desk (and its signal handling) started
+        print("actors: interrupted while starting; nothing was running", file=sys.stderr)
+        return ExitCode.OK
     system = outcome.system
     if system.gave_up:
         parts = ", ".join(event.child or event.path for event in system.gave_up)

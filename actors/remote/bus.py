@@ -337,6 +337,7 @@ async def open_bus(
             if holder:
                 holder[0]._reconnected()
 
+        log.info("connecting to NATS at %s as %s (retrying until it answers)", servers, name)
         nc = await trio_asyncio.aio_as_trio(nats.connect)(
             servers,
             name=name,

@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,27 +57,42 @@ def wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float) -
     raise AssertionError(f"no line with {needle!r} within {timeout}s:\n{''.join(lines)}")
 
 
-def test_paper_desk_runs_trades_and_stops_on_sigint(tmp_path: Path) -> None:
-    config, journal = paper_copy(tmp_path)
+@contextmanager
+def desk_run(config: Path, cwd: Path) -> Iterator[subprocess.Popen[str]]:
+    """``actors run CONFIG`` as its own process (this checkout's test modules importable, for
+    test strategies), killed at the end if a test left it running."""
     process = subprocess.Popen(
         [sys.executable, "-m", "actors.cli", "run", str(config)],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        cwd=tmp_path,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> str:
+    """Signal the desk and return the rest of its log once it has exited."""
+    process.send_signal(sig)
+    _, rest = process.communicate(timeout=60)
+    return rest
+
+
+def test_paper_desk_runs_trades_and_stops_on_sigint(tmp_path: Path) -> None:
+    config, journal = paper_copy(tmp_path)
+    with desk_run(config, tmp_path) as process:
         lines = wait_for_line(process, "desk up: 25 actors", timeout=60)
         assert any("venue sim-a listening on http://127.0.0.1:" in line for line in lines)
         # Let the market maker quote; then a graceful stop.
         status = wait_for_line(process, "actors.status", timeout=30)[-1]
         assert "running 25" in status and "restarts 0" in status, status
-        process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        rest = stop(process)
     assert process.returncode == 0, rest
     assert "SIGINT received: stopping gracefully" in rest
     assert "ran " in rest and "25 actors" in rest
@@ -110,24 +127,11 @@ def test_a_crash_looping_strategy_is_stopped_loudly_and_the_exit_code_says_so(
         'symbols = ["BTC/USDT"]\n'
     )
     config.write_text(text)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "actors.cli", "run", str(config)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
+    with desk_run(config, tmp_path) as process:
         lines = wait_for_line(process, "gave up on /strategies/broken", timeout=90)
         # The rest of the desk keeps running: the status line still comes.
         lines += wait_for_line(process, "actors.status", timeout=30)
-        process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        rest = stop(process)
     log = "".join(lines) + rest
     assert process.returncode == 3, log
     assert "CRITICAL" in log and "it is stopped for good, its siblings keep running" in log
@@ -142,14 +146,7 @@ def test_run_exits_4_when_it_leaves_orders_open(tmp_path: Path) -> None:
     config.write_text(
         config.read_text().replace("cancel_on_shutdown = true", "cancel_on_shutdown = false")
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "actors.cli", "run", str(config)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-    )
-    try:
+    with desk_run(config, tmp_path) as process:
         wait_for_line(process, "desk up: 25 actors", timeout=60)
         deadline = time.monotonic() + 30
         acks = 0
@@ -158,11 +155,6 @@ def test_run_exits_4_when_it_leaves_orders_open(tmp_path: Path) -> None:
             with sqlite3.connect(journal) as db:
                 acks = db.execute("SELECT count(*) FROM events WHERE kind = 'ack'").fetchone()[0]
         assert acks >= 2
-        process.send_signal(signal.SIGTERM)
-        _, rest = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        rest = stop(process, signal.SIGTERM)
     assert process.returncode == 4, rest
     assert "order(s) possibly live at a venue: sim-a:axmm-" in rest

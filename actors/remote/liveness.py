@@ -46,6 +46,8 @@ class Heartbeat(msgspec.Struct, frozen=True, array_like=True):
     prefixes: tuple[str, ...]
     timeout: float
     bye: bool = False
+    ready: bool = True
+    """Whether the node's actors are up (a node opened before its system is not, yet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ class NodeRecord:
     downs: int = 0
     heard: bool = True
     """False for a node only declared (``expect``) and never heard from yet."""
+    ready: bool = True
+    """Whether its actors are up (see ``Heartbeat.ready``)."""
 
 
 @dataclass(slots=True)
@@ -110,6 +114,7 @@ class Directory:
         *,
         interval: float = 1.0,
         timeout: float = 5.0,
+        ready: bool = True,
     ) -> None:
         if not (0 < interval < timeout):
             raise ValueError(f"heartbeat interval ({interval}) must be > 0 and < timeout")
@@ -118,6 +123,8 @@ class Directory:
         self.node = node
         self.incarnation = secrets.token_hex(6)
         self.prefixes = prefixes
+        self.ready = ready
+        """Whether this node's actors are up; announced in every heartbeat."""
         self.interval = interval
         self.timeout = timeout
         self._nodes: dict[str, NodeRecord] = {}
@@ -127,7 +134,9 @@ class Directory:
         self._changed = trio.Event()
         self._subject = subjects.heartbeat_subject(cluster)
         self._probe = subjects.probe_subject(cluster)
-        self._register(Heartbeat(node, self.incarnation, prefixes, timeout), trio.current_time())
+        self._register(
+            Heartbeat(node, self.incarnation, prefixes, timeout, ready=ready), trio.current_time()
+        )
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -166,6 +175,18 @@ class Directory:
             node, "", prefixes, self.timeout, -math.inf, up=False, heard=False
         )
 
+    def mark_ready(self) -> None:
+        """This node's actors are up: say so now (and in every heartbeat from now on)."""
+        self.ready = True
+        self._nodes[self.node].ready = True
+        self._announce()
+        self._changed_now()
+
+    def is_ready(self, name: str) -> bool:
+        """Whether node ``name`` is up and its actors are."""
+        record = self._nodes.get(name)
+        return record is not None and record.up and record.ready
+
     def is_down(self, record: NodeRecord) -> bool:
         """Whether ``record``'s node was up and is gone (not merely not heard from yet)."""
         return record.heard and not record.up
@@ -203,7 +224,7 @@ class Directory:
                 await self._bus.unsubscribe(probe)
 
     def _announce(self, *, bye: bool = False) -> None:
-        beat = Heartbeat(self.node, self.incarnation, self.prefixes, self.timeout, bye)
+        beat = Heartbeat(self.node, self.incarnation, self.prefixes, self.timeout, bye, self.ready)
         try:
             self._bus.publish(self._subject, _ENCODE(beat))
         except Exception as exc:  # a full outbox: the next beat will do
@@ -267,6 +288,10 @@ class Directory:
         else:
             record.last_seen = now
             record.timeout = beat.timeout
+            if record.ready != beat.ready:
+                record.ready = beat.ready
+                log.info("node %s %s", beat.node, "ready" if beat.ready else "not ready")
+                self._changed_now()
 
     def _register(self, beat: Heartbeat, now: float) -> None:
         old = self._nodes.get(beat.node)
@@ -293,8 +318,9 @@ class Directory:
                     )
             self._owners[prefix] = beat.node
         self._nodes[beat.node] = NodeRecord(
-            beat.node, beat.incarnation, beat.prefixes, beat.timeout, now, True, downs
-        )
+            beat.node, beat.incarnation, beat.prefixes, beat.timeout, now, True, downs, True,
+            beat.ready,
+        )  # fmt: skip
         self._changed_now()
 
     def _down(self, record: NodeRecord, reason: str) -> None:

@@ -80,6 +80,8 @@ class Node:
         self.system = system
         self.endpoint.attach(system)
         system.resolver = self.resolve
+        if not self.directory.ready:
+            self.directory.mark_ready()
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -104,6 +106,10 @@ class Node:
     async def wait_for_node(self, name: str) -> None:
         """Return once node ``name`` is up."""
         await self.directory.wait_until(lambda: self.directory.is_up(name))
+
+    async def wait_ready(self, name: str) -> None:
+        """Return once node ``name`` is up with its actors (its system attached)."""
+        await self.directory.wait_until(lambda: self.directory.is_ready(name))
 
     async def wait_for_path(self, path: str) -> None:
         """Return once a node that is up (another one) serves ``path``."""
@@ -206,7 +212,13 @@ async def open_node(
         await ensure_stream(bus, cluster, duplicate_window=duplicate_window, max_age=max_age)
         stats = NodeStats()
         directory = Directory(
-            bus, cluster, name, prefixes, interval=heartbeat, timeout=node_timeout
+            bus,
+            cluster,
+            name,
+            prefixes,
+            interval=heartbeat,
+            timeout=node_timeout,
+            ready=system is not None,
         )
         courier = Courier(
             bus,

@@ -21,9 +21,12 @@ node (the router journals every order before it leaves and asks the journal on t
 fixed port and fixed credentials (the node that runs it and the nodes that trade on it must
 agree without talking). What travels between nodes, and how, is ``actors.topology.wire``.
 
-Supervision across nodes: the execution node takes an exclusive lease per venue account
-(``account/<venue>``) before anything starts, and refuses to start while another node
-holds one; if it loses a lease while running it stops (a split brain never trades twice).
+Start order does not matter: a node whose actors ask another group as they start (the
+strategies ask the router) starts them once that group's node says it is ready; the others
+start at once. Supervision across nodes: the execution node takes an exclusive lease per
+venue account (``account/<venue>``) before anything starts, and refuses to start while
+another node holds one; if it loses a lease while running it stops (a split brain never
+trades twice).
 When a node that fed books goes down, every book it fed is reported stale to the local risk
 and consolidated actors (``FeedStatus``), so risk refuses orders against them, and
 strategies stop seeing them in the consolidated top, until fresh tops come again.
@@ -64,6 +67,9 @@ EXECUTION = ("journal", "risk", "router", "exec")
 """Groups that must share a node."""
 COMPANIONS = {"router": ("shutdown",)}
 """Groups that go wherever another goes (the router's shutdown drain)."""
+NEEDS = {"strategies": ("router",)}
+"""Groups whose actors ask another group as they start (a strategy asks the router for its
+open orders): their node starts its actors only once that group's node is ready."""
 FEEDS = ("books", "market")
 """Groups whose node going down makes its books stale elsewhere."""
 
@@ -206,7 +212,26 @@ async def join(plan: NodePlan | None) -> AsyncIterator[Node | None]:
         ack_wait=plan.ack_wait,
         claims=[f"account/{venue}" for venue in plan.accounts],  # LeaseHeld: another trades it
     ) as node:
+        for needed in sorted(needs(plan)):
+            await wait_ready(node, needed)
         yield node
+
+
+def needs(plan: NodePlan) -> set[str]:
+    """The other nodes whose actors ``plan``'s actors ask as they start."""
+    wanted = {f"/{g}" for group in plan.groups for g in NEEDS.get(group, ())}
+    return {name for name, served in plan.peers.items() if wanted & set(served)}
+
+
+async def wait_ready(node: Node, name: str, every: float = 10.0) -> None:
+    """Wait for node ``name`` to be ready, saying so in the log every ``every`` seconds."""
+    waited = 0.0
+    while True:
+        with trio.move_on_after(every):
+            await node.wait_ready(name)
+            return
+        waited += every
+        log.warning("node %s: still waiting for node %s to be ready (%gs)", node.name, name, waited)
 
 
 def supervise(node: Node, plan: NodePlan, system: System, nursery: trio.Nursery) -> None:

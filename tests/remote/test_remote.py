@@ -218,8 +218,11 @@ async def test_configured_peers_resolve_before_they_start_and_serve_once_attache
             await nb.wait_for_node("a")
             with trio.fail_after(10), pytest.raises(ActorUnavailable, match="no such actor"):
                 await ref.ask(Ping(2), timeout=60)  # the node is up, its system is not
+            assert not nb.directory.is_ready("a")
             tree = [supervisor_spec("a", [ChildSpec("echo", lambda: Recorder(seen))])]
             async with open_system(tree) as a:
                 na.attach(a)
+                with trio.fail_after(10):
+                    await nb.wait_ready("a")  # announced at once, not at the next heartbeat
                 assert await ref.ask(Ping(3), timeout=5) == Ping(3)
         assert nb.stats.dead_letters == 0  # never up-then-down: nothing was refused early

@@ -223,6 +223,6 @@ async def test_configured_peers_resolve_before_they_start_and_serve_once_attache
             async with open_system(tree) as a:
                 na.attach(a)
                 with trio.fail_after(10):
-                    await nb.wait_ready("a")  # announced at once, not at the next heartbeat
+                    await nb.wait_ready("a")  # announced on attach
                 assert await ref.ask(Ping(3), timeout=5) == Ping(3)
         assert nb.stats.dead_letters == 0  # never up-then-down: nothing was refused early

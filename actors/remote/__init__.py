@@ -11,9 +11,11 @@ Generic: nothing here knows about trading. It needs the runtime, nats-py and tri
 | ``ref`` | ``RemoteRef`` (the runtime's ``Ref`` over NATS) and the ``Courier`` that sends |
 | ``endpoint`` | serves a process's actors: inlets, asks, durable consumers (ack after
   the mailbox) |
-| ``liveness`` | heartbeats and the directory of nodes; ``NodeUp``/``NodeDown`` |
+| ``liveness`` | heartbeats (with readiness) and the directory of nodes, configured peers
+  included; ``NodeUp``/``NodeDown`` |
 | ``lease`` | exclusive leases on JetStream key-value (compare-and-set, TTL) |
-| ``node`` | ``open_node``: all of the above for one process, and the system's resolver |
+| ``node`` | ``open_node``: all of the above for one process (leases it must hold first,
+  a system attached now or later), and the system's resolver |
 | ``server`` | running a local ``nats-server`` (tests, benchmarks, development) |
 
 >>> # async with open_system(specs) as system, open_node(

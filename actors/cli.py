@@ -106,6 +106,10 @@ def parser() -> argparse.ArgumentParser:
         "--summary-json", metavar="PATH", help="also write the run summary to PATH as JSON"
     )
     run.add_argument(
+        "--node",
+        help="run this node's share of a split desk (the topology's [nodes]; needs NATS)",
+    )
+    run.add_argument(
         "--view",
         choices=("auto", "live", "lines"),
         default="auto",
@@ -166,7 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"actors: --log-file {args.log_file}: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     if args.command == "run":
-        return _run(args.config, args.duration, args.summary_json, args.view, args.resume)
+        return _run(
+            args.config, args.duration, args.summary_json, args.view, args.resume, args.node
+        )
     if args.command == "check":
         return _check(args.config)
     if args.command == "ctl":
@@ -192,8 +198,14 @@ class ExitCode(enum.IntEnum):
 
 
 def _run(
-    path: str, duration: float | None, summary_json: str | None, view: str, resume: bool = False
+    path: str,
+    duration: float | None,
+    summary_json: str | None,
+    view: str,
+    resume: bool = False,
+    node: str | None = None,
 ) -> int:
+    from actors.remote import LeaseHeld
     from actors.topology.load import ConfigError, load
     from actors.topology.run import run_topology
 
@@ -203,7 +215,12 @@ def _run(
             topology = topology.resumed()
         outcome = trio.run(
             lambda: run_topology(
-                topology, source=path, duration=duration, summary_json=summary_json, view=view
+                topology,
+                source=path,
+                duration=duration,
+                summary_json=summary_json,
+                view=view,
+                node=node,
             )
         )
     except ConfigError as exc:
@@ -212,6 +229,12 @@ def _run(
     except SupervisorGaveUp as exc:
         print(f"actors: the desk stopped: {exc}", file=sys.stderr)
         return ExitCode.GAVE_UP
+    except LeaseHeld as exc:
+        print(f"actors: not started: another node trades this account ({exc})", file=sys.stderr)
+        return ExitCode.GAVE_UP
+    except KeyboardInterrupt:  # before the desk (and its signal handling) started
+        print("actors: interrupted while starting; nothing was running", file=sys.stderr)
+        return ExitCode.OK
     system = outcome.system
     if system.gave_up:
         parts = ", ".join(event.child or event.path for event in system.gave_up)
@@ -246,6 +269,8 @@ def _check(path: str) -> int:
     )
     for line in tree_lines(plan.specs):
         print(line)
+    for name, node in topology.nodes.items():
+        print(f"node {name}: {', '.join(node.groups)}")
     return ExitCode.OK
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from actors.runtime import ChildSpec
 from actors.topology.load import ConfigError, group_policies, located
+from actors.topology.nodes import NodePlan, node_plan, place
 from actors.topology.numbers import number_problems
 from actors.topology.schema import StrategySection, Topology, VenueSection
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
@@ -52,6 +53,8 @@ class Plan:
     embedded: dict[str, VenueConfig] = field(default_factory=dict)
     """Configuration of every embedded venue (port, protocol, credentials), by name."""
     """Filled in when the router stops: the orders left possibly live at a venue."""
+    node: NodePlan | None = None
+    """This process's share of a split desk (``specs`` are that share); None: the whole."""
 
 
 def build(
@@ -60,13 +63,16 @@ def build(
     source: str = "<topology>",
     env: Mapping[str, str] = os.environ,
     pick_port: Callable[[], int] = free_port,
+    node: str | None = None,
 ) -> Plan:
     """The supervision tree of ``topology``: embedded venues first, then the desk.
 
     Embedded venues asked for port 0 get a free port now, so a restarted venue comes back
     where its clients look for it. Keys of real exchanges come from the environment; a
-    missing variable is a ``ConfigError`` naming the key.
+    missing variable is a ``ConfigError`` naming the key. With ``node``, only the groups
+    the topology's ``[nodes]`` place on that node (``actors.topology.nodes``).
     """
+    share = node_plan(topology, node, source=source) if node is not None else None
     groups = group_policies(topology)
     venue_configs: list[VenueConfig] = []
     venue_specs: list[VenueSpec] = []
@@ -178,6 +184,8 @@ def build(
             ),
         )
     blocked_after = topology.supervision.blocked_after
+    if share is not None:
+        specs = place(specs, share)
     return Plan(
         specs,
         topology.supervision.max_restarts,
@@ -188,6 +196,7 @@ def build(
         blocked_after=blocked_after or None,
         report=report,
         embedded=embedded,
+        node=share,
     )
 
 

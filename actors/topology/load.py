@@ -212,6 +212,9 @@ def validate(topology: Topology) -> list[str]:
     if not (sup.blocked_after == 0 or 0 < sup.blocked_after < math.inf):
         problems.append("supervision.blocked_after: must be a finite number > 0 (0: off)")
     problems += group_problems(topology)
+    from actors.topology.nodes import node_problems  # nodes.py imports this module
+
+    problems += node_problems(topology)
 
     if not topology.venues:
         problems.append("venues: at least one venue is required")

@@ -201,6 +201,31 @@ class ObserveSection(Section):
     """Where the desk writes the control endpoint's URL and token ("": beside the journal)."""
 
 
+class ClusterSection(Section):
+    """Where the nodes of a split desk meet: a NATS server with JetStream (README: "Beyond
+    one process"). Used only when ``[nodes]`` are declared."""
+
+    servers: list[str] = msgspec.field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    name: str = ""
+    """Cluster name in every subject ("": the desk's name)."""
+    heartbeat: PositiveSeconds = 1.0
+    """Seconds between a node's heartbeats."""
+    node_timeout: PositiveSeconds = 5.0
+    """Seconds of silence after which the other nodes call a node down."""
+    lease_ttl: PositiveSeconds = 10.0
+    """Seconds an execution node keeps a venue account's lease without renewing it."""
+    ack_wait: PositiveSeconds = 10.0
+    """Seconds JetStream waits for a node's ack before it redelivers a durable message."""
+
+
+class NodeSection(Section):
+    """One node (process) of a split desk: the actor groups it runs."""
+
+    groups: list[str]
+    """Top-level groups: venues, journal, risk, consolidated, books, exec, router,
+    strategies, market (journal, risk, router and exec go together)."""
+
+
 class Topology(Section):
     """A whole topology file."""
 
@@ -208,6 +233,9 @@ class Topology(Section):
     desk: DeskSection = DeskSection()
     supervision: SupervisionSection = SupervisionSection()
     risk: RiskLimits = RiskLimits()
+    cluster: ClusterSection = ClusterSection()
+    nodes: dict[str, NodeSection] = {}
+    """Placement of the groups on nodes; none: everything in one process."""
     strategies: list[StrategySection] = []
     observe: ObserveSection = ObserveSection()
 

@@ -53,6 +53,7 @@ from actors.trading.messages import (
     TradeTick,
     TradingStateChanged,
 )
+from actors.trading.markets import Markets
 from actors.trading.protocol import BookView, PlaceOrder, Request, VenueFill
 
 
@@ -93,6 +94,7 @@ LATEST: dict[type, Callable[[Any], Hashable]] = {
     Ticker: _venue_symbol,
     FeedStatus: _venue_symbol,
     ConsolidatedTop: lambda m: ("ConsolidatedTop", m.symbol),
+    Markets: lambda m: ("Markets", m.venue),
 }
 """Latest-wins market data and its key."""
 
@@ -125,7 +127,8 @@ def _subclasses(base: type) -> list[type]:
 def desk_registry() -> Registry:
     """A registry of every trading message and request, with its delivery class."""
     registry = Registry()
-    for cls in _subclasses(Message) + _subclasses(Request):
+    # Markets is a state a session pushes to strategies, neither a Message nor a Request.
+    for cls in [*_subclasses(Message), *_subclasses(Request), Markets]:
         if cls.__name__.startswith("_"):
             continue  # abstract bases (``_AboutIntent``) are never sent themselves
         arrival = ARRIVAL.get(cls)

@@ -9,6 +9,7 @@ import trio
 from actors.remote import Direct, Durable, Latest
 from actors.topology.wire import DURABLE, LATEST, _subclasses, desk_registry
 from actors.trading.book_actor import market_data_key
+from actors.trading.markets import MarketInfo, Markets
 from actors.trading.messages import (
     Fill,
     Message,
@@ -96,6 +97,21 @@ def test_order_flow_and_query_replies_round_trip() -> None:
         assert registry.decode(data, "s").message == message
     reply = registry.encode_reply((view, view))
     assert registry.decode_reply(reply, path="/router", message=None, timeout=1) == (view, view)
+
+
+def test_the_markets_a_session_pushes_to_strategies_cross_nodes_latest_wins() -> None:
+    # A split desk's sessions (execution node) push Markets to strategies on another node:
+    # unregistered, every push crashed the session.
+    registry = desk_registry()
+    markets = Markets(
+        venue="sim-a",
+        markets=(MarketInfo(venue="sim-a", symbol="BTC/USDT", price_step=Decimal("0.01")),),
+    )
+    assert isinstance(registry.entry_of(Markets).delivery, Latest)
+    _, data = registry.encode(markets)
+    assert registry.decode(data, "s").message == markets
+    reply = registry.encode_reply(markets)
+    assert registry.decode_reply(reply, path="/exec/sim-a", message=None, timeout=1) == markets
 
 
 async def test_market_data_is_stamped_with_the_receiving_nodes_clock(

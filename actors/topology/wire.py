@@ -35,6 +35,7 @@ import msgspec
 import trio
 
 from actors.remote import Durable, Latest, Registry
+from actors.trading.markets import Markets
 from actors.trading.messages import (
     BookSnapshot,
     CancelOrder,
@@ -53,7 +54,6 @@ from actors.trading.messages import (
     TradeTick,
     TradingStateChanged,
 )
-from actors.trading.markets import Markets
 from actors.trading.protocol import BookView, PlaceOrder, Request, VenueFill
 
 

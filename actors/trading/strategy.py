@@ -42,7 +42,7 @@ import msgspec
 import trio
 from msgspec import Meta
 
-from actors.runtime import Actor, ActorError, Ref
+from actors.runtime import Actor, ActorError, ActorUnavailable, Ref
 from actors.trading.config import RISK, ROUTER, exec_path
 from actors.trading.ids import ClientIdFormat
 from actors.trading.markets import MarketInfo, Markets
@@ -54,6 +54,7 @@ from actors.trading.messages import (
     OrderIntent,
     OrderType,
     OrderUpdate,
+    RejectReason,
     RiskRejected,
     Side,
     Ticker,
@@ -319,7 +320,18 @@ class Strategy(Actor):
         if problem:
             raise InvalidIntent(f"{self.name}: {problem}")
         self.submitted += 1
-        decision = await self.risk.ask(intent, timeout=self.risk_timeout)
+        try:
+            decision = await self.risk.ask(intent, timeout=self.risk_timeout)
+        except ActorUnavailable as exc:
+            # Risk is restarting, or (split desk) its node is down: the ask failed before
+            # risk saw the intent, so nothing was journaled or sent. A refusal, not a crash:
+            # a strategy must outlive a risk restart without burning its restart budget.
+            decision = RiskRejected(
+                intent=intent,
+                reason=RejectReason.RISK_UNAVAILABLE,
+                detail=f"order {cid}: {exc}",
+                at=trio.current_time(),
+            )
         if isinstance(decision, RiskRejected):
             self.rejected += 1
             await self.on_reject(decision)

@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/mailbox_relay.py --rounds 3
 	$(BIN)/python bench/venue_depth.py
 	$(BIN)/python bench/tick_to_order.py --trials 100 --blocks 2
+	$(BIN)/python bench/remote_hop.py
 
 # The 30-minute chaos run of RELIABILITY.md, its report and plots (matplotlib: the bench extra).
 SOAK ?= 1800

@@ -110,6 +110,10 @@ def parser() -> argparse.ArgumentParser:
         "--summary-json", metavar="PATH", help="also write the run summary to PATH as JSON"
     )
     run.add_argument(
+        "--node",
+        help="run this node's share of a split desk (the topology's [nodes]; needs NATS)",
+    )
+    run.add_argument(
         "--report",
         metavar="PATH",
         help="write a soak report (faults, restarts, recovery, invariants, memory) to PATH",
@@ -120,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
         default="auto",
         help="live: full-screen view; lines: status lines in the log; auto: live on a "
         "terminal (auto)",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a journal of earlier embedded-venue sessions (desk.resume = true)",
     )
 
     check = command("check", "validate a topology and print its supervision tree")
@@ -180,7 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"actors: --log-file {args.log_file}: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     if args.command == "run":
-        return _run(args.config, args.duration, args.summary_json, args.view, args.report)
+        return _run(
+            args.config,
+            args.duration,
+            args.summary_json,
+            args.view,
+            args.resume,
+            args.node,
+            args.report,
+        )
     if args.command == "check":
         return _check(args.config)
     if args.command == "verify":
@@ -211,13 +228,22 @@ class ExitCode(enum.IntEnum):
 
 
 def _run(
-    path: str, duration: float | None, summary_json: str | None, view: str, report: str | None
+    path: str,
+    duration: float | None,
+    summary_json: str | None,
+    view: str,
+    resume: bool = False,
+    node: str | None = None,
+    report: str | None = None,
 ) -> int:
+    from actors.remote import LeaseHeld
     from actors.topology.load import ConfigError, load
     from actors.topology.run import run_topology
 
     try:
         topology = load(path)
+        if resume:
+            topology = topology.resumed()
         outcome = trio.run(
             lambda: run_topology(
                 topology,
@@ -225,6 +251,7 @@ def _run(
                 duration=duration,
                 summary_json=summary_json,
                 view=view,
+                node=node,
                 report=report,
             )
         )
@@ -234,6 +261,12 @@ def _run(
     except SupervisorGaveUp as exc:
         print(f"actors: the desk stopped: {exc}", file=sys.stderr)
         return ExitCode.GAVE_UP
+    except LeaseHeld as exc:
+        print(f"actors: not started: another node trades this account ({exc})", file=sys.stderr)
+        return ExitCode.GAVE_UP
+    except KeyboardInterrupt:  # before the desk (and its signal handling) started
+        print("actors: interrupted while starting; nothing was running", file=sys.stderr)
+        return ExitCode.OK
     system = outcome.system
     if system.gave_up:
         parts = ", ".join(event.child or event.path for event in system.gave_up)
@@ -299,6 +332,8 @@ def _check(path: str) -> int:
     )
     for line in tree_lines(plan.specs):
         print(line)
+    for name, node in topology.nodes.items():
+        print(f"node {name}: {', '.join(node.groups)}")
     faults = topology.faults
     if faults is not None:
         stop = f", none after {faults.stop_after:g}s" if faults.stop_after else ""

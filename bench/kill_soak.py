@@ -86,7 +86,7 @@ def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float) -> str:
 def compare(journal: Path, exchange: Any) -> list[str]:
     """Every disagreement between the journal and the venue about this desk's orders."""
     with Journal(journal) as j:
-        table = j.recover().table
+        table = j.recover(snapshots=False).table  # every order ever, archive too
     at_venue = [o for o in exchange.fetch_orders(SYM, limit=100_000) if o.get("clientOrderId")]
     placed = Counter(o["clientOrderId"] for o in at_venue)
     problems = [f"{cid}: placed {n} times" for cid, n in placed.items() if n > 1]

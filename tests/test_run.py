@@ -157,4 +157,4 @@ def test_run_exits_4_when_it_leaves_orders_open(tmp_path: Path) -> None:
         assert acks >= 2
         rest = stop(process, signal.SIGTERM)
     assert process.returncode == 4, rest
-    assert "order(s) possibly live at a venue: sim-a:axmm-" in rest
+    assert "order(s) possibly live at a venue: sim-a:ax2mm" in rest

@@ -59,8 +59,13 @@ class System:
         within: float = 5.0,
         seed: int | None = None,
         blocked_after: float | None = 0.5,
+        resolver: Callable[[str], Ref | None] | None = None,
     ) -> None:
         specs = tuple(children)
+        self.resolver = resolver
+        """Consulted by ``lookup`` for a path with no actor in this process: returns a ``Ref``
+        to an actor that lives elsewhere (``actors.remote``'s node installs one), or None.
+        May be set after construction."""
         self.monitor = BlockingMonitor(blocked_after) if blocked_after is not None else None
         """Reports handlers that block the event loop longer than ``blocked_after`` seconds
         (see ``actors.runtime.monitor``); None when switched off."""
@@ -178,7 +183,18 @@ class System:
             self._retired[cell.path] = ActorStats.of(cell, trio.current_time())
 
     def lookup(self, path: str) -> Ref | None:
-        """The ``Ref`` of the live actor at ``path`` (e.g. ``/feeds/binance``), or None."""
+        """The ``Ref`` of the live actor at ``path`` (e.g. ``/feeds/binance``), or None.
+
+        A path with no actor in this process is handed to ``resolver`` when one is set, so a
+        ``Ref`` to an actor on another node comes back the same way (location transparency).
+        """
+        cell = self._registry.get(path)
+        if cell is not None:
+            return cell.ref
+        return self.resolver(path) if self.resolver is not None else None
+
+    def lookup_local(self, path: str) -> Ref | None:
+        """Like ``lookup``, but only actors of this process (never the resolver)."""
         cell = self._registry.get(path)
         return cell.ref if cell is not None else None
 

@@ -6,19 +6,21 @@ import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from actors.runtime import ChildSpec
 from actors.testing.runner import FaultRunner
 from actors.testing.venues import LocalVenue, VenueHandle
 from actors.topology.load import ConfigError, group_policies, located
+from actors.topology.nodes import NodePlan, node_plan, place
 from actors.topology.numbers import number_problems
 from actors.topology.schema import StrategySection, Topology, VenueSection
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
 from actors.trading.desk import desk_specs
 from actors.trading.journal import probe_journal
+from actors.trading.journal_session import account_problem
 from actors.trading.ratelimit import VenueBudget
-from actors.trading.risk import STP_MODES
 from actors.trading.shutdown import ShutdownReport
 from actors.trading.strategy import InvalidParams, Strategy, resolve
 from actors.venues.actor import VenueActor
@@ -53,6 +55,8 @@ class Plan:
     """Filled in when the router stops: the orders left possibly live at a venue."""
     embedded: dict[str, VenueConfig] = field(default_factory=dict)
     """Configuration of every embedded venue (port, protocol, credentials), by name."""
+    node: NodePlan | None = None
+    """This process's share of a split desk (``specs`` are that share); None: the whole."""
     faults: FaultRunner | None = None
     """The runner of the topology's ``[faults]`` plan (chaos mode), started with the desk."""
     served: EmbeddedVenues | None = None
@@ -91,13 +95,16 @@ def build(
     source: str = "<topology>",
     env: Mapping[str, str] = os.environ,
     pick_port: Callable[[], int] = free_port,
+    node: str | None = None,
 ) -> Plan:
     """The supervision tree of ``topology``: embedded venues first, then the desk.
 
     Embedded venues asked for port 0 get a free port now, so a restarted venue comes back
     where its clients look for it. Keys of real exchanges come from the environment; a
-    missing variable is a ``ConfigError`` naming the key.
+    missing variable is a ``ConfigError`` naming the key. With ``node``, only the groups
+    the topology's ``[nodes]`` place on that node (``actors.topology.nodes``).
     """
+    share = node_plan(topology, node, source=source) if node is not None else None
     groups = group_policies(topology)
     venue_configs: list[VenueConfig] = []
     venue_specs: list[VenueSpec] = []
@@ -120,12 +127,16 @@ def build(
             )
         else:
             ccxt = dict(venue.options)
-            for key, var in (("apiKey", venue.api_key_env), ("secret", venue.secret_env)):
+            for key, var in (
+                ("apiKey", venue.api_key_env),
+                ("secret", venue.secret_env),
+                ("password", venue.password_env),
+            ):
                 if var is None:
                     continue
                 if not env.get(var):
                     problems.append(
-                        f"venues[{i}].{_env_key(key)}: environment variable {var} is not set"
+                        f"venues[{i}].{ENV_KEYS[key]}: environment variable {var} is not set"
                     )
                 else:
                     ccxt[key] = env[var]
@@ -137,7 +148,7 @@ def build(
                     tuple(venue.symbols),
                     exchange=venue.embedded.protocol
                     if venue.kind == "embedded"
-                    else venue.exchange,
+                    else venue.exchange or "binance",
                     stall_after=venue.stall_after,
                     watch_trades=venue.watch_trades,
                     watch_tickers=venue.watch_tickers,
@@ -146,12 +157,18 @@ def build(
                     submit_timeout=venue.submit_timeout,
                     rate=venue.rate,
                     burst=venue.burst,
-                    self_trade_mode=STP_MODES[topology.risk.self_trade],
+                    self_trade_mode=None
+                    if topology.risk.self_trade == "off"
+                    else topology.risk.self_trade,
+                    sandbox=venue.kind == "exchange" and venue.sandbox,
+                    identity="session" if venue.kind == "embedded" else "account",
                 )
             )
         except ValueError as exc:
             problems.append(f"venues[{i}]: {exc}")
-    journal_problem = probe_journal(topology.desk.journal)
+    journal_problem = probe_journal(topology.desk.journal) or account_problem(
+        topology.desk.journal, venue_specs
+    )
     if journal_problem:
         problems.append(f"desk.journal: {journal_problem}")
     if problems:
@@ -168,9 +185,15 @@ def build(
     options = DeskOptions(
         journal_path=topology.desk.journal,
         book_depth=max(v.book_depth for v in topology.venues),
+        book_stale_after=topology.desk.book_stale_after,
         cancel_on_shutdown=topology.desk.cancel_on_shutdown,
         orphans=topology.desk.orphans,
         groups=groups,
+        desk_name=topology.desk.name,
+        resume=topology.desk.resume,
+        snapshot_every=topology.desk.snapshot_every,
+        retention=topology.desk.retention,
+        retain_orders=topology.desk.retain_orders,
     )
     budgets: dict[str, VenueBudget] = {}
     report = ShutdownReport()
@@ -192,8 +215,15 @@ def build(
                 shutdown_grace=venues.shutdown_grace,
             ),
         )
+    if topology.faults is not None and share is not None:
+        raise ConfigError(
+            source,
+            ["faults: a fault plan runs on a whole desk in one process, not on one node of it"],
+        )
     runner = _fault_runner(topology, specs, served, source)
     blocked_after = topology.supervision.blocked_after
+    if share is not None:
+        specs = place(specs, share)
     return Plan(
         specs,
         topology.supervision.max_restarts,
@@ -204,6 +234,7 @@ def build(
         blocked_after=blocked_after or None,
         report=report,
         embedded=embedded,
+        node=share,
         faults=runner,
         served=served,
     )
@@ -274,8 +305,8 @@ def strategy_params(strategy: StrategySection, all_venues: list[str]) -> dict[st
     return {**where, **strategy.params}
 
 
-def _env_key(key: str) -> str:
-    return "api_key_env" if key == "apiKey" else "secret_env"
+ENV_KEYS = {"apiKey": "api_key_env", "secret": "secret_env", "password": "password_env"}
+"""ccxt credential -> the venue key naming the environment variable that holds it."""
 
 
 def _embedded(venue: VenueSection, pick_port: Callable[[], int]) -> VenueConfig:
@@ -290,4 +321,6 @@ def _embedded(venue: VenueSection, pick_port: Callable[[], int]) -> VenueConfig:
         api_key=embedded.api_key,
         secret=embedded.secret,
         balances=dict(embedded.balances) if embedded.balances else dict(DEFAULT_BALANCES),
+        maker_fee=Decimal(str(embedded.maker_fee)),
+        taker_fee=Decimal(str(embedded.taker_fee)),
     )

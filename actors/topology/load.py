@@ -212,6 +212,9 @@ def validate(topology: Topology) -> list[str]:
     if not (sup.blocked_after == 0 or 0 < sup.blocked_after < math.inf):
         problems.append("supervision.blocked_after: must be a finite number > 0 (0: off)")
     problems += group_problems(topology)
+    from actors.topology.nodes import node_problems  # nodes.py imports this module
+
+    problems += node_problems(topology)
 
     if not topology.venues:
         problems.append("venues: at least one venue is required")
@@ -246,8 +249,19 @@ def validate(topology: Topology) -> list[str]:
             ports[port] = venue.name
             if venue.embedded.rate_hz < 0:
                 problems.append(f"{at}.embedded.rate_hz: must be >= 0")
+            protocol = venue.embedded.protocol
+            if venue.exchange is not None and venue.exchange != protocol:
+                problems.append(
+                    f"{at}.exchange: an embedded venue speaks its embedded.protocol "
+                    f"({protocol!r}); set embedded.protocol = {venue.exchange!r} instead"
+                )
+            for key in ("sandbox", "api_key_env", "secret_env", "password_env"):
+                if getattr(venue, key):
+                    problems.append(f'{at}.{key}: only for kind = "exchange"')
         else:
-            problems += _exchange_problems(at, venue.exchange, venue.api_key_env, venue.secret_env)
+            problems += _exchange_problems(
+                at, venue.exchange or "binance", venue.api_key_env, venue.secret_env
+            )
 
     all_symbols = set().union(*venue_symbols.values()) if venue_symbols else set()
     for name in topology.risk.venues:

@@ -29,12 +29,15 @@ from actors.observe.summary import (
     trading_lines,
 )
 from actors.observe.view import live_view
+from actors.remote import Node
 from actors.runtime import System, open_system
 from actors.runtime.cell import unwrap
 from actors.testing.faultlog import FaultLog
 from actors.testing.invariants import InvariantReport
 from actors.testing.soak import SoakRecorder, report_lines, soak_report, write_report
 from actors.topology.build import Plan, build
+from actors.topology.load import ConfigError
+from actors.topology.nodes import join, supervise
 from actors.topology.schema import Topology
 from actors.trading.ccxt_bridge import open_loop
 from actors.trading.journal import Journal, JournalError
@@ -94,6 +97,8 @@ class Running:
     observer: DeskObserver | None = None
     metrics_port: int | None = None
     control_url: str | None = None
+    node: Node | None = None
+    """This process's node of a split desk (``[nodes]``), else None."""
 
 
 @asynccontextmanager
@@ -103,7 +108,9 @@ async def open_desk(
     """Run ``plan``'s tree, inside the process's asyncio loop, while the block runs.
 
     The one way a desk process is put together: ``actors run`` uses it, and so do the tests
-    and benchmarks that need a whole desk. Leaving the block stops the tree gracefully.
+    and benchmarks that need a whole desk. Leaving the block stops the tree gracefully. A
+    plan built for one node of a split desk (``build(..., node=NAME)``) joins the cluster
+    first (``actors.topology.nodes``), so remote paths resolve as the actors start.
 
     >>> # async with open_desk(build(load("config/paper.toml")), observe=Observe()) as desk:
     >>> #     await desk.system.stopped.wait()
@@ -114,12 +121,18 @@ async def open_desk(
         "within": plan.within,
         "blocked_after": plan.blocked_after,
     }
-    async with open_loop(), trio.open_nursery() as observers:
+    async with open_loop(), join(plan.node) as node, trio.open_nursery() as observers:
         try:
             async with open_system(
-                plan.specs, handle_signals=handle_signals, **system_options
+                plan.specs,
+                handle_signals=handle_signals,
+                resolver=node.resolve if node is not None else None,
+                **system_options,
             ) as system:
-                running = Running(system)
+                if node is not None and plan.node is not None:
+                    node.attach(system)
+                    supervise(node, plan.node, system, observers)
+                running = Running(system, node=node)
                 if observe.status_interval > 0:
                     observers.start_soon(report_status, system, observe.status_interval)
                 if observe.polls:
@@ -192,6 +205,7 @@ async def run_topology(
     handle_signals: bool = True,
     summary_json: str | None = None,
     view: str = "auto",
+    node: str | None = None,
     report: str | None = None,
 ) -> RunOutcome:
     """Run ``topology`` until SIGINT/SIGTERM (or ``duration`` seconds); how it ended.
@@ -199,13 +213,19 @@ async def run_topology(
     One trio-asyncio loop at the root carries every ccxt.pro client. The first signal stops
     the tree gracefully in reverse start order; a second one cancels it outright. Raises
     ``SupervisorGaveUp`` if the root exceeded its restart intensity. ``view``: ``auto`` draws
-    the live view when stdout is a terminal, ``live`` always, ``lines`` never.
+    the live view when stdout is a terminal, ``live`` always, ``lines`` never. ``node``: the
+    node of a split desk (``[nodes]``) this process runs.
 
     >>> # trio.run(run_topology, load("config/paper.toml"))
     """
     from actors.observe.view import wants_live_view
 
-    plan = build(topology, source=source)
+    if topology.nodes and node is None:
+        names = ", ".join(topology.nodes)
+        raise ConfigError(
+            source, [f"nodes: a split desk runs one node per process: --node ({names})"]
+        )
+    plan = build(topology, source=source, node=node)
     Path(topology.desk.journal).parent.mkdir(parents=True, exist_ok=True)
     mode = "live" if wants_live_view(view) else "lines"
     system = await run_plan(
@@ -331,7 +351,8 @@ def _figures(
     if journal and journal != ":memory:" and Path(journal).is_file():
         try:
             with Journal(journal) as j:
-                events = ((e.at, e.message) for e in j.events())
+                # The whole history: compaction moved older records to the archive.
+                events = ((e.at, e.message) for e in j.history())
                 return figures_from_journal(events, since, marks)
         except JournalError as exc:
             log.warning("summary: cannot read the journal (%s); using the last view", exc)

@@ -105,6 +105,10 @@ class EmbeddedSection(Section):
     so keys published in a repository never work against a running paper desk)."""
     secret: str | None = None
     balances: dict[str, Decimal] | None = None
+    maker_fee: Annotated[float, Meta(ge=0, le=0.1)] = 0.001
+    """Fee of a maker fill, as a fraction of its cost (0.001: 10 bps)."""
+    taker_fee: Annotated[float, Meta(ge=0, le=0.1)] = 0.001
+    """Fee of a taker fill, as a fraction of its cost."""
 
 
 class VenueSection(Section):
@@ -114,11 +118,17 @@ class VenueSection(Section):
     symbols: list[str]
     kind: Literal["embedded", "exchange"] = "embedded"
     """``embedded``: the simulated venue in this process; ``exchange``: a real ccxt exchange."""
-    exchange: str = "binance"
-    """ccxt id of a real exchange (``kind = "exchange"``)."""
+    exchange: str | None = None
+    """ccxt id of a real exchange (``kind = "exchange"``; default ``binance``). An embedded
+    venue names its protocol in ``embedded.protocol`` instead."""
+    sandbox: bool = False
+    """A real exchange's test environment (ccxt's sandbox mode: Binance's spot testnet, OKX's
+    demo trading)."""
     api_key_env: str | None = None
     """Environment variable holding the API key of a real exchange (never the key itself)."""
     secret_env: str | None = None
+    password_env: str | None = None
+    """Environment variable holding the API passphrase (ccxt's ``password``: OKX, KuCoin...)."""
     options: dict[str, Any] = {}
     """Extra ccxt constructor options."""
     stall_after: PositiveSeconds = 10.0
@@ -158,9 +168,23 @@ class DeskSection(Section):
     journal: str = "var/journal.sqlite"
     """SQLite journal path (relative paths are taken from the current directory)."""
     cancel_on_shutdown: bool = True
+    book_stale_after: PositiveSeconds = 3.0
+    """A book without an update this long marks itself stale (risk refuses orders against
+    it); a quiet market needs more."""
     orphans: Literal["adopt", "cancel", "ignore"] = "adopt"
     """Open venue orders with this desk's client-id prefix that the journal does not know:
     adopt them (tracked, given to their strategy), cancel them, or only log them."""
+    resume: bool = False
+    """Continue a journal of earlier embedded-venue sessions (their positions and trading
+    state) instead of moving it aside for a fresh one (``actors run --resume``)."""
+    snapshot_every: Annotated[int, Meta(ge=0, le=100_000_000)] = 10_000
+    """Journal records between snapshots of the desk's state; start-up replays at most about
+    this many records after the newest snapshot (0: no snapshots)."""
+    retention: Annotated[float, Meta(ge=0, le=365 * 86_400)] = 3600.0
+    """Seconds a finished order stays in the desk's state; then its records move to the
+    journal's archive (``<journal>.archive``)."""
+    retain_orders: Annotated[int, Meta(ge=0, le=10_000_000)] = 10_000
+    """At most this many finished orders stay in the desk's state (the newest)."""
 
 
 class ObserveSection(Section):
@@ -178,6 +202,31 @@ class ObserveSection(Section):
     """Where the desk writes the control endpoint's URL and token ("": beside the journal)."""
 
 
+class ClusterSection(Section):
+    """Where the nodes of a split desk meet: a NATS server with JetStream (README: "Beyond
+    one process"). Used only when ``[nodes]`` are declared."""
+
+    servers: list[str] = msgspec.field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    name: str = ""
+    """Cluster name in every subject ("": the desk's name)."""
+    heartbeat: PositiveSeconds = 1.0
+    """Seconds between a node's heartbeats."""
+    node_timeout: PositiveSeconds = 5.0
+    """Seconds of silence after which the other nodes call a node down."""
+    lease_ttl: PositiveSeconds = 10.0
+    """Seconds an execution node keeps a venue account's lease without renewing it."""
+    ack_wait: PositiveSeconds = 10.0
+    """Seconds JetStream waits for a node's ack before it redelivers a durable message."""
+
+
+class NodeSection(Section):
+    """One node (process) of a split desk: the actor groups it runs."""
+
+    groups: list[str]
+    """Top-level groups: venues, journal, risk, consolidated, books, exec, router,
+    strategies, market (journal, risk, router and exec go together)."""
+
+
 class Topology(Section):
     """A whole topology file."""
 
@@ -185,7 +234,14 @@ class Topology(Section):
     desk: DeskSection = DeskSection()
     supervision: SupervisionSection = SupervisionSection()
     risk: RiskLimits = RiskLimits()
+    cluster: ClusterSection = ClusterSection()
+    nodes: dict[str, NodeSection] = {}
+    """Placement of the groups on nodes; none: everything in one process."""
     strategies: list[StrategySection] = []
     observe: ObserveSection = ObserveSection()
     faults: FaultPlan | None = None
     """Chaos mode: faults to inject while the desk runs (``actors.testing.plan``)."""
+
+    def resumed(self) -> Topology:
+        """This topology with ``desk.resume`` set (``actors run --resume``)."""
+        return msgspec.structs.replace(self, desk=msgspec.structs.replace(self.desk, resume=True))

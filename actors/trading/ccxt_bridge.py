@@ -26,6 +26,9 @@ import ccxt.pro
 import trio_asyncio
 
 from actors.trading.aio_loop import adopt
+from actors.trading.dialects import DEFAULT as DEFAULT_DIALECT
+from actors.trading.dialects import Dialect, dialect_for
+from actors.trading.markets import MarketInfo
 from actors.trading.messages import BookSnapshot, Fill, OrderStatus, OrderUpdate, TradeTick
 from actors.trading.ratelimit import VenueBudget, retry_after
 
@@ -94,6 +97,7 @@ def _budgeted_class(name: str) -> type[Any]:
     base = getattr(ccxt.pro, name, None)
     if base is None:
         raise ValueError(f"ccxt.pro has no exchange {name!r}")
+    text_frames = dialect_for(name).text_frames
 
     class Budgeted(base):  # type: ignore[misc,valid-type]
         actors_budget: VenueBudget | None = None
@@ -128,8 +132,9 @@ def _budgeted_class(name: str) -> type[Any]:
         def handle_message(self, client: Any, message: Any) -> Any:
             # ccxt passes frames that do not look like JSON on as raw strings, and a
             # well-formed frame with impossible fields can make a handler raise: both are
-            # counted and dropped here, so a bad frame never ends the receive loop.
-            if not isinstance(message, (dict, list)):
+            # counted and dropped here, so a bad frame never ends the receive loop. Plain
+            # text the exchange does send (okx's keep-alive "pong") goes to ccxt.
+            if not isinstance(message, (dict, list)) and message not in text_frames:
                 self._count_malformed(client, f"non-JSON frame {str(message)[:40]!r}")
                 return None
             try:
@@ -168,8 +173,14 @@ def _budgeted_class(name: str) -> type[Any]:
     return Budgeted
 
 
-def make_exchange(name: str, config: Mapping[str, Any], budget: VenueBudget | None) -> Any:
-    """A ccxt.pro ``name`` instance (call inside the asyncio loop's lifetime; close it after)."""
+def make_exchange(
+    name: str, config: Mapping[str, Any], budget: VenueBudget | None, *, sandbox: bool = False
+) -> Any:
+    """A ccxt.pro ``name`` instance (call inside the asyncio loop's lifetime; close it after).
+
+    ``sandbox`` switches it to the exchange's test environment (ccxt's ``set_sandbox_mode``:
+    Binance's spot testnet, OKX's demo trading).
+    """
     cfg = dict(config)
     cfg.setdefault("enableRateLimit", True)
     if "rateLimiterAlgorithm" not in cfg:
@@ -183,6 +194,8 @@ def make_exchange(name: str, config: Mapping[str, Any], budget: VenueBudget | No
         cfg.setdefault("rollingWindowSize", 60000)
     exchange = _budgeted_class(name)(cfg)
     exchange.actors_budget = budget
+    if sandbox:
+        exchange.set_sandbox_mode(True)
     return exchange
 
 
@@ -194,60 +207,36 @@ async def close_exchange(exchange: Any) -> None:
         log.exception("closing %s failed", getattr(exchange, "id", exchange))
 
 
-SELF_TRADE_PARAMS = {"binance": "selfTradePreventionMode", "binanceus": "selfTradePreventionMode"}
-"""ccxt exchange id -> the order parameter carrying the exchange's self-trade prevention mode
-(passed through ``create_order``'s params, which ccxt forwards as is)."""
-
-
-def order_params(
-    exchange: str, client_order_id: str, time_in_force: str | None, self_trade_mode: str | None
-) -> dict[str, Any]:
-    """The extra ``create_order`` params of one order on ``exchange``.
-
-    >>> order_params("binance", "c1", "GTC", "EXPIRE_MAKER")
-    {'clientOrderId': 'c1', 'timeInForce': 'GTC', 'selfTradePreventionMode': 'EXPIRE_MAKER'}
-    >>> order_params("kraken", "c1", None, "EXPIRE_MAKER")
-    {'clientOrderId': 'c1'}
-    """
-    params: dict[str, Any] = {"clientOrderId": client_order_id}
-    if time_in_force is not None:
-        params["timeInForce"] = time_in_force
-    key = SELF_TRADE_PARAMS.get(exchange)
-    if key is not None and self_trade_mode:
-        params[key] = self_trade_mode
-    return params
-
-
-TRADES_PAGE = 1000
-"""Largest page of ``fetch_my_trades`` (Binance's maximum; ccxt's default is 500)."""
-
-
 async def fetch_all_trades(
     fetch_my_trades: Callable[..., Awaitable[list[dict[str, Any]]]],
     symbol: str,
     venue_order_id: str | None = None,
     *,
+    dialect: Dialect = DEFAULT_DIALECT,
     max_pages: int = 100,
 ) -> list[dict[str, Any]]:
     """Every trade of ``symbol`` (of one order with ``venue_order_id``), page by page.
 
-    Binance pages ``myTrades`` by trade id (``fromId``); one page of ccxt's default size
-    would silently drop what is beyond it. Stops when a page is short or brings nothing new
-    (a venue that ignores ``fromId``), or after ``max_pages``.
+    One page of ccxt's default size would silently drop what is beyond it; how an exchange
+    filters by order and pages (Binance: ``orderId``, forward by ``fromId``; OKX: ``ordId``,
+    backwards by ``after``) is its dialect's. Stops when a page is short or brings nothing
+    new (a venue that ignores the paging parameter), or after ``max_pages``. The caller
+    still filters by order id: the generic dialect cannot ask the exchange to.
     """
-    params: dict[str, Any] = {}
-    if venue_order_id is not None:
-        params["orderId"] = venue_order_id
+    params = dialect.trade_params(venue_order_id)
+    size = dialect.trades_page
     seen: dict[str, dict[str, Any]] = {}
     for _ in range(max_pages):
-        page = await fetch_my_trades(symbol, None, TRADES_PAGE, dict(params))
+        page = await fetch_my_trades(symbol, None, size, dict(params))
         new = [t for t in page if str(t.get("id")) not in seen]
         for t in new:
             seen[str(t.get("id"))] = t
-        if len(page) < TRADES_PAGE or not new:
+        if len(page) < size or not new:
             break
-        last = max(int(t["id"]) for t in page if str(t.get("id", "")).isdigit())
-        params["fromId"] = last + 1
+        following = dialect.next_trade_page(params, page)
+        if following is None:
+            break
+        params = following
     return list(seen.values())
 
 
@@ -273,20 +262,6 @@ def classify_submit_error(exc: BaseException) -> SubmitOutcome:
     return "unknown"
 
 
-def credential_error(exc: BaseException) -> Literal["auth", "clock"] | None:
-    """``auth`` for refused keys or signature (-2015, -1022, -2014), ``clock`` for a refused
-    timestamp (-1021), None for anything else.
-
-    >>> credential_error(ccxt.InvalidNonce("binance -1021"))
-    'clock'
-    """
-    if isinstance(exc, ccxt.InvalidNonce):
-        return "clock"
-    if isinstance(exc, ccxt.AuthenticationError):
-        return "auth"
-    return None
-
-
 def is_order_not_found(exc: BaseException) -> bool:
     """The venue says it does not know the order."""
     return isinstance(exc, ccxt.OrderNotFound)
@@ -300,6 +275,35 @@ def dec(value: Any) -> Decimal:
     if value is None:
         return Decimal(0)
     return Decimal(str(value))
+
+
+def market_info_of(venue: str, market: Mapping[str, Any], precision_mode: int) -> MarketInfo:
+    """Copy a ccxt market's precision, limits and fees into a :class:`MarketInfo`."""
+
+    def num(value: Any) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+    precision = market.get("precision") or {}
+    limits = market.get("limits") or {}
+
+    def limit(kind: str, end: str) -> Decimal | None:
+        return num((limits.get(kind) or {}).get(end))
+
+    return MarketInfo(
+        venue=venue,
+        symbol=market["symbol"],
+        precision_mode=int(precision_mode),
+        price_step=num(precision.get("price")),
+        amount_step=num(precision.get("amount")),
+        min_amount=limit("amount", "min"),
+        max_amount=limit("amount", "max"),
+        min_price=limit("price", "min"),
+        max_price=limit("price", "max"),
+        min_cost=limit("cost", "min"),
+        max_cost=limit("cost", "max"),
+        taker_fee=num(market.get("taker")),
+        maker_fee=num(market.get("maker")),
+    )
 
 
 def snapshot_of(
@@ -335,7 +339,8 @@ def trade_tick_of(venue: str, trade: Mapping[str, Any], now: float) -> TradeTick
 
 
 def client_order_id_of_ccxt(order: Mapping[str, Any]) -> str | None:
-    """The client order id of a ccxt order or trade (binance keeps it in ``info.c``)."""
+    """The client order id of a ccxt order or trade (ccxt's field, else the raw one where
+    ccxt did not parse it: ``info.c`` of a Binance trade)."""
     cid = order.get("clientOrderId")
     if cid:
         return str(cid)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from actors.runtime.backoff import Backoff
 from actors.runtime.spec import GiveUp
@@ -112,7 +112,7 @@ class VenueSpec:
     ccxt: Mapping[str, Any]
     symbols: tuple[str, ...]
     exchange: str = "binance"
-    """ccxt.pro class name."""
+    """ccxt.pro class name (an embedded venue: its protocol); also names its dialect."""
     stall_after: float = 5.0
     """A market stream silent this long while connected counts as a crash."""
     watch_trades: bool = True
@@ -133,9 +133,17 @@ class VenueSpec:
     difference seen on two checks in a row means the user stream missed something, and the
     session crashes (restart, resubscribe, reconcile). A quiet account passes. 0 disables."""
     self_trade_mode: str | None = None
-    """The exchange's own self-trade prevention mode sent with every order where the exchange
-    has one (Binance ``selfTradePreventionMode``: EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH);
-    None sends nothing. Backs up the desk's own check (``RiskLimits.self_trade``)."""
+    """The desk's self-trade policy (``RiskLimits.self_trade``: reject, cancel_resting,
+    cancel_both) that the exchange backs up with its own prevention, where its dialect knows
+    the parameter (Binance ``selfTradePreventionMode``, OKX ``stpMode``); None sends nothing."""
+    sandbox: bool = False
+    """Use the exchange's test environment (ccxt's sandbox mode: Binance spot testnet, OKX
+    demo trading)."""
+    identity: Literal["session", "account"] | None = None
+    """How the journal recognises this venue (see :mod:`actors.trading.journal_session`):
+    ``session``, an embedded venue, by the session id it serves (a journal of another session
+    is moved aside for a fresh one); ``account``, a real exchange, by the fingerprint of its
+    API key (a journal of another account is refused); None: not checked."""
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -192,6 +200,18 @@ class DeskOptions:
     """The start of this desk's client order ids (see :mod:`actors.trading.ids`)."""
     journal_flush_interval: float = 0.05
     """Non-durable journal appends are committed at most this late."""
+    desk_name: str | None = None
+    """Recorded in the journal (a journal written by another desk is reported)."""
+    resume: bool = False
+    """Continue a journal of other embedded-venue sessions instead of starting a fresh one."""
+    snapshot_every: int = 10_000
+    """Journal records between snapshots of the desk's state (start-up replays at most about
+    this many records after the newest snapshot); 0: no snapshots."""
+    retention: float = 3600.0
+    """Seconds a terminal order stays in the state after its last record; older ones leave
+    the snapshots, and their records move to the journal's archive."""
+    retain_orders: int = 10_000
+    """At most this many terminal orders are kept in the state (the newest)."""
     groups: Mapping[str, GroupPolicy] = field(default_factory=lambda: dict(DEFAULT_GROUPS))
     """Supervision of each group, by name (see ``DEFAULT_GROUPS``); missing groups get the
     built-in policy."""

@@ -45,7 +45,10 @@ from actors.trading.config import (
     symbol_tag,
 )
 from actors.trading.consolidated import ConsolidatedActor
+from actors.trading.dialects import dialect_for, strictest
+from actors.trading.ids import ClientIdFormat
 from actors.trading.journal_actor import JournalActor
+from actors.trading.journal_session import identify_for
 from actors.trading.market_data import MarketDataConnection
 from actors.trading.messages import BookSnapshot
 from actors.trading.private import PrivateSession
@@ -90,6 +93,7 @@ def desk_specs(
     all_symbols = sorted({s for v in venues for s in v.symbols})
     strategy_paths = tuple(strategy_path(s.name) for s in strategies)
     markets = {v.name: v.symbols for v in venues}
+    client_ids = client_id_format(venues, strategies, options.client_id_prefix)
 
     def leaf(group: str, name: str, factory: Any, **spec: Any) -> ChildSpec:
         """An actor of ``group``, with that group's backoff and grace."""
@@ -109,10 +113,20 @@ def desk_specs(
             give_up=policy.give_up,
         )
 
+    identify = identify_for(venues)
     journal = leaf(
         "journal",
         "journal",
-        lambda: JournalActor(options.journal_path, options.journal_flush_interval),
+        lambda: JournalActor(
+            options.journal_path,
+            options.journal_flush_interval,
+            desk=options.desk_name,
+            identify=identify,
+            resume=options.resume,
+            snapshot_every=options.snapshot_every,
+            retention=options.retention,
+            retain_orders=options.retain_orders,
+        ),
         mailbox=MailboxSpec(capacity=4096),
     )
     risk = leaf(
@@ -160,7 +174,7 @@ def desk_specs(
             leaf(
                 "exec",
                 v.name,
-                _session_factory(v, budgets[v.name]),
+                _session_factory(v, budgets[v.name], strategy_paths),
                 mailbox=MailboxSpec(capacity=4096),
                 start_timeout=30.0,
             )
@@ -188,7 +202,7 @@ def desk_specs(
             leaf(
                 "strategies",
                 s.name,
-                load_strategy(s.path, s.name, s.params, markets=markets),
+                load_strategy(s.path, s.name, s.params, markets=markets, client_ids=client_ids),
                 mailbox=CONFLATED,
             )
             for s in strategies
@@ -239,8 +253,33 @@ def _book_factory(
     )
 
 
-def _session_factory(venue: VenueSpec, budget: VenueBudget) -> object:
-    return lambda: PrivateSession(venue, budget)
+def client_id_format(
+    venues: Sequence[VenueSpec], strategies: Sequence[StrategySpec], prefix: str
+) -> ClientIdFormat:
+    """The client ids every venue of the desk accepts (its dialects' strictest rules);
+    ValueError naming the strategy and venue when one cannot fit.
+
+    >>> client_id_format([VenueSpec("a", {}, ("BTC/USDT",), exchange="okx")], [], "ax").max_len
+    32
+    """
+    dialects = {v.name: dialect_for(v.exchange) for v in venues}
+    fmt = ClientIdFormat(prefix=prefix, max_len=strictest(list(dialects.values())).max_len)
+    for s in strategies:
+        gen = fmt.generator(s.name)
+        sample = gen.stem + "z" * (fmt.max_len - len(gen.stem))
+        for venue, dialect in dialects.items():
+            if not dialect.client_ids.accepts(sample):
+                raise ValueError(
+                    f"client ids of strategy {s.name!r} ({sample!r}) do not fit venue "
+                    f"{venue!r} ({dialect.exchange}: {dialect.client_ids})"
+                )
+    return fmt
+
+
+def _session_factory(
+    venue: VenueSpec, budget: VenueBudget, strategies: tuple[str, ...] = ()
+) -> object:
+    return lambda: PrivateSession(venue, budget, market_subscribers=strategies)
 
 
 def _feed_factory(

@@ -1,21 +1,24 @@
-"""Client order ids that stay unique across restarts of the process.
+"""Client order ids that stay unique across restarts of the process, valid on every exchange.
 
-Format: ``{prefix}{strategy}-{session}{counter}`` where
+Format: ``{prefix}{n}{tag}{session}{counter}``, letters and digits only, where
 
-* ``prefix`` is a short desk tag (default ``"ax"``), ``strategy`` a sanitised tag of at most
-  8 characters,
+* ``prefix`` is a short desk tag (default ``"ax"``), ``tag`` the strategy's name reduced to
+  letters and digits, at most 8 of them, and ``n`` its length (one digit), so the owner of
+  an id can be read back (:func:`owner_of`) without a separator,
 * ``session`` is 8 base-36 digits of the wall-clock milliseconds when the generator was
   created plus 3 random base-36 digits, so two runs (even two started in the same
   millisecond) never share a session,
 * ``counter`` counts up in base 36 within the session.
 
-Ids match Binance's ``newClientOrderId`` pattern ``^[\\.A-Z\\:/a-z0-9_-]{1,36}$``.
+Letters and digits are what the strictest exchanges accept (OKX's ``clOrdId``: at most 32;
+Binance allows 36 of ``[.A-Z:/a-z0-9_-]``); the length limit is the strictest of the desk's
+venues (``actors.trading.dialects``).
 
 >>> gen = ClientOrderIdGenerator("mm", wall_clock=lambda: 1_700_000_000.0, rng=random.Random(1))
 >>> gen.next()
-'axmm-loyw3v286sl0'
->>> gen.next()
-'axmm-loyw3v286sl1'
+'ax2mmloyw3v286sl0'
+>>> owner_of(gen.next(), ["arb", "mm"])
+'mm'
 """
 
 from __future__ import annotations
@@ -24,13 +27,33 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 DESK_PREFIX = "ax"
 """The default start of every client order id this desk makes (orphans are recognised by it)."""
-BINANCE_CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-MAX_LEN = 36
+MAX_LEN = 32
+"""Default length limit (OKX's); a desk passes the strictest limit of its venues."""
+MIN_COUNTER = 4
+"""Characters a session must leave for its counter (36**4: 1.7 million orders a run)."""
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-_TAG_OK = re.compile(r"[^A-Za-z0-9_]")
+_TAG_OK = re.compile(r"[^A-Za-z0-9]")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdFormat:
+    """What a desk's client ids must fit: its prefix and its venues' strictest length.
+
+    >>> ClientIdFormat(prefix="ax", max_len=32).generator("mm").max_len
+    32
+    """
+
+    prefix: str = DESK_PREFIX
+    max_len: int = MAX_LEN
+
+    def generator(self, strategy: str, **kwargs: Any) -> ClientOrderIdGenerator:
+        """A generator of ids in this format for ``strategy``."""
+        return ClientOrderIdGenerator(strategy, prefix=self.prefix, max_len=self.max_len, **kwargs)
 
 
 def base36(n: int, width: int = 0) -> str:
@@ -51,7 +74,8 @@ class ClientOrderIdGenerator:
         self,
         strategy: str,
         *,
-        prefix: str = "ax",
+        prefix: str = DESK_PREFIX,
+        max_len: int = MAX_LEN,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -59,11 +83,19 @@ class ClientOrderIdGenerator:
             raise ValueError(f"client id prefix must be 1-4 letters/digits, got {prefix!r}")
         tag = strategy_tag(strategy)
         if not tag:
-            raise ValueError(f"strategy tag {strategy!r} has no usable characters [A-Za-z0-9_]")
+            raise ValueError(f"strategy tag {strategy!r} has no usable characters [A-Za-z0-9]")
         rng = rng or random.Random()
         # 8 base-36 digits of milliseconds last until the year 2059.
         started_ms = int(wall_clock() * 1000)
-        self._stem = f"{prefix}{tag}-{base36(started_ms, 8)}{base36(rng.randrange(36**3), 3)}"
+        session = f"{base36(started_ms, 8)}{base36(rng.randrange(36**3), 3)}"
+        self._stem = f"{prefix}{len(tag)}{tag}{session}"
+        if len(self._stem) + MIN_COUNTER > max_len:
+            raise ValueError(
+                f"client ids of strategy {strategy!r} ({self._stem!r} + a counter) do not fit "
+                f"the venues' {max_len}-character limit: shorten the strategy's name or the "
+                "desk's client-id prefix"
+            )
+        self.max_len = max_len
         self._counter = 0
 
     @property
@@ -72,34 +104,42 @@ class ClientOrderIdGenerator:
         return self._stem
 
     def next(self) -> str:
-        """A fresh id; raises OverflowError if the 36-character budget is exhausted."""
+        """A fresh id; raises OverflowError if the length budget is exhausted."""
         cid = self._stem + base36(self._counter)
-        if len(cid) > MAX_LEN:
+        if len(cid) > self.max_len:
             raise OverflowError(f"client order ids of {self._stem!r} exhausted after {cid!r}")
         self._counter += 1
         return cid
 
 
 def strategy_tag(strategy: str) -> str:
-    """The part of a client order id that names its strategy (at most 8 characters)."""
+    """The part of a client order id that names its strategy (at most 8 letters/digits)."""
     return _TAG_OK.sub("", strategy)[:8]
 
 
 def owner_of(client_order_id: str, strategies: Iterable[str], prefix: str = "ax") -> str | None:
     """Which of ``strategies`` made ``client_order_id`` (None: not this desk's, or unknown).
 
+    Ids of the earlier ``{prefix}{tag}-{session}{counter}`` format are read too.
+
+    >>> owner_of("ax2mmloyw3v286sl0", ["arb", "mm"])
+    'mm'
     >>> owner_of("axmm-loyw3v286sl0", ["arb", "mm"])
     'mm'
     """
-    if not client_order_id.startswith(prefix) or "-" not in client_order_id:
+    if not client_order_id.startswith(prefix):
         return None
-    tag = client_order_id[len(prefix) :].split("-", 1)[0]
+    rest = client_order_id[len(prefix) :]
+    if "-" in rest:
+        tag = rest.split("-", 1)[0]
+        legacy = True
+    elif rest and rest[0] in "12345678":
+        tag = rest[1 : 1 + int(rest[0])]
+        legacy = False
+    else:
+        return None
     for name in strategies:
-        if strategy_tag(name) == tag:
+        mine = re.sub(r"[^A-Za-z0-9_]", "", name)[:8] if legacy else strategy_tag(name)
+        if mine == tag:
             return name
     return None
-
-
-def is_valid_client_order_id(cid: str) -> bool:
-    """True when ``cid`` is acceptable to Binance (and thus to the embedded venue)."""
-    return bool(BINANCE_CLIENT_ID.match(cid))

@@ -31,8 +31,12 @@ from actors.trading.ccxt_bridge import (
     trade_tick_of,
 )
 from actors.trading.config import VenueSpec, book_path
+from actors.trading.dialects import dialect_for
 from actors.trading.messages import FeedStatus, Ticker
 from actors.trading.ratelimit import VenueBudget
+
+CREDENTIALS = frozenset({"apiKey", "secret", "password", "uid", "privateKey", "token"})
+"""ccxt constructor options that are credentials (kept from the market-data connection)."""
 
 
 class FeedStalled(Exception):
@@ -70,7 +74,12 @@ class MarketDataConnection(Actor):
 
     async def on_start(self) -> None:
         """Create the exchange, load markets, start one watch loop per stream."""
-        self.exchange = make_exchange(self.venue.exchange, self.venue.ccxt, self.budget)
+        # Market data is public: without keys, ccxt never signs a request here (okx's
+        # load_markets would, and wrong keys would then stop the market data too).
+        public = {k: v for k, v in self.venue.ccxt.items() if k not in CREDENTIALS}
+        self.exchange = make_exchange(
+            self.venue.exchange, public, self.budget, sandbox=self.venue.sandbox
+        )
         await aio(self.exchange.load_markets)()
         for symbol in self.venue.symbols:
             ref = self.ctx.lookup(book_path(self.venue.name, symbol))
@@ -143,9 +152,9 @@ class MarketDataConnection(Actor):
                 ref.send_nowait(trade_tick_of(venue, trade, now))
 
     async def _ticker_loop(self, symbol: str) -> None:
-        # {"name": "ticker"}: ccxt 4.5's watch_ticker otherwise takes binance's mini ticker
-        # (no best bid/ask); other exchanges ignore the parameter.
-        params = {"name": "ticker"} if self.venue.exchange.startswith("binance") else {}
+        # The venue's dialect knows what its watch_ticker needs (binance: the full ticker,
+        # not the mini ticker without best bid/ask).
+        params = dict(dialect_for(self.venue.exchange).ticker_params)
         watch = aio(self.exchange.watch_ticker)
         fanout = Fanout(self, self.ticker_subscribers)
         venue = self.venue.name

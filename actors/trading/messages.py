@@ -64,6 +64,9 @@ class RejectReason(enum.StrEnum):
     DUPLICATE_ID = "DUPLICATE_ID"
     SELF_TRADE = "SELF_TRADE"
     """It would trade against one of the desk's own resting orders on that venue and symbol."""
+    RISK_UNAVAILABLE = "RISK_UNAVAILABLE"
+    """Risk could not be reached (restarting, or its node is down): the intent was never seen
+    by risk, so nothing was journaled or sent. Decided by the strategy's own ``submit``."""
 
 
 class TradingState(enum.StrEnum):

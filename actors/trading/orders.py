@@ -234,6 +234,50 @@ class Order:
     def is_active(self) -> bool:
         return self.status in ACTIVE
 
+    @property
+    def fill_notional(self) -> Decimal:
+        """Sum of ``amount * price`` over our fills (exact)."""
+        return self._fill_notional
+
+    @classmethod
+    def restore(
+        cls,
+        intent: OrderIntent,
+        now: float,
+        *,
+        status: OrderStatus,
+        venue: str | None,
+        venue_order_id: str | None,
+        filled: Decimal,
+        fill_notional: Decimal,
+        venue_filled: Decimal,
+        trade_ids: Iterable[str],
+        reason: str = "",
+        cancel_reason: str = "",
+        submitted_wall: float = 0.0,
+    ) -> Order:
+        """An order as a journal snapshot recorded it (clock fields restart at ``now``).
+
+        The values are taken as they were recorded: they were reached through the
+        transitions when the order was live, and the snapshot's digest vouches for them.
+        """
+        order = cls.__new__(cls)
+        order.intent = intent
+        order.status = status
+        order.venue = venue
+        order.venue_order_id = venue_order_id
+        order.filled = filled
+        order._fill_notional = fill_notional
+        order.venue_filled = venue_filled
+        order.trade_ids = set(trade_ids)
+        order.reason = reason
+        order.cancel_reason = cancel_reason
+        order.created_at = now
+        order.submitted_at = None if status is S.NEW else now
+        order.submitted_wall = submitted_wall
+        order.updated_at = now
+        return order
+
     def snapshot(self) -> tuple[object, ...]:
         """Clock-free comparable state (used to check journal rebuild == live state)."""
         return (
@@ -509,6 +553,23 @@ class OrderTable:
     def snapshot(self) -> dict[str, tuple[object, ...]]:
         """Clock-free state of every order, for comparisons."""
         return {cid: o.snapshot() for cid, o in self._orders.items()}
+
+    def insert(self, order: Order) -> None:
+        """Register an order restored from a snapshot (see :meth:`Order.restore`)."""
+        if order.client_order_id in self._orders:
+            raise OrderError(order.client_order_id, "duplicate client order id")
+        self._orders[order.client_order_id] = order
+        if order.venue_order_id is not None and order.venue is not None:
+            self._by_venue_id[(order.venue, order.venue_order_id)] = order
+
+    def remove(self, client_order_id: str) -> Order | None:
+        """Forget an order (a terminal one past the journal's retention); the order or None."""
+        order = self._orders.pop(client_order_id, None)
+        if order is not None and order.venue is not None and order.venue_order_id is not None:
+            key = (order.venue, order.venue_order_id)
+            if self._by_venue_id.get(key) is order:
+                del self._by_venue_id[key]
+        return order
 
     def add(self, intent: OrderIntent, now: float) -> Order:
         """Register a new order; a reused client order id is an error."""

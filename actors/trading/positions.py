@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -155,13 +156,28 @@ class Portfolio:
         self._day: int | None = None
         self._day_baseline = ZERO
 
+    @classmethod
+    def restore(
+        cls, positions: Iterable[Position], trade_keys: Iterable[tuple[str, str, str]] = ()
+    ) -> Portfolio:
+        """A portfolio holding ``positions`` (from a journal snapshot); ``trade_keys`` are
+        the (venue, symbol, trade_id) already counted, so a repeated fill is not counted twice.
+        """
+        portfolio = cls()
+        for pos in positions:
+            portfolio._positions[(pos.venue, pos.symbol)] = pos
+        portfolio._trade_keys.update(trade_keys)
+        return portfolio
+
+    def forget_trades(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        """Stop remembering these fills (their orders left the journal's retention)."""
+        self._trade_keys.difference_update(keys)
+
     # --- fills and marks -----------------------------------------------------------------
 
-    def apply_fill(self, fill: Fill) -> bool:
-        """Account a fill; returns False if this (venue, symbol, trade_id) was already counted."""
-        key = (fill.venue, fill.symbol, fill.trade_id)
-        if key in self._trade_keys:
-            return False
+    @staticmethod
+    def check_fill(fill: Fill) -> tuple[str, str]:
+        """Raise :class:`PositionError` if ``fill`` cannot be accounted; its (base, quote)."""
         where = f"fill {fill.trade_id} of order {fill.client_order_id} on {fill.venue}"
         if not (fill.amount.is_finite() and fill.amount > 0):
             raise PositionError(f"{where}: amount must be > 0, got {fill.amount}")
@@ -170,9 +186,16 @@ class Portfolio:
         if not fill.fee.is_finite():
             raise PositionError(f"{where}: fee must be finite, got {fill.fee}")
         try:
-            base, quote = split_symbol(fill.symbol)
+            return split_symbol(fill.symbol)
         except ValueError as exc:
             raise PositionError(f"{where}: {exc}") from None
+
+    def apply_fill(self, fill: Fill) -> bool:
+        """Account a fill; returns False if this (venue, symbol, trade_id) was already counted."""
+        key = (fill.venue, fill.symbol, fill.trade_id)
+        if key in self._trade_keys:
+            return False
+        base, quote = self.check_fill(fill)
         pos = self._positions.get((fill.venue, fill.symbol))
         if pos is None:
             pos = self._positions[(fill.venue, fill.symbol)] = Position(fill.venue, fill.symbol)

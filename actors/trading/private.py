@@ -1,5 +1,11 @@
 """The private session of one venue: order entry, the user-data streams, reconciliation queries.
 
+It speaks ccxt's unified API; what ccxt leaves open per exchange (client-id lookups, how the
+private stream is confirmed, error codes, trade paging, self-trade parameters) comes from the
+venue's dialect (:mod:`actors.trading.dialects`). It also loads the venue's markets once per
+start and hands every strategy their precision and limits (:class:`Markets`, also the answer
+to :class:`GetMarkets`).
+
 A separate ccxt.pro instance from the market-data connection, so a market-data crash does not
 drop order updates. It runs ``watch_orders`` / ``watch_my_trades`` / ``watch_balance`` and
 sends what they report to the router as :class:`OrderUpdate`, :class:`Fill` and
@@ -34,6 +40,7 @@ from typing import Any
 import trio
 
 from actors.runtime import Actor, ActorError, Ref, Refuse
+from actors.trading.book_actor import Fanout
 from actors.trading.ccxt_bridge import (
     aio,
     aio_start,
@@ -41,16 +48,17 @@ from actors.trading.ccxt_bridge import (
     classify_submit_error,
     client_order_id_of_ccxt,
     close_exchange,
-    credential_error,
     dec,
     fetch_all_trades,
     fill_of,
     is_order_not_found,
     make_exchange,
-    order_params,
+    market_info_of,
     order_update_of,
 )
 from actors.trading.config import ROUTER, VenueSpec
+from actors.trading.dialects import dialect_for
+from actors.trading.markets import Markets
 from actors.trading.messages import (
     CancelRejected,
     OrderStatus,
@@ -65,6 +73,7 @@ from actors.trading.protocol import (
     FetchFills,
     FetchOpenOrders,
     FetchOrder,
+    GetMarkets,
     GetOrders,
     OrderView,
     PlaceOrder,
@@ -103,9 +112,22 @@ class UserStreamStale(Exception):
 class PrivateSession(Actor):
     """Orders, fills and balances of one venue account."""
 
-    def __init__(self, venue: VenueSpec, budget: VenueBudget | None = None) -> None:
+    def __init__(
+        self,
+        venue: VenueSpec,
+        budget: VenueBudget | None = None,
+        *,
+        market_subscribers: tuple[str, ...] = (),
+    ) -> None:
         self.venue = venue
         self.budget = budget
+        self.dialect = dialect_for(venue.exchange)
+        self.market_subscribers = market_subscribers
+        """Paths told the venue's :class:`Markets` whenever this session (re)loads them."""
+        self.markets: Markets | None = None
+        self.ws_order_entry = False
+        """Whether the venue takes orders over its websocket (its dialect and ccxt's
+        ``createOrderWs``); orders go over REST here either way."""
         self.exchange: Any = None
         self.submits = 0
         self.unknown = 0
@@ -122,12 +144,14 @@ class PrivateSession(Actor):
         self._scopes.append(self.ctx.start_soon(fn, *args))
 
     async def on_start(self) -> None:
-        """Create the exchange, load markets, start the user-data streams."""
+        """Create the exchange, load markets (and tell the strategies), start the streams."""
         self._router: Ref | None = None
         config = dict(self.venue.ccxt)
         config["timeout"] = int(self.venue.submit_timeout * 1000)
-        self.exchange = make_exchange(self.venue.exchange, config, self.budget)
-        await aio(self.exchange.load_markets)()
+        self.exchange = make_exchange(
+            self.venue.exchange, config, self.budget, sandbox=self.venue.sandbox
+        )
+        self.ws_order_entry = self.dialect.ws_order_entry(self.exchange)
         problem = await self._check_credentials()
         if problem is not None:
             # Wrong keys or a clock the venue refuses: restarting cannot fix that, so the
@@ -136,6 +160,29 @@ class PrivateSession(Actor):
             self.ctx.start_soon(self._recover_credentials)
             return
         await self._go_live()
+
+    def _publish_markets(self) -> None:
+        """Copy the venue's markets of our symbols and send them to the strategies."""
+        found = self.exchange.markets or {}
+        missing = [s for s in self.venue.symbols if s not in found]
+        if missing:
+            raise ValueError(f"venue {self.venue.name} does not list {missing}")
+        mode = self.exchange.precisionMode
+        self.markets = Markets(
+            venue=self.venue.name,
+            markets=tuple(
+                market_info_of(self.venue.name, found[s], mode) for s in self.venue.symbols
+            ),
+        )
+        Fanout(self, self.market_subscribers).publish(self.markets)
+        self.ctx.log.info(
+            "venue %s: %s (%s dialect), %d market(s) loaded, websocket order entry %s",
+            self.venue.name,
+            self.venue.exchange,
+            "generic" if self.dialect.generic else "its own",
+            len(self.markets.markets),
+            "available" if self.ws_order_entry else "not available",
+        )
 
     async def _go_live(self) -> None:
         if self.venue.user_streams:
@@ -154,18 +201,24 @@ class PrivateSession(Actor):
     async def _check_credentials(self) -> str | None:
         """None when a signed request passes; else the venue's own words, once clearly.
 
-        ccxt.pro's binance hides an authentication failure of the user-data subscription
-        behind ``KeyError('spot')`` (it drops the subscription before raising), so a signed
-        REST call goes first: it fails with the venue's code and message. A clock the venue
+        Markets are loaded first (once, then handed to the strategies): with keys, ccxt's
+        ``load_markets`` may itself sign a request (okx's currencies; binance's with
+        ``fetchCurrencies``), so refused keys can surface there already. ccxt.pro's binance
+        hides an authentication failure of the user-data subscription behind
+        ``KeyError('spot')`` (it drops the subscription before raising), so a signed REST
+        call goes first: it fails with the venue's code and message. A clock the venue
         refuses (-1021) is measured and compensated once (ccxt's time difference) before it
         counts as a failure.
         """
         for attempt in range(2):
             try:
+                if self.markets is None:
+                    await aio(self.exchange.load_markets)()
+                    self._publish_markets()
                 await aio(self.exchange.fetch_balance)()
                 return None
             except Exception as exc:
-                kind = credential_error(exc)
+                kind = self.dialect.credential_error(exc)
                 if kind is None:
                     raise  # not a credentials problem: a crash like any other
                 if kind == "clock" and attempt == 0:
@@ -206,11 +259,12 @@ class PrivateSession(Actor):
     async def _subscribe_user_stream(self) -> None:
         """Open the user-data subscription and wait for the venue to confirm it.
 
-        ccxt.pro's ``authenticate`` (binance: ``userDataStream.subscribe.signature`` on the
-        ws-api) returns once the venue answered; the ``watch_*`` loops then reuse it. Bounded
-        by ``submit_timeout``: an unconfirmed subscription is a stalled stream, hence a crash.
+        Where the dialect says how (binance: ``userDataStream.subscribe.signature`` on the
+        ws-api; okx: ``login`` on the private socket), ccxt.pro's ``authenticate`` returns once
+        the venue answered; the ``watch_*`` loops then reuse it. Bounded by
+        ``submit_timeout``: an unconfirmed subscription is a stalled stream, hence a crash.
         """
-        authenticate = getattr(self.exchange, "authenticate", None)
+        authenticate = self.dialect.authenticate(self.exchange)
         if authenticate is None:
             return  # this exchange subscribes inside watch_*; nothing to wait for here
         timeout = self.venue.submit_timeout
@@ -375,13 +429,18 @@ class PrivateSession(Actor):
                 self.ctx.start_soon(self._cancel_and_tell, message)
                 return None
             return await self._cancel(message)
+        if isinstance(message, GetMarkets):
+            return self.markets
         if isinstance(message, FetchOrder):
             return await self._fetch_order(message)
         if isinstance(message, FetchOpenOrders):
             return await self._fetch_open(message)
         if isinstance(message, FetchFills):
             trades = await fetch_all_trades(
-                aio(self.exchange.fetch_my_trades), message.symbol, message.venue_order_id
+                aio(self.exchange.fetch_my_trades),
+                message.symbol,
+                message.venue_order_id,
+                dialect=self.dialect,
             )
             return tuple(
                 VenueFill(venue_order_id=str(t["order"]), fill=fill_of(self.venue.name, t, ""))
@@ -403,8 +462,7 @@ class PrivateSession(Actor):
     def _start_create_order(self, submit: SubmitOrder) -> asyncio.Future[Any]:
         """Start ccxt's ``create_order`` for ``submit`` as an asyncio task (not awaited here)."""
         intent = submit.intent
-        params = order_params(
-            self.venue.exchange,
+        params = self.dialect.order_params(
             intent.client_order_id,
             intent.time_in_force if intent.order_type == "limit" else None,
             self.venue.self_trade_mode,
@@ -446,7 +504,9 @@ class PrivateSession(Actor):
                 await self._tell(self._rejected(cid, intent.amount, reason))
             return
         update = order_update_of(self.venue.name, order)
-        if update is None or update.client_order_id != cid:
+        if update is None or update.client_order_id != cid or order.get("status") is None:
+            # A bare acknowledgement (OKX answers an order with its ids only): the order is
+            # in; what became of it comes over the user stream.
             update = OrderUpdate(
                 client_order_id=cid,
                 venue=self.venue.name,
@@ -482,7 +542,7 @@ class PrivateSession(Actor):
         cid = message.client_order_id
         try:
             order = await aio(self.exchange.cancel_order)(
-                None, message.symbol, {"origClientOrderId": cid}
+                None, message.symbol, self.dialect.lookup_params(cid)
             )
         except Exception as exc:
             result: OrderUpdate | CancelRejected = CancelRejected(
@@ -500,7 +560,7 @@ class PrivateSession(Actor):
     async def _fetch_order(self, message: FetchOrder) -> OrderUpdate | None:
         try:
             order = await aio(self.exchange.fetch_order)(
-                None, message.symbol, {"origClientOrderId": message.client_order_id}
+                None, message.symbol, self.dialect.lookup_params(message.client_order_id)
             )
         except Exception as exc:
             if is_order_not_found(exc):

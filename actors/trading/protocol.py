@@ -47,7 +47,13 @@ class Append(Request, frozen=True, kw_only=True):
 
 
 class ReadJournal(Request, frozen=True, kw_only=True):
-    """Ask for every journaled message, oldest first (start-up rebuild)."""
+    """Ask for every journaled message still in the journal, oldest first (records that
+    compaction moved to the archive are not among them)."""
+
+
+class ReadState(Request, frozen=True, kw_only=True):
+    """Ask for the desk's state as the journal has it now (a ``DeskState``: orders,
+    positions, trading state), to start from: the router and risk rebuild from it."""
 
 
 class Flush(Request, frozen=True, kw_only=True):
@@ -122,6 +128,10 @@ class FetchFills(Request, frozen=True, kw_only=True):
 
     symbol: str
     venue_order_id: str | None = None
+
+
+class GetMarkets(Request, frozen=True, kw_only=True):
+    """Ask a private session for its venue's ``Markets`` (precision and limits per symbol)."""
 
 
 class FetchBalances(Request, frozen=True, kw_only=True):

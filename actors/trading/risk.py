@@ -119,15 +119,8 @@ class SymbolLimits(msgspec.Struct, frozen=True, kw_only=True):
 
 SelfTrade = Literal["reject", "cancel_resting", "cancel_both", "off"]
 """What risk does with an intent that would trade against the desk's own resting order on the
-same venue and symbol (Binance's modes: EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH, NONE)."""
-
-STP_MODES: dict[str, str | None] = {
-    "reject": "EXPIRE_TAKER",
-    "cancel_resting": "EXPIRE_MAKER",
-    "cancel_both": "EXPIRE_BOTH",
-    "off": None,
-}
-"""The exchange-side ``selfTradePreventionMode`` that backs each policy up at the venue."""
+same venue and symbol; each venue's dialect passes the policy on to the exchange's own
+prevention where it has one (``actors.trading.dialects``)."""
 
 
 class VenueLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

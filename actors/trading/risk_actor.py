@@ -33,15 +33,14 @@ from actors.trading.messages import (
     SetTradingState,
     TopOfBook,
     TradingState,
-    TradingStateChanged,
 )
-from actors.trading.orders import replay
-from actors.trading.positions import Portfolio, PositionError
+from actors.trading.orders import ACTIVE
+from actors.trading.positions import PositionError
 from actors.trading.protocol import (
     Adopted,
     Append,
     GetRiskState,
-    ReadJournal,
+    ReadState,
     ReleaseOrder,
     RiskView,
 )
@@ -65,23 +64,17 @@ class RiskActor(Actor):
             raise RuntimeError("risk needs /journal")
         self.journal: Ref = journal
         self._router: Ref | None = None
-        messages = await journal.ask(ReadJournal(), timeout=30.0)
-        portfolio = Portfolio()
-        state: TradingState | None = None
-        for msg in messages:
-            if isinstance(msg, Fill):
-                try:
-                    portfolio.apply_fill(msg)
-                except PositionError:
-                    self.ctx.log.exception("journaled fill cannot be replayed")
-            elif isinstance(msg, (SetTradingState, TradingStateChanged)):
-                state = msg.state
-        self.engine = RiskEngine(self.limits, portfolio, state or TradingState.ACTIVE)
-        table = replay(messages, trio.current_time(), self.unknown_grace, strict=False)
-        for order in table:
-            self.engine.mark_seen(order.client_order_id)
-            if order.is_active:
-                intent = order.intent
+        # The journal's state (its newest snapshot plus the records after it): positions,
+        # orders and the trading state, without a replay of the history here.
+        state = await journal.ask(ReadState(), timeout=60.0)
+        self.engine = RiskEngine(
+            self.limits, state.portfolio(), state.trading_state or TradingState.ACTIVE
+        )
+        for record in state.orders:
+            intent = record.intent
+            self.engine.mark_seen(intent.client_order_id)
+            if record.status in ACTIVE:
+                order = record.order(trio.current_time())
                 self.engine.restore_open(
                     order.client_order_id,
                     venue=order.venue,

@@ -43,7 +43,7 @@ from actors.trading.messages import (
     SubmitOrder,
     SubmitUnknown,
 )
-from actors.trading.orders import IN_FLIGHT, Order, OrderError, replay
+from actors.trading.orders import IN_FLIGHT, Order, OrderError
 from actors.trading.protocol import (
     Adopted,
     Append,
@@ -60,7 +60,7 @@ from actors.trading.protocol import (
     OrderView,
     ParkedExpired,
     PlaceOrder,
-    ReadJournal,
+    ReadState,
     ReconcileOrder,
     ReconcileVenue,
     ReleaseOrder,
@@ -130,15 +130,12 @@ class Router(Actor):
             if ref is None:
                 raise RuntimeError(f"the router needs {exec_path(venue)}")
             self._sessions[venue] = ref
-        messages = await journal.ask(ReadJournal(), timeout=30.0)
-        # The journal quarantined what cannot be replayed; anything that still does not
-        # apply is logged and skipped, never a reason not to start.
-        self.table = replay(
-            messages,
+        # The journal's state (its newest snapshot plus the records after it; what does
+        # not apply is quarantined there): no replay of the history here.
+        state = await journal.ask(ReadState(), timeout=60.0)
+        self.table = state.order_table(
             trio.current_time(),
             self.options.unknown_grace,
-            strict=False,
-            on_error=lambda exc: self._refused(exc),
             wall_now=time.time(),  # in-flight submits keep their age across the restart
         )
         for venue in self.venues:

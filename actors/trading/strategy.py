@@ -8,6 +8,11 @@ through a conflating mailbox, so it always sees the latest book, and its own ord
 ``on_reject``, ``on_ticker`` (venues with ``watch_tickers``); call ``submit`` (which asks
 ``/risk`` and returns the client order id, or None if risk refused) and ``cancel``.
 
+Prices and amounts come from each venue's market: ``self.market(venue, symbol)`` is a
+:class:`MarketInfo` (ccxt's precision and limits, loaded once per venue by its private
+session) with ``price(x, "down")``, ``amount(x)`` and ``problem(amount, price)``; it is None
+until the venue's session has loaded it (``on_markets`` says when).
+
 Parameters are typed: a strategy declares them as a ``Params`` struct (a subclass of
 :class:`StrategyParams`, so msgspec converts and checks them, and ``actors check`` names the
 key of a bad one), and reads them as attributes of ``self.p``. Where it trades
@@ -30,16 +35,17 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable, Mapping
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 import trio
 from msgspec import Meta
 
-from actors.runtime import Actor, Ref
-from actors.trading.config import RISK, ROUTER
-from actors.trading.ids import ClientOrderIdGenerator
+from actors.runtime import Actor, ActorError, ActorUnavailable, Ref
+from actors.trading.config import RISK, ROUTER, exec_path
+from actors.trading.ids import ClientIdFormat
+from actors.trading.markets import MarketInfo, Markets
 from actors.trading.messages import (
     BookSnapshot,
     CancelOrder,
@@ -48,6 +54,7 @@ from actors.trading.messages import (
     OrderIntent,
     OrderType,
     OrderUpdate,
+    RejectReason,
     RiskRejected,
     Side,
     Ticker,
@@ -56,14 +63,11 @@ from actors.trading.messages import (
     TradeTick,
     validate_intent,
 )
-from actors.trading.protocol import GetOrders, OrderView
+from actors.trading.protocol import GetMarkets, GetOrders, OrderView
 
-
-def quantize(value: Decimal | float, step: Decimal | str, rounding: str = ROUND_DOWN) -> Decimal:
-    """``value`` rounded to a multiple of ``step`` (down by default)."""
-    step = Decimal(step)
-    units = (Decimal(str(value)) / step).to_integral_value(rounding=rounding)
-    return (units * step).normalize()
+MARKETS_TIMEOUT = 1.0
+"""Seconds a starting strategy waits for a venue's markets; a session that is busy or not up
+sends them when it is (``Markets``), so the strategy never waits longer at start."""
 
 
 class StrategyParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -133,12 +137,17 @@ class Strategy(Actor):
         params: Mapping[str, Any] | StrategyParams | None = None,
         *,
         markets: Mapping[str, tuple[str, ...]] | None = None,
+        client_ids: ClientIdFormat | None = None,
     ) -> None:
         self.name = name
         self.markets: dict[str, tuple[str, ...]] | None = (
             None if markets is None else {v: tuple(s) for v, s in markets.items()}
         )
         """Symbols of every venue of the desk (``submit`` refuses others); None: unchecked."""
+        self.client_ids = client_ids or ClientIdFormat()
+        """Prefix and length of this desk's client ids (the strictest of its venues)."""
+        self.market_info: dict[tuple[str, str], MarketInfo] = {}
+        """Precision and limits by (venue, symbol), as the venues' sessions loaded them."""
         self.p: Any = self.parse_params(params)
         """The parameters, typed (an instance of the class's ``Params``)."""
         self.params: dict[str, Any] = msgspec.structs.asdict(self.p)
@@ -166,7 +175,8 @@ class Strategy(Actor):
             raise RuntimeError("a strategy needs /risk and /router")
         self.risk: Ref = risk
         self.router: Ref = router
-        self.ids = ClientOrderIdGenerator(self.name)
+        self.ids = self.client_ids.generator(self.name)
+        await self._ask_markets()
         # The router reconciled every venue before we started: its view is the venue's.
         views = await router.ask(GetOrders(active_only=True), timeout=self.risk_timeout)
         mine = [v for v in views or () if isinstance(v, OrderView) and v.strategy == self.name]
@@ -178,6 +188,37 @@ class Strategy(Actor):
         elif mine:
             self.ctx.log.info("managing %d order(s) left open before this start", len(mine))
             await self.on_open_orders(mine)
+
+    async def _ask_markets(self) -> None:
+        """Ask the private session of each venue we trade on for its markets.
+
+        A session that is not up yet tells us when it is (``Markets``); meanwhile
+        ``market()`` is None for its symbols.
+        """
+        venues = self.p.venues or tuple(self.markets or ())
+        for venue in venues:
+            session = self.ctx.lookup(exec_path(venue))
+            if session is None:
+                continue
+            try:
+                found = await session.ask(GetMarkets(), timeout=MARKETS_TIMEOUT)
+            except ActorError as exc:
+                self.ctx.log.debug("markets of %s not known yet: %r", venue, exc)
+                continue
+            if isinstance(found, Markets):
+                self._store_markets(found)
+
+    def _store_markets(self, markets: Markets) -> None:
+        for info in markets.markets:
+            self.market_info[(info.venue, info.symbol)] = info
+
+    def market(self, venue: str, symbol: str) -> MarketInfo | None:
+        """Precision and limits of ``symbol`` on ``venue`` (None until its session loaded
+        them).
+
+        >>> # price = self.market("sim-a", "BTC/USDT").price(top.bid, "down")
+        """
+        return self.market_info.get((venue, symbol))
 
     async def setup(self) -> None:
         """Hook: runs at the end of ``on_start``."""
@@ -199,6 +240,9 @@ class Strategy(Actor):
             await self.on_snapshot(message)
         elif kind is Ticker:
             await self.on_ticker(message)
+        elif kind is Markets:
+            self._store_markets(message)
+            await self.on_markets(message)
         else:
             return await super().handle(message)
         return None
@@ -219,6 +263,9 @@ class Strategy(Actor):
 
     async def on_ticker(self, ticker: Ticker) -> None:
         """A venue's 24h ticker of a symbol changed (only with ``VenueSpec.watch_tickers``)."""
+
+    async def on_markets(self, markets: Markets) -> None:
+        """A venue's session (re)loaded its markets (already in ``market()``)."""
 
     async def on_order_update(self, update: OrderUpdate) -> None:
         """One of our orders changed state at the venue."""
@@ -273,7 +320,18 @@ class Strategy(Actor):
         if problem:
             raise InvalidIntent(f"{self.name}: {problem}")
         self.submitted += 1
-        decision = await self.risk.ask(intent, timeout=self.risk_timeout)
+        try:
+            decision = await self.risk.ask(intent, timeout=self.risk_timeout)
+        except ActorUnavailable as exc:
+            # Risk is restarting, or (split desk) its node is down: the ask failed before
+            # risk saw the intent, so nothing was journaled or sent. A refusal, not a crash:
+            # a strategy must outlive a risk restart without burning its restart budget.
+            decision = RiskRejected(
+                intent=intent,
+                reason=RejectReason.RISK_UNAVAILABLE,
+                detail=f"order {cid}: {exc}",
+                at=trio.current_time(),
+            )
         if isinstance(decision, RiskRejected):
             self.rejected += 1
             await self.on_reject(decision)
@@ -318,6 +376,7 @@ def load_strategy(
     params: Mapping[str, Any] | None = None,
     *,
     markets: Mapping[str, tuple[str, ...]] | None = None,
+    client_ids: ClientIdFormat | None = None,
 ) -> Callable[[], Strategy]:
     """A factory of fresh ``Strategy`` instances of the class at ``path`` (for a ChildSpec).
 
@@ -331,7 +390,10 @@ def load_strategy(
     typed = cls.parse_params(params)  # raises InvalidParams now, not at every restart
     where = None if markets is None else dict(markets)
 
+    ids = client_ids or ClientIdFormat()
+    ids.generator(name)  # raises ValueError now if its ids cannot fit the venues
+
     def make() -> Strategy:
-        return cls(name, typed, markets=where)
+        return cls(name, typed, markets=where, client_ids=ids)
 
     return make

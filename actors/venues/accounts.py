@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from decimal import Decimal
 
@@ -29,6 +30,9 @@ class Account:
         for asset, amount in balances.items():
             self.free[asset] = Decimal(amount)
         self.update_ms = 0
+        # Binance's account ``uid``; new at every start of the venue, so a client can tell a
+        # fresh exchange (books, balances, orders started over) from the one it knew.
+        self.uid = secrets.randbits(48)
 
     def lock(self, asset: str, amount: Decimal) -> None:
         """Move ``amount`` from free to locked, or refuse with INSUFFICIENT_FUNDS."""

@@ -42,7 +42,12 @@ BASE: dict[str, Any] = {
             "liveness_interval": 10.0,
             "embedded": {"port": 0, "seed": 7, "rate_hz": 20.0, "balances": {"USDT": 1000}},
         },
-        {"name": "sim-b", "symbols": ["BTC/USDT"], "book_depth": 20},
+        {
+            "name": "sim-b",
+            "symbols": ["BTC/USDT"],
+            "book_depth": 20,
+            "embedded": {"protocol": "okx"},
+        },
     ],
     "risk": {
         "max_order_amount": 1.0,
@@ -64,7 +69,7 @@ BASE: dict[str, Any] = {
             "class": "actors.trading.strategies.market_maker:MarketMaker",
             "symbols": ["ETH/USDT"],
             "venues": ["sim-a"],
-            "params": {"amount": 0.05, "spread_bps": 20.0, "step": "0.0001"},
+            "params": {"amount": 0.05, "spread_bps": 20.0},
         },
     ],
     "observe": {"status_interval": 10.0},

@@ -27,9 +27,9 @@ def test_shipped_topologies_load(name: str) -> None:
 
 def test_paper_topology_has_two_embedded_venues() -> None:
     topology = load(CONFIG / "paper.toml")
-    assert [(v.name, v.kind) for v in topology.venues] == [
-        ("sim-a", "embedded"),
-        ("sim-b", "embedded"),
+    assert [(v.name, v.kind, v.embedded.protocol) for v in topology.venues] == [
+        ("sim-a", "embedded", "binance"),
+        ("sim-b", "embedded", "okx"),
     ]
     assert str(topology.risk.for_symbol("BTC/USDT").max_position) == "0.2"
 
@@ -226,8 +226,41 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_example_file_parses_as_toml() -> None:
     # The documented real-exchange example keeps keys out of the file.
     text = (CONFIG / "exchange.example.toml").read_text()
-    venue = tomllib.loads(text)["venues"][0]
-    assert venue["api_key_env"] == "BINANCE_API_KEY" and "apiKey" not in text
+    binance, okx = tomllib.loads(text)["venues"]
+    assert binance["api_key_env"] == "BINANCE_TESTNET_KEY" and "apiKey" not in text
+    assert okx["password_env"] == "OKX_DEMO_PASSPHRASE" and okx["sandbox"] is True
+
+
+def test_real_exchanges_get_sandbox_and_passphrase_from_the_environment() -> None:
+    from actors.topology.build import build
+
+    topology = load(CONFIG / "exchange.example.toml")
+    env = {"BINANCE_TESTNET_KEY": "k", "BINANCE_TESTNET_SECRET": "s", "OKX_DEMO_KEY": "ok",
+           "OKX_DEMO_SECRET": "os", "OKX_DEMO_PASSPHRASE": "pp"}  # fmt: skip
+    binance, okx = build(topology, env=env).venues
+    assert (binance.exchange, binance.sandbox, binance.ccxt) == (
+        "binance", True, {"apiKey": "k", "secret": "s"}
+    )  # fmt: skip
+    assert (okx.exchange, okx.sandbox, okx.ccxt["password"]) == ("okx", True, "pp")
+    del env["OKX_DEMO_PASSPHRASE"]
+    with pytest.raises(ConfigError, match=r"venues\[1\]\.password_env: environment variable "
+                       "OKX_DEMO_PASSPHRASE is not set"):  # fmt: skip
+        build(topology, env=env, source="x.toml")
+
+
+def test_an_embedded_venue_names_its_protocol_not_an_exchange() -> None:
+    data = minimal()
+    data["venues"][0].update({"exchange": "okx", "sandbox": True})
+    with pytest.raises(ConfigError) as info:
+        parse(data, source="my.toml")
+    assert info.value.problems == [
+        "venues[0].exchange: an embedded venue speaks its embedded.protocol ('binance'); "
+        "set embedded.protocol = 'okx' instead",
+        'venues[0].sandbox: only for kind = "exchange"',
+    ]
+    data["venues"][0] = {"name": "sim", "symbols": ["BTC/USDT"], "exchange": "okx",
+                         "embedded": {"protocol": "okx"}}  # fmt: skip
+    assert parse(data).venues[0].embedded.protocol == "okx"
 
 
 def test_venue_knobs_reach_the_desk(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ async def main(port: int, journal: str, mode: str, cancel_on_shutdown: bool = Fa
         submit_timeout=8.0,
         rate=500.0,
         burst=50,
+        identity="session",  # the same venue across kills: the journal is kept
     )
     strategies = []
     if mode == "trade":

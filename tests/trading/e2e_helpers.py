@@ -18,6 +18,7 @@ from actors.topology.build import Plan
 from actors.topology.run import Observe, Running, open_desk
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec, book_path
 from actors.trading.desk import desk_specs
+from actors.trading.markets import Markets
 from actors.trading.messages import (
     Fill,
     Message,
@@ -55,6 +56,7 @@ class Probe(Strategy):
         self.rejections: list[RiskRejected] = []
         self.tickers: list[Ticker] = []
         self.existing: list[OrderView] = []
+        self.pushed_markets: list[Markets] = []
 
     async def handle(self, message: Any) -> Any:
         """``("submit", kwargs)`` -> cid or the RiskRejected; ``("cancel", cid)``; ``"log"``."""
@@ -81,6 +83,10 @@ class Probe(Strategy):
         """Log it."""
         self.tickers.append(ticker)
 
+    async def on_markets(self, markets: Markets) -> None:
+        """Log markets a session sent while we ran (not those asked for at start)."""
+        self.pushed_markets.append(markets)
+
     async def on_book(self, top: TopOfBook) -> None:
         """Keep the latest top per venue and symbol."""
         self.tops[(top.venue, top.symbol)] = top
@@ -99,12 +105,19 @@ class Probe(Strategy):
 
 
 def venue_spec(venue: Venue, **overrides: Any) -> VenueSpec:
-    """A ``VenueSpec`` for an embedded venue (fast stall detection for tests)."""
+    """A ``VenueSpec`` for an embedded venue of either protocol (fast stall detection for
+    tests); ``secret``/``password`` override the credentials."""
     options: dict[str, Any] = {"stall_after": 2.0, "submit_timeout": 2.0, "rate": 200.0}
     options.update(overrides)
     secret = options.pop("secret", venue.config.secret)  # a wrong secret, for auth tests
-    cfg = ccxt_config(venue.port, venue.config.api_key, secret)
-    return VenueSpec(venue.config.name, cfg, tuple(venue.config.symbols), **options)
+    password = options.pop("password", venue.config.passphrase)  # OKX's passphrase
+    protocol = venue.config.protocol
+    cfg = ccxt_config(
+        venue.port, venue.config.api_key, secret, protocol=protocol, password=password
+    )
+    return VenueSpec(
+        venue.config.name, cfg, tuple(venue.config.symbols), exchange=protocol, **options
+    )
 
 
 @dataclass
@@ -282,10 +295,19 @@ def rest_ask(venue: Venue, symbol: str, price: Decimal, qty: Decimal) -> None:
 
     With the market paused nothing else trades, so a buy at ``price`` or above fills.
     """
+    _rest(venue, symbol, "SELL", price, qty)
+
+
+def rest_bid(venue: Venue, symbol: str, price: Decimal, qty: Decimal) -> None:
+    """A synthetic buyer (no account) rests ``qty`` at ``price`` (see ``rest_ask``)."""
+    _rest(venue, symbol, "BUY", price, qty)
+
+
+def _rest(venue: Venue, symbol: str, side: str, price: Decimal, qty: Decimal) -> None:
     m = venue.market_of(symbol)
     order = venue.engine.new_order(
         symbol=m.id,
-        side="SELL",
+        side=side,
         type="LIMIT",
         tif="GTC",
         price=m.to_price_units(price),

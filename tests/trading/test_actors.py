@@ -14,6 +14,7 @@ from actors.runtime import Actor, ChildSpec, MailboxSpec, Overflow, open_system,
 from actors.trading.book_actor import OrderBookActor, market_data_key
 from actors.trading.journal import Journal
 from actors.trading.journal_actor import JournalActor
+from actors.trading.markets import MarketInfo, Markets
 from actors.trading.messages import (
     BookSnapshot,
     FeedStatus,
@@ -332,6 +333,15 @@ async def test_slow_subscriber_sees_latest_book_not_a_backlog(
 # --- strategies ----------------------------------------------------------------------------
 
 
+def markets(*venues: str, tick: str = "0.01") -> list[Markets]:
+    """What each venue's private session tells the strategies: its precision and limits."""
+    return [
+        Markets(venue=v, markets=(MarketInfo(venue=v, symbol=SYM, price_step=D(tick),
+                                             amount_step=D("0.00001"), min_cost=D("5")),))
+        for v in venues
+    ]  # fmt: skip
+
+
 def strategy_specs(path: str, params: dict[str, Any], log: list[Any]) -> list[ChildSpec]:
     return [
         ChildSpec("risk", lambda: Sink(log)),
@@ -345,11 +355,16 @@ async def test_market_maker_quotes_around_mid_requotes_and_skews(
 ) -> None:
     log: list[Any] = []
     params = {"venue": "sim", "symbol": SYM, "amount": "0.5", "spread_bps": 20,
-              "skew_bps": 10, "max_inventory": "1", "tolerance_bps": 5, "tick": "0.01"}  # fmt: skip
+              "skew_bps": 10, "max_inventory": "1", "tolerance_bps": 5}  # fmt: skip
     path = "actors.trading.strategies.market_maker:MarketMaker"
     async with open_system(strategy_specs(path, params, log)) as system:
         mm = system.lookup("/strategies/s")
         assert mm is not None
+        await mm.send(top(bid=99.99, ask=100.01))
+        await trio.sleep(0.5)
+        assert not [m for m in log if isinstance(m, OrderIntent)]  # no market (tick) yet
+        for m in markets("sim"):
+            await mm.send(m)
         await mm.send(top(bid=99.99, ask=100.01))
         await trio.sleep(0.5)
         quotes = [m for m in log if isinstance(m, OrderIntent)]
@@ -377,6 +392,8 @@ async def test_arbitrage_takes_crossed_venues_net_of_fees(vclock: trio.abc.Clock
     async with open_system(strategy_specs(path, params, log)) as system:
         arb = system.lookup("/strategies/s")
         assert arb is not None
+        for m in markets("a", "b"):
+            await arb.send(m)
         await arb.send(top("a", bid=100.0, ask=100.1))
         await arb.send(top("b", bid=99.9, ask=99.85))  # edge 15 bp - 20 bp fees: nothing
         await trio.sleep(0.5)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import trio
 
-from actors.runtime import ActorCrashed
+from actors.runtime import Actor, ActorCrashed, Backoff, ChildSpec, open_system
 from actors.trading.ids import ClientOrderIdGenerator
-from actors.trading.messages import OrderIntent, OrderStatus
+from actors.trading.messages import OrderIntent, OrderStatus, RejectReason, RiskRejected
 from actors.trading.strategy import InvalidIntent, Strategy
 from actors.venues import VenueConfig, open_venue
 from tests.trading.e2e_helpers import running_desk, wait_for
@@ -89,6 +89,35 @@ async def test_a_valid_intent_reaches_risk_with_decimal_amounts() -> None:
     (intent,) = risk.asked
     assert isinstance(intent, OrderIntent)
     assert (intent.amount, intent.price) == (Decimal("0.5"), Decimal("100"))
+
+
+async def test_submit_while_risk_is_down_is_a_refusal_the_strategy_sees_not_a_crash(
+    autojump_clock: Any,
+) -> None:
+    class CrashingRisk(Actor):
+        async def handle(self, message: Any) -> Any:
+            raise RuntimeError("risk crashed")
+
+    spec = ChildSpec("risk", CrashingRisk, backoff=Backoff(initial=60, maximum=60, jitter=0))
+    async with open_system([spec]) as system:
+        risk = system.lookup("/risk")
+        assert risk is not None
+        risk.send_nowait("boom")
+        while system.stats()["/risk"].state != "restarting":  # noqa: ASYNC110 - virtual time
+            await trio.sleep(0.01)
+        s, _ = strategy()
+        s.risk = risk
+        seen: list[RiskRejected] = []
+
+        async def on_reject(rejection: RiskRejected) -> None:
+            seen.append(rejection)
+
+        s.on_reject = on_reject  # type: ignore[method-assign]
+        assert await s.submit(**GOOD) is None
+        [rejection] = seen
+        assert rejection.reason is RejectReason.RISK_UNAVAILABLE
+        assert "actor /risk is not running (restarting)" in rejection.detail
+        assert (s.submitted, s.rejected) == (1, 1)
 
 
 @pytest.mark.e2e

@@ -339,7 +339,7 @@ async def test_market_maker_quotes_on_the_venue_and_cancels_on_shutdown(tmp_path
             sweep_bids(venue, SYM, m.price_dec(bid.price) * Decimal("0.999"))
             venue.resume_market()
             await wait_for(lambda: len(placed()) > 2, timeout=30.0)  # it requoted
-            assert all(o.client_id.startswith("axmm-") for o in placed())
+            assert all(o.client_id.startswith("ax2mm") for o in placed())
             live = venue.engine.open_orders(key, None)
             assert {o.side for o in live} <= {"BUY", "SELL"} and len(live) <= 4
             mid = (await desk.book("sim", SYM)).snapshot

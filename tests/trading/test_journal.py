@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors.trading.journal import Journal, JournalCorrupt, JournalError, kind_of
+from actors.trading.journal import SCHEMA_VERSION, Journal, JournalCorrupt, JournalError, kind_of
 from actors.trading.messages import (
     CancelOrder,
     Fill,
@@ -227,10 +227,11 @@ def test_refuses_newer_schema(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     Journal(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(SCHEMA_VERSION + 1),))
     conn.commit()
     conn.close()
-    with pytest.raises(JournalError, match=f"{path}: schema version 2 is newer"):
+    newer = SCHEMA_VERSION + 1
+    with pytest.raises(JournalError, match=f"{path}: schema version {newer} is newer"):
         Journal(path)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from actors.trading.ccxt_bridge import TRADES_PAGE, fetch_all_trades
+from actors.trading.ccxt_bridge import fetch_all_trades
+from actors.trading.dialects import dialect_for
 from actors.trading.journal import Journal
 from actors.trading.messages import (
     CancelOrder,
@@ -165,15 +166,17 @@ async def test_missed_fills_are_paged_until_covered() -> None:
         start = int(params.get("fromId", 0))
         return trades[start : start + limit]
 
-    got = await fetch_all_trades(fetch_my_trades, SYM, "7")
+    binance = dialect_for("binance")
+    page = binance.trades_page
+    got = await fetch_all_trades(fetch_my_trades, SYM, "7", dialect=binance)
     assert [t["id"] for t in got] == [str(i) for i in range(2500)]
     assert calls == [
         {"orderId": "7"},
-        {"orderId": "7", "fromId": TRADES_PAGE},
-        {"orderId": "7", "fromId": 2 * TRADES_PAGE},
+        {"orderId": "7", "fromId": page},
+        {"orderId": "7", "fromId": 2 * page},
     ]
 
     async def ignores_from_id(symbol: str, since: Any, limit: int, params: dict[str, Any]) -> Any:
         return trades[:limit]  # a venue without fromId: stop, never loop
 
-    assert len(await fetch_all_trades(ignores_from_id, SYM)) == TRADES_PAGE
+    assert len(await fetch_all_trades(ignores_from_id, SYM, dialect=binance)) == page

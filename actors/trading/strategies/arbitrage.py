@@ -4,10 +4,12 @@ When venue A's best bid exceeds venue B's best ask by more than ``threshold_bps`
 both legs' taker fees, it buys on B at B's ask and sells on A at A's bid with IOC limit
 orders, sized by the smaller touch and ``max_amount``. It fires again only once both legs
 have ended and ``cooldown`` seconds have passed, so it never stacks legs on a stale view.
+Prices and amounts are rounded with each venue's market (ccxt's precision: the buy price up,
+the sell price down, the amount down on both venues' steps), and a pair whose legs would
+break a venue's limits (minimum amount or cost) is let go.
 
 Params (:class:`TakerArbitrage.Params`): ``symbol`` (exactly one), ``venues`` (at least two),
-``threshold_bps`` (5), ``fee_bps`` (10, per leg), ``max_amount``, ``step`` ("0.00001"),
-``tick`` ("0.01"), ``cooldown`` (1.0 s).
+``threshold_bps`` (5), ``fee_bps`` (10, per leg), ``max_amount``, ``cooldown`` (1.0 s).
 
 >>> arb_edge_bps(bid_a=101.0, ask_b=100.0, fee_bps=10)
 80.0
@@ -23,7 +25,7 @@ from msgspec import Meta
 
 from actors.trading.messages import OrderUpdate, TopOfBook
 from actors.trading.orders import TERMINAL
-from actors.trading.strategy import Strategy, StrategyParams, positive, quantize
+from actors.trading.strategy import Strategy, StrategyParams, positive
 
 
 def arb_edge_bps(bid_a: float, ask_b: float, fee_bps: float) -> float:
@@ -41,13 +43,10 @@ class TakerArbitrage(Strategy):
         threshold_bps: Annotated[float, Meta(ge=0, le=10_000)] = 5.0
         fee_bps: Annotated[float, Meta(ge=0, le=1_000)] = 10.0
         max_amount: Decimal
-        step: Decimal = Decimal("0.00001")
-        tick: Decimal = Decimal("0.01")
         cooldown: Annotated[float, Meta(ge=0, le=3_600)] = 1.0
 
         def __post_init__(self) -> None:
-            for name in ("max_amount", "step", "tick"):
-                positive(name, getattr(self, name))
+            positive("max_amount", self.max_amount)
             if len(self.venues) < 2:
                 raise ValueError(f"venues: an arbitrage needs two venues, got {list(self.venues)}")
 
@@ -61,13 +60,13 @@ class TakerArbitrage(Strategy):
         self.threshold_bps = p.threshold_bps
         self.fee_bps = p.fee_bps
         self.max_amount = p.max_amount
-        self.step = p.step
-        self.tick = p.tick
         self.cooldown = p.cooldown
         self.tops: dict[str, TopOfBook] = {}
         self.pending: set[str] = set()
         self.last_fire = -1e9
         self.fired = 0
+        self.let_go = 0
+        """Opportunities not taken: a market unknown yet, or legs outside its limits."""
 
     async def on_book(self, top: TopOfBook) -> None:
         """Look for a crossed pair of venues on every book change."""
@@ -91,28 +90,39 @@ class TakerArbitrage(Strategy):
 
     async def _fire(self, sell_top: TopOfBook, buy_top: TopOfBook) -> None:
         assert sell_top.bid_size is not None and buy_top.ask_size is not None
-        size = min(float(self.max_amount), sell_top.bid_size, buy_top.ask_size)
-        amount = quantize(size, self.step)
-        if amount <= 0:
+        assert buy_top.ask is not None and sell_top.bid is not None
+        buy_market = self.market(buy_top.venue, self.symbol)
+        sell_market = self.market(sell_top.venue, self.symbol)
+        if buy_market is None or sell_market is None:
+            self.let_go += 1
+            self.ctx.log.debug("edge between %s and %s: markets not loaded yet",
+                               sell_top.venue, buy_top.venue)  # fmt: skip
+            return
+        size = min(self.max_amount, Decimal(str(sell_top.bid_size)), Decimal(str(buy_top.ask_size)))
+        amount = sell_market.amount(buy_market.amount(size))
+        buy_price = buy_market.price(buy_top.ask, "up")
+        sell_price = sell_market.price(sell_top.bid, "down")
+        problem = (
+            "nothing to trade at these steps"
+            if amount <= 0
+            else buy_market.problem(amount, buy_price) or sell_market.problem(amount, sell_price)
+        )
+        if problem:
+            self.let_go += 1
+            self.ctx.log.debug("edge let go: %s", problem)
             return
         self.last_fire = trio.current_time()
         self.fired += 1
-        assert buy_top.ask is not None and sell_top.bid is not None
+        self.ctx.log.info(
+            "edge %s %s > %s %s: buying %s on %s, selling on %s",
+            sell_top.venue, sell_price, buy_top.venue, buy_price, amount, buy_top.venue,
+            sell_top.venue,
+        )  # fmt: skip
         buy = await self.submit(
-            self.symbol,
-            "buy",
-            amount,
-            quantize(buy_top.ask, self.tick),
-            venue=buy_top.venue,
-            time_in_force="IOC",
+            self.symbol, "buy", amount, buy_price, venue=buy_top.venue, time_in_force="IOC"
         )
         sell = await self.submit(
-            self.symbol,
-            "sell",
-            amount,
-            quantize(sell_top.bid, self.tick),
-            venue=sell_top.venue,
-            time_in_force="IOC",
+            self.symbol, "sell", amount, sell_price, venue=sell_top.venue, time_in_force="IOC"
         )
         self.pending.update(cid for cid in (buy, sell) if cid is not None)
 

@@ -4,11 +4,13 @@ Quotes ``spread_bps`` wide around the venue's mid; inventory (from our fills) mo
 quotes by up to ``skew_bps`` (long: lower, to sell more and buy less; short: higher), and
 the side that would grow inventory beyond ``max_inventory`` is not quoted. When mid moves
 more than ``tolerance_bps`` from where the quotes were made (or a quote ended), the live
-quotes are cancelled and replaced. Orders go through risk like every other intent.
+quotes are cancelled and replaced. Orders go through risk like every other intent. Prices
+and amounts come from the venue's market (ccxt's precision and limits): the bid rounds down,
+the ask up, neither crosses the touch, and a quote below the market's minimums is not sent.
 
 Params (:class:`MarketMaker.Params`): ``venue``, ``symbol`` (exactly one of each), ``amount``,
 ``spread_bps`` (20), ``skew_bps`` (10), ``max_inventory`` (10 x amount), ``tolerance_bps`` (3),
-``tick`` ("0.01"), ``step`` ("0.00001"), ``min_requote_interval`` (0.25 s).
+``min_requote_interval`` (0.25 s).
 
 >>> mm_quotes(mid=100.0, spread_bps=20, skew_bps=10, inventory=0.0, max_inventory=1.0)
 (99.9, 100.1)
@@ -18,16 +20,17 @@ Params (:class:`MarketMaker.Params`): ``venue``, ``symbol`` (exactly one of each
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Annotated
 
 import trio
 from msgspec import Meta
 
+from actors.trading.markets import MarketInfo
 from actors.trading.messages import Fill, OrderStatus, OrderUpdate, Side, TopOfBook
 from actors.trading.orders import TERMINAL
 from actors.trading.protocol import OrderView
-from actors.trading.strategy import Strategy, StrategyParams, positive, quantize
+from actors.trading.strategy import Strategy, StrategyParams, positive
 
 Bps = Annotated[float, Meta(ge=0, le=10_000)]
 
@@ -41,6 +44,27 @@ def mm_quotes(
     bid = mid * (1 + (-spread_bps / 2 + shift) / 1e4)
     ask = mid * (1 + (spread_bps / 2 + shift) / 1e4)
     return round(bid, 10), round(ask, 10)
+
+
+def maker_prices(
+    market: MarketInfo, bid: float, ask: float, best_bid: float | None, best_ask: float | None
+) -> tuple[Decimal, Decimal]:
+    """``bid``/``ask`` on the market's price grid (bid down, ask up), never crossing the touch:
+    a maker quote stays at or behind it.
+
+    >>> m = MarketInfo(venue="v", symbol="S", price_step=Decimal("0.5"))
+    >>> maker_prices(m, 100.2, 100.3, best_bid=99.5, best_ask=100.0)
+    (Decimal('99.5'), Decimal('100.5'))
+    """
+    bid_price = market.price(bid, "down")
+    ask_price = market.price(ask, "up")
+    if best_ask is not None and bid_price >= Decimal(str(best_ask)):
+        touch = Decimal(str(best_ask))
+        bid_price = market.price(touch - market.tick(touch), "down")
+    if best_bid is not None and ask_price <= Decimal(str(best_bid)):
+        touch = Decimal(str(best_bid))
+        ask_price = market.price(touch + market.tick(touch), "up")
+    return bid_price, ask_price
 
 
 class MarketMaker(Strategy):
@@ -58,12 +82,10 @@ class MarketMaker(Strategy):
         max_inventory: Decimal | None = None
         """Largest |inventory| before a side stops quoting (default: 10 x amount)."""
         tolerance_bps: Bps = 3.0
-        tick: Decimal = Decimal("0.01")
-        step: Decimal = Decimal("0.00001")
         min_requote_interval: Annotated[float, Meta(ge=0, le=3_600)] = 0.25
 
         def __post_init__(self) -> None:
-            for name in ("amount", "max_inventory", "tick", "step"):
+            for name in ("amount", "max_inventory"):
                 positive(name, getattr(self, name))
 
     p: Params
@@ -78,8 +100,6 @@ class MarketMaker(Strategy):
         self.skew_bps = p.skew_bps
         self.max_inventory = p.max_inventory if p.max_inventory is not None else p.amount * 10
         self.tolerance_bps = p.tolerance_bps
-        self.tick = p.tick
-        self.step = p.step
         self.min_requote = p.min_requote_interval
         self.inventory = Decimal(0)
         self.live: dict[str, Side] = {}
@@ -94,8 +114,9 @@ class MarketMaker(Strategy):
         if top.venue != self.venue or top.symbol != self.symbol or top.stale:
             return
         mid = top.mid
-        if mid is None:
-            return
+        market = self.market(self.venue, self.symbol)
+        if mid is None or market is None:
+            return  # nothing to quote around, or the venue's market is not loaded yet
         now = trio.current_time()
         sides = set(self.live.values())
         moved = (
@@ -113,20 +134,20 @@ class MarketMaker(Strategy):
         bid, ask = mm_quotes(
             mid, self.spread_bps, self.skew_bps, float(self.inventory), float(self.max_inventory)
         )
-        # Never cross the book: a maker quote stays at or behind the touch.
-        if top.ask is not None:
-            bid = min(bid, top.ask - float(self.tick))
-        if top.bid is not None:
-            ask = max(ask, top.bid + float(self.tick))
+        bid_price, ask_price = maker_prices(market, bid, ask, top.bid, top.ask)
         self.quoted_mid = mid
         self.requotes += 1
         if self.inventory < self.max_inventory:
-            await self._quote("buy", quantize(bid, self.tick, ROUND_FLOOR))
+            await self._quote(market, "buy", bid_price)
         if self.inventory > -self.max_inventory:
-            await self._quote("sell", quantize(ask, self.tick, ROUND_CEILING))
+            await self._quote(market, "sell", ask_price)
 
-    async def _quote(self, side: Side, price: Decimal) -> None:
-        amount = quantize(self.amount, self.step)
+    async def _quote(self, market: MarketInfo, side: Side, price: Decimal) -> None:
+        amount = market.amount(self.amount)
+        problem = "amount rounds to 0" if amount <= 0 else market.problem(amount, price)
+        if problem:
+            self.ctx.log.warning("%s quote not sent: %s", side, problem)
+            return
         cid = await self.submit(self.symbol, side, amount, price, venue=self.venue)
         if cid is not None:
             self.live[cid] = side

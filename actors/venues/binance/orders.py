@@ -363,7 +363,7 @@ class OrderService:
             "accountType": "SPOT",
             "balances": balances_json(account),
             "permissions": ["SPOT"],
-            "uid": 1,
+            "uid": account.uid,
         }
 
 

@@ -10,6 +10,7 @@ Built from ccxt's ``okx.py``/``pro/okx.py`` (what they send and parse) and OKX's
 
 from __future__ import annotations
 
+import secrets
 import time
 from functools import partial
 from typing import TYPE_CHECKING
@@ -56,7 +57,8 @@ class OkxProtocol(VenueProtocol):
             m.id: INST_ID_CODE_BASE + i for i, m in enumerate(venue.markets)
         }
         self.by_code: dict[int, Market] = {self.code_of[m.id]: m for m in venue.markets}
-        self.uid = UID
+        # New at every start (like Binance's account uid): a fresh exchange is told apart.
+        self.uid = UID + f"{secrets.randbelow(10**8):08d}"
         self.list_ms = int(time.time() * 1000)
         self.ratelimiter = RateLimiter(
             trio.current_time, scale=venue.config.okx_limit_scale, faults=venue.faults

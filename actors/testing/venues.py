@@ -33,6 +33,23 @@ VENUE_STATUS = {
 }
 """Binance's order statuses (the embedded engine's) as the desk's."""
 
+OKX_STATE = {
+    "live": OrderStatus.OPEN,
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELLED,
+}
+"""OKX's order states as the desk's (OKX has no "expired": an IOC's rest is "canceled")."""
+
+
+def status_at(venue: Venue, order: Any) -> OrderStatus:
+    """The status of an engine order as the venue's protocol shows it to the desk."""
+    if venue.config.protocol == "okx":
+        from actors.venues.okx.shapes import state
+
+        return OKX_STATE.get(state(order), OrderStatus.UNKNOWN)
+    return VENUE_STATUS.get(order.status, OrderStatus.UNKNOWN)
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerOrder:
@@ -126,7 +143,7 @@ class LocalVenue:
                 LedgerOrder(
                     o.client_id,
                     m.symbol,
-                    VENUE_STATUS.get(o.status, OrderStatus.UNKNOWN),
+                    status_at(self.venue, o),
                     m.qty_dec(o.executed),
                     fills[order_id],
                 )

@@ -9,6 +9,7 @@ import pytest
 import trio
 
 from actors.cli import main
+from actors.testing.venues import LocalVenue
 from actors.testing.verify import verify_topology
 from actors.topology.load import load
 from actors.trading.messages import OrderStatus
@@ -112,3 +113,20 @@ def test_verify_refuses_what_it_cannot_check(
     (tmp_path / "j.sqlite").write_text("not a database, not at all" * 100)
     report = verify_topology(load(path))
     assert "not an SQLite database" in report.text() and not report.ok
+
+
+@pytest.mark.parametrize(("protocol", "shown"), [("binance", "EXPIRED"), ("okx", "CANCELLED")])
+async def test_a_ledger_shows_each_order_as_the_venues_protocol_does(
+    protocol: str, shown: str
+) -> None:
+    config = VenueConfig(seed=92, rate_hz=0.0, symbols=(SYM,), protocol=protocol)
+    async with open_venue(config) as venue:
+        m = venue.market_of(SYM)
+        unfilled_ioc = venue.engine.new_order(
+            symbol=m.id, side="BUY", type="LIMIT", tif="IOC", price=m.to_price_units(Decimal(1)),
+            qty=m.to_qty_units(Decimal("0.001")), account=venue.config.api_key, client_id="ax-1",
+        )  # fmt: skip
+        venue.engine.submit(unfilled_ioc)
+        [order] = LocalVenue(venue).ledger("ax").orders
+    # OKX has no "expired": the rest of an IOC is "canceled", and that is what the desk hears.
+    assert (order.client_order_id, order.status.value, order.fills) == ("ax-1", shown, 0)

@@ -146,7 +146,12 @@ class MarkerTaker(Strategy):
         if nonce > self.fired_nonce:
             self.fired_nonce = nonce
             await self.submit(
-                top.symbol, "buy", MARKER, Decimal(str(top.ask)), venue="sim", time_in_force="IOC"
+                top.symbol,
+                "buy",
+                MARKER,
+                Decimal(str(top.ask)),
+                venue=top.venue,
+                time_in_force="IOC",
             )
 
 
@@ -258,8 +263,8 @@ class Clocks:
             self.order.set()
 
 
-async def start_client(argv: list[str], timeout: float = 60.0) -> trio.Process:
-    """Start ``argv`` (a client of this venue) and wait for its READY line."""
+async def start_client(argv: list[str], timeout: float = 60.0) -> tuple[trio.Process, str]:
+    """Start ``argv`` (a client of this venue); wait for its READY line and return it too."""
     proc = await trio.lowlevel.open_process(argv, stdout=subprocess.PIPE, cwd=str(ROOT))
     assert proc.stdout is not None
     with trio.fail_after(timeout):
@@ -269,25 +274,29 @@ async def start_client(argv: list[str], timeout: float = 60.0) -> trio.Process:
             if not chunk:
                 raise RuntimeError(f"{argv[2:]} exited before READY")
             buf += chunk
-    return proc
+    line = buf[buf.index(b"READY") :].split(b"\n", 1)[0].decode()
+    return proc, line
 
 
-async def trial(venue: Any, clocks: Clocks, wait: float = 1.5) -> tuple[float, float] | None:
+async def trial(
+    venue: Any, clocks: Clocks, symbol: str = SYM, wait: float = 1.5
+) -> tuple[float, float] | None:
     """Place one marker; (tick-to-order ms or nan, book age ms), or None when nobody took it."""
     maker = venue.accounts.by_key[MAKER_KEY]
+    market = venue.market_of(symbol)
     # at fair value: no maker quotes within 0.5 bp of it and no synthetic taker reaches it
-    spec = symbol_spec(SYM)
-    price = Decimal(str(round(venue.market.fair(spec), 2)))
+    price = Decimal(str(round(venue.market.fair(symbol_spec(symbol)), 2)))
+    clocks.market_id = market.id
     clocks.reset()
     clocks.placed = time.perf_counter()
     venue.orders.place(
         maker,
-        {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
+        {"symbol": market.id, "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
          "quantity": str(MARKER), "price": str(price)},
     )  # fmt: skip
     with trio.move_on_after(wait):
         await clocks.order.wait()
-    venue.orders.cancel_all(maker, {"symbol": "BTCUSDT"})
+    venue.orders.cancel_all(maker, {"symbol": market.id})
     if clocks.received is None:
         return None
     tick = (clocks.received - clocks.emitted) * 1000 if clocks.emitted else float("nan")
@@ -314,7 +323,7 @@ async def main(trials: int, blocks: int, kinds: tuple[str, ...], rates: tuple[in
                 for kind in kinds:
                     argv = [sys.executable, SCRIPT, "--client", kind, "--port", str(venue.port)]
                     argv += ["--journal", os.path.join(tmp, f"j-{time.time_ns()}.sqlite")]
-                    proc = await start_client(argv)
+                    proc, _ = await start_client(argv)
                     try:
                         await trio.sleep(1.0)  # subscriptions and start-up reconciliation
                         for rate in rates:

@@ -177,7 +177,10 @@ async def bare_taker(port: int, ws_entry: bool) -> None:
         print("READY", flush=True)
         fired = -1
         while True:
-            book = await exchange.watch_order_book(SYM)
+            try:
+                book = await exchange.watch_order_book(SYM)
+            except ccxt.pro.NetworkError:  # dropped: the next watch reconnects and resyncs
+                continue
             hit = _fire(book, fired)
             if hit is not None:
                 price, fired = hit
@@ -211,11 +214,21 @@ async def poll_taker(port: int) -> None:
         await exchange.close()
 
 
-async def desk_taker(port: int, journal: str) -> None:
-    """The full desk with one ``MarkerTaker`` strategy."""
+async def desk_taker(port: int, journal: str, feed_reset_after: float | None = None) -> None:
+    """The full desk with one ``MarkerTaker`` strategy.
+
+    ``feed_reset_after``: shorten the venue-facing groups' backoff ``reset_after`` (default
+    30 s), so drops a few seconds apart each restart from the initial backoff (``recovery.py``).
+    """
     from actors.topology.build import Plan
     from actors.topology.run import open_plan
-    from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
+    from actors.trading.config import (
+        DEFAULT_GROUPS,
+        FEED_BACKOFF,
+        DeskOptions,
+        StrategySpec,
+        VenueSpec,
+    )
     from actors.trading.desk import desk_specs
     from actors.trading.risk import RiskLimits
 
@@ -228,7 +241,14 @@ async def desk_taker(port: int, journal: str) -> None:
         burst=100,
     )
     strategy = StrategySpec("taker", "market_load:MarkerTaker", {})
-    specs = desk_specs([venue], [strategy], RiskLimits(), DeskOptions(journal_path=journal))
+    groups = dict(DEFAULT_GROUPS)
+    if feed_reset_after is not None:
+        backoff = replace(FEED_BACKOFF, reset_after=feed_reset_after)
+        for name, policy in groups.items():
+            if policy.backoff == FEED_BACKOFF:
+                groups[name] = replace(policy, backoff=backoff)
+    options = DeskOptions(journal_path=journal, groups=groups)
+    specs = desk_specs([venue], [strategy], RiskLimits(), options)
     async with open_plan(Plan(specs, max_restarts=3, within=5.0)):
         print("READY", flush=True)
         await trio.sleep_forever()
@@ -402,13 +422,14 @@ if __name__ == "__main__":
     parser.add_argument("--client", choices=KINDS)
     parser.add_argument("--port", type=int)
     parser.add_argument("--journal")
+    parser.add_argument("--feed-reset-after", type=float)
     args = parser.parse_args()
     if args.client in ("bare", "bare-ws"):
         asyncio.run(bare_taker(args.port, args.client == "bare-ws"))
     elif args.client == "poll":
         asyncio.run(poll_taker(args.port))
     elif args.client == "desk":
-        trio.run(desk_taker, args.port, args.journal)
+        trio.run(desk_taker, args.port, args.journal, args.feed_reset_after)
     else:
         kinds = tuple(k for k in args.kinds.split(",") if k)
         if unknown := [k for k in kinds if k not in KINDS]:

@@ -52,10 +52,12 @@ from market_load import (  # noqa: E402
 )
 from tick_to_order import pct, taker_ccxt_config  # noqa: E402
 
-SHAPES = ((1, 1), (1, 10), (2, 10), (1, 50), (2, 50))
-"""venues x symbols of the scale run."""
 AGGREGATE_RATE = 2000.0
 """Synthetic events per second over all symbols of all venues (scale)."""
+SHAPES = tuple((v, s, AGGREGATE_RATE) for v, s in ((1, 1), (1, 10), (2, 10), (1, 50), (2, 50)))
+"""(venues, symbols per venue, aggregate events/s) of the scale run ..."""
+RAMP = tuple((1, 10, float(rate)) for rate in (8000, 20000, 40000))
+"""... then the 1x10 desk at higher aggregate rates, to find where one core saturates."""
 
 
 def symbols(n: int) -> tuple[str, ...]:
@@ -175,26 +177,35 @@ def update_ids(venues: list[Any]) -> int:
 # --- scale ---------------------------------------------------------------------------------
 
 
-async def scale(shapes: tuple[tuple[int, int], ...], window: float, trials: int) -> list[dict]:
-    """One desk per shape at the same aggregate rate; CPU, RSS and tick-to-order."""
+async def scale(
+    shapes: tuple[tuple[int, int, float], ...], window: float, trials: int
+) -> list[dict]:
+    """One desk per (venues, symbols, aggregate rate): CPU, RSS and tick-to-order.
+
+    The venues' own CPU (this process) is reported too: where it nears one core, the venue,
+    not the desk, is the limit (its sends queue up, which shows as tick-to-order)."""
     rows = []
-    for n_venues, n_symbols in shapes:
-        rate = AGGREGATE_RATE / (n_venues * n_symbols)
+    for n_venues, n_symbols, aggregate in shapes:
+        rate = aggregate / (n_venues * n_symbols)
         async with desk_against(n_venues, n_symbols, rate) as (venues, proc, _port):
             await trio.sleep(2.0)  # subscriptions settle
             cpu0, _ = proc_usage(proc.pid)
+            own0 = time.process_time()
             u0, t0 = update_ids(venues), time.perf_counter()
             ticks = await markers(venues, trials)
             await trio.sleep(max(0.0, window - (time.perf_counter() - t0)))
             cpu1, rss = proc_usage(proc.pid)
+            own1 = time.process_time()
             u1, t1 = update_ids(venues), time.perf_counter()
         updates = u1 - u0
         row = {
             "shape": f"{n_venues}x{n_symbols}",
+            "aggregate": aggregate,
             "events_s_per_symbol": rate,
             "updates_s": updates / (t1 - t0),
             "cpu_us_per_update": (cpu1 - cpu0) / updates * 1e6 if updates else float("nan"),
             "cpu_share": (cpu1 - cpu0) / (t1 - t0),
+            "venue_cpu_share": (own1 - own0) / (t1 - t0),
             "rss_mb": rss / 2**20,
             "t2o_p50": statistics.median(ticks) if ticks else float("nan"),
             "t2o_p99": pct(ticks, 0.99) if ticks else float("nan"),
@@ -209,15 +220,18 @@ def scale_report(rows: list[dict]) -> str:
     """Markdown table; the ratio column is CPU per update against the 1x1 desk of this run."""
     base = rows[0]["cpu_us_per_update"] if rows else float("nan")
     lines = [
-        "| venues x symbols | events/s per symbol | depth updates/s | desk CPU us/update "
-        "| vs 1x1 | desk CPU (share of one core) | RSS MB | tick-to-order p50 / p99 ms | n |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| venues x symbols | events/s (all / per symbol) | depth updates/s | desk CPU us/update "
+        "| vs 1x1 | desk CPU (of one core) | venues' CPU (of one core) | desk RSS MB "
+        "| tick-to-order p50 / p99 ms | n |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['shape']} | {r['events_s_per_symbol']:.0f} | {r['updates_s']:,.0f} | "
+            f"| {r['shape']} | {r['aggregate']:,.0f} / {r['events_s_per_symbol']:,.0f} | "
+            f"{r['updates_s']:,.0f} | "
             f"{r['cpu_us_per_update']:.1f} | {r['cpu_us_per_update'] / base:.2f} | "
-            f"{r['cpu_share'] * 100:.0f} % | {r['rss_mb']:.0f} | "
+            f"{r['cpu_share'] * 100:.0f} % | {r['venue_cpu_share'] * 100:.0f} % | "
+            f"{r['rss_mb']:.0f} | "
             f"{r['t2o_p50']:.1f} / {r['t2o_p99']:.1f} | {r['samples']} |"
         )
     return "\n".join(lines)
@@ -339,7 +353,7 @@ if __name__ == "__main__":
         trio.run(desk_process, ports, args.symbols, args.journal)
         sys.exit(0)
     elif args.mode == "scale":
-        shapes = ((1, 1), (1, 10)) if args.quick else SHAPES
+        shapes = ((1, 1, AGGREGATE_RATE), (1, 10, AGGREGATE_RATE)) if args.quick else SHAPES + RAMP
         window, trials = (3.0, 3) if args.quick else (8.0, 20)
         result = trio.run(scale, shapes, window, trials)
         print(scale_report(result))

@@ -358,7 +358,7 @@ if __name__ == "__main__":
         result = trio.run(scale, shapes, window, trials)
         print(scale_report(result))
     else:
-        result = trio.run(burst, 3 if args.quick else 10, 100.0, 2.0 if args.quick else 5.0, 3.0)
+        result = trio.run(burst, 3 if args.quick else 10, 200.0, 2.0 if args.quick else 5.0, 3.0)
         print(burst_report(result))
     print(f"wall time {time.perf_counter() - started:.1f}s")
     if args.out:

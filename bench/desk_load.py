@@ -46,6 +46,7 @@ from market_load import (  # noqa: E402
     SYM,
     Clocks,
     bench_venue_config,
+    machine,
     open_bench_venue,
     start_client,
     trial,
@@ -354,15 +355,14 @@ if __name__ == "__main__":
         sys.exit(0)
     elif args.mode == "scale":
         shapes = ((1, 1, AGGREGATE_RATE), (1, 10, AGGREGATE_RATE)) if args.quick else SHAPES + RAMP
-        window, trials = (3.0, 3) if args.quick else (8.0, 20)
+        window, trials = (3.0, 3) if args.quick else (6.0, 12)
         result = trio.run(scale, shapes, window, trials)
         print(scale_report(result))
     else:
         result = trio.run(burst, 3 if args.quick else 10, 200.0, 2.0 if args.quick else 5.0, 3.0)
         print(burst_report(result))
-    print(f"wall time {time.perf_counter() - started:.1f}s")
+    print(f"wall time {time.perf_counter() - started:.1f}s, machine {machine()}")
     if args.out:
-        meta = {"nproc": os.cpu_count(), "python": sys.version.split()[0]}
-        payload = {"result": result, "machine": meta, "command": " ".join(sys.argv)}
+        payload = {"result": result, "machine": machine(), "command": " ".join(sys.argv)}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(payload))

@@ -26,8 +26,8 @@ The bench venue's fair value holds still and its synthetic takers trade only 20 
 it (``open_bench_venue``), so nothing sweeps the marker before the takers see it; makers and
 cancels still move the book at the stated rate (the update ids per second are measured).
 
-Run: ``.venv/bin/python bench/market_load.py [--trials 25] [--blocks 2] [--out FILE.json]``
-(about 4 min; ``--quick``: a few trials, under a minute).
+Run: ``.venv/bin/python bench/market_load.py [--trials 15] [--blocks 2] [--out FILE.json]``
+(about 3 min; ``--quick``: a few trials, under a minute).
 """
 
 from __future__ import annotations
@@ -74,6 +74,11 @@ POLL_LIMIT = 5
 JITTER = random.Random(7)
 POLL_INTERVAL = 60.0 / (BINANCE_WEIGHT_PER_MINUTE / depth_weight(POLL_LIMIT))
 """Seconds between depth polls at Binance's permitted rate (0.05 s: 20 calls/s)."""
+
+
+def machine() -> dict[str, Any]:
+    """Where a result was measured: cores, python, load average (1/5/15 min) at the end."""
+    return {"nproc": os.cpu_count(), "python": sys.version.split()[0], "loadavg": os.getloadavg()}
 
 
 def is_marker(size: float | None) -> bool:
@@ -413,7 +418,7 @@ def _ratio(a: float, b: float) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=25, help="markers per taker, rate, block")
+    parser.add_argument("--trials", type=int, default=15, help="markers per taker, rate, block")
     parser.add_argument("--blocks", type=int, default=2)
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--rates", default=",".join(map(str, RATES)))
@@ -438,10 +443,10 @@ if __name__ == "__main__":
         trials, blocks = (3, 1) if args.quick else (args.trials, args.blocks)
         started = time.perf_counter()
         out = trio.run(main, trials, blocks, kinds, rates)
-        out["machine"] = {"nproc": os.cpu_count(), "python": sys.version.split()[0]}
+        out["machine"] = machine()
         out["command"] = " ".join(["bench/market_load.py", *sys.argv[1:]])
         print(report(out))
-        print(f"wall time {time.perf_counter() - started:.1f}s")
+        print(f"wall time {time.perf_counter() - started:.1f}s, machine {machine()}")
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(json.dumps(out))

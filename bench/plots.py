@@ -27,7 +27,9 @@ from tick_to_order import pct
 
 def _machine(data: dict[str, Any]) -> str:
     m = data.get("machine", {})
-    return f"{m.get('nproc', '?')} cores, python {m.get('python', '?')}"
+    load = m.get("loadavg")
+    busy = f", load {load[0]:.1f}" if load else ""
+    return f"{m.get('nproc', '?')} cores, python {m.get('python', '?')}{busy}"
 
 
 def market_load_plot(data: dict[str, Any], out: Path) -> None:

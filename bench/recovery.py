@@ -17,8 +17,8 @@ part of the figure that is not recovery.
 * ``bare``: the asyncio ccxt.pro script of ``market_load``: ``watch_order_book`` raises
   ``NetworkError``, the loop calls it again, ccxt reconnects and resyncs at once.
 
-Run: ``.venv/bin/python bench/recovery.py [--trials 15] [--blocks 2] [--out FILE.json]``
-(about 3 min; ``--quick``: a smoke run).
+Run: ``.venv/bin/python bench/recovery.py [--trials 8] [--blocks 2] [--out FILE.json]``
+(about 2 min; ``--quick``: a smoke run).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from market_load import (  # noqa: E402
     SYM,
     Clocks,
     bench_venue_config,
+    machine,
     open_bench_venue,
     start_client,
     trial,
@@ -122,7 +123,7 @@ def report(res: dict[str, Any]) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=15, help="drops per taker and block")
+    parser.add_argument("--trials", type=int, default=8, help="drops per taker and block")
     parser.add_argument("--blocks", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="2 drops, 1 block")
     parser.add_argument("--out", help="write the raw samples as JSON here (for bench/plots.py)")
@@ -131,9 +132,8 @@ if __name__ == "__main__":
     started = time.perf_counter()
     out: dict[str, Any] = trio.run(main, trials, blocks, KINDS)
     print(report(out))
-    print(f"wall time {time.perf_counter() - started:.1f}s")
+    print(f"wall time {time.perf_counter() - started:.1f}s, machine {machine()}")
     if args.out:
-        meta = {"nproc": os.cpu_count(), "python": sys.version.split()[0]}
-        payload = {"result": out, "machine": meta, "command": " ".join(sys.argv)}
+        payload = {"result": out, "machine": machine(), "command": " ".join(sys.argv)}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(payload))

@@ -7,7 +7,9 @@ in the same instant, posts the marker sell (``market_load``): only a client that
 reconnected, resubscribed and synced a fresh book (REST snapshot + diffs) can see it. The clock
 runs from the drop to the taker's order arriving at the venue, so the figure is recovery plus
 one tick-to-order; the same run also times markers without a drop (``no drop``), which is the
-part of the figure that is not recovery.
+part of the figure that is not recovery. ``--drop market`` closes the market-data sockets only
+(the private session's stay up): the difference says what the private session's recovery
+adds.
 
 * ``desk``: the full desk: the market-data connection crashes on ``NetworkError``, its
   supervisor restarts it after the venue group's backoff (0.2 s +- 20 %, the shipped
@@ -60,7 +62,17 @@ KINDS = ("desk", "bare")
 MARKET = str(ROOT / "bench" / "market_load.py")
 
 
-async def main(trials: int, blocks: int, kinds: tuple[str, ...]) -> dict[str, Any]:
+def drop(venue: Any, scope: str) -> int:
+    """Close the venue's websockets: every one (``all``) or market data only (``market``)."""
+    if scope == "all":
+        return venue.faults.drop_websockets()
+    public = [c for c in venue.hub.conns if not c.private]
+    for c in public:
+        c.scope.cancel()
+    return len(public)
+
+
+async def main(trials: int, blocks: int, kinds: tuple[str, ...], scope: str) -> dict[str, Any]:
     """Alternate blocks of takers; in each block, drop trials and no-drop trials alternate."""
     from actors.venues.accounts import Account
 
@@ -81,17 +93,17 @@ async def main(trials: int, blocks: int, kinds: tuple[str, ...]) -> dict[str, An
                     proc, _ = await start_client(argv)
                     try:
                         await trio.sleep(1.5)
-                        await _block(venue, clocks, trials, res[kind])
+                        await _block(venue, clocks, trials, res[kind], scope)
                     finally:
                         proc.kill()
                         await proc.wait()
     return res
 
 
-async def _block(venue: Any, clocks: Clocks, trials: int, row: dict[str, Any]) -> None:
+async def _block(venue: Any, clocks: Clocks, trials: int, row: dict[str, Any], scope: str) -> None:
     """``trials`` drops, each followed by one marker without a drop."""
     for _ in range(trials):
-        dropped = venue.faults.drop_websockets()
+        dropped = drop(venue, scope)
         got = await trial(venue, clocks, wait=15.0)
         if got is None or not dropped:
             row["missed"] += 1
@@ -127,10 +139,16 @@ if __name__ == "__main__":
     parser.add_argument("--blocks", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="2 drops, 1 block")
     parser.add_argument("--out", help="write the raw samples as JSON here (for bench/plots.py)")
+    parser.add_argument(
+        "--drop",
+        choices=("all", "market"),
+        default="all",
+        help="which websockets to close: all (default) or market data only (private kept)",
+    )
     args = parser.parse_args()
     trials, blocks = (2, 1) if args.quick else (args.trials, args.blocks)
     started = time.perf_counter()
-    out: dict[str, Any] = trio.run(main, trials, blocks, KINDS)
+    out: dict[str, Any] = trio.run(main, trials, blocks, KINDS, args.drop)
     print(report(out))
     print(f"wall time {time.perf_counter() - started:.1f}s, machine {machine()}")
     if args.out:

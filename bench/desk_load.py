@@ -175,6 +175,11 @@ def update_ids(venues: list[Any]) -> int:
     return sum(b.update_id for v in venues for b in v.engine.books.values())
 
 
+def frames(venues: list[Any]) -> int:
+    """Depth diffs published so far (one ``depthUpdate`` frame per symbol per 100 ms tick)."""
+    return sum(v.depth_events for v in venues)
+
+
 # --- scale ---------------------------------------------------------------------------------
 
 
@@ -193,11 +198,13 @@ async def scale(
             cpu0, _ = proc_usage(proc.pid)
             own0 = time.process_time()
             u0, t0 = update_ids(venues), time.perf_counter()
+            f0 = frames(venues)
             ticks = await markers(venues, trials)
             await trio.sleep(max(0.0, window - (time.perf_counter() - t0)))
             cpu1, rss = proc_usage(proc.pid)
             own1 = time.process_time()
             u1, t1 = update_ids(venues), time.perf_counter()
+            f1 = frames(venues)
         updates = u1 - u0
         row = {
             "shape": f"{n_venues}x{n_symbols}",
@@ -205,6 +212,8 @@ async def scale(
             "events_s_per_symbol": rate,
             "updates_s": updates / (t1 - t0),
             "cpu_us_per_update": (cpu1 - cpu0) / updates * 1e6 if updates else float("nan"),
+            "cpu_us_per_frame": (cpu1 - cpu0) / (f1 - f0) * 1e6 if f1 > f0 else float("nan"),
+            "frames_s": (f1 - f0) / (t1 - t0),
             "cpu_share": (cpu1 - cpu0) / (t1 - t0),
             "venue_cpu_share": (own1 - own0) / (t1 - t0),
             "rss_mb": rss / 2**20,
@@ -221,16 +230,17 @@ def scale_report(rows: list[dict]) -> str:
     """Markdown table; the ratio column is CPU per update against the 1x1 desk of this run."""
     base = rows[0]["cpu_us_per_update"] if rows else float("nan")
     lines = [
-        "| venues x symbols | events/s (all / per symbol) | depth updates/s | desk CPU us/update "
-        "| vs 1x1 | desk CPU (of one core) | venues' CPU (of one core) | desk RSS MB "
-        "| tick-to-order p50 / p99 ms | n |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| venues x symbols | events/s (all / per symbol) | depth updates/s | frames/s "
+        "| desk CPU us/update | vs 1x1 | desk CPU us/frame | desk CPU (of one core) "
+        "| venues' CPU (of one core) | desk RSS MB | tick-to-order p50 / p99 ms | n |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['shape']} | {r['aggregate']:,.0f} / {r['events_s_per_symbol']:,.0f} | "
-            f"{r['updates_s']:,.0f} | "
+            f"{r['updates_s']:,.0f} | {r['frames_s']:,.0f} | "
             f"{r['cpu_us_per_update']:.1f} | {r['cpu_us_per_update'] / base:.2f} | "
+            f"{r['cpu_us_per_frame']:.0f} | "
             f"{r['cpu_share'] * 100:.0f} % | {r['venue_cpu_share'] * 100:.0f} % | "
             f"{r['rss_mb']:.0f} | "
             f"{r['t2o_p50']:.1f} / {r['t2o_p99']:.1f} | {r['samples']} |"

@@ -80,7 +80,9 @@ def recovery_plot(data: dict[str, Any], out: Path) -> None:
     axis.set_xticks(range(1, len(labels) + 1), labels)
     axis.set_yscale("log")
     axis.set_ylabel("ms to the taker's order (log)")
-    axis.set_title(f"recovery.py: websocket drop -> order on a fresh book ({_machine(data)})")
+    axis.set_title(
+        f"recovery.py: websocket drop -> order on a fresh book\n({_machine(data)})", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(out / "recovery.png", dpi=100)
     plt.close(fig)

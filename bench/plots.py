@@ -32,6 +32,13 @@ def _machine(data: dict[str, Any]) -> str:
     return f"{m.get('nproc', '?')} cores, python {m.get('python', '?')}{busy}"
 
 
+def _footer(fig: Any, data: dict[str, Any]) -> None:
+    """The command that produced the figures, at the bottom of the image."""
+    command = data.get("command")
+    if command:
+        fig.text(0.005, 0.005, f"command: {command}", fontsize=7, color="grey")
+
+
 def market_load_plot(data: dict[str, Any], out: Path) -> None:
     """Tick-to-order and book age (p50 and p99) against the event rate, one line per taker."""
     rates = sorted(data["rates"], key=int)
@@ -61,7 +68,8 @@ def market_load_plot(data: dict[str, Any], out: Path) -> None:
         axis.set_ylim(bottom=0)
         axis.legend(fontsize=7)
     fig.suptitle(f"market_load.py: desk vs bare ccxt.pro vs REST poller ({_machine(data)})")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    _footer(fig, data)
     fig.savefig(out / "market_load.png", dpi=100)
     plt.close(fig)
 
@@ -83,7 +91,8 @@ def recovery_plot(data: dict[str, Any], out: Path) -> None:
     axis.set_title(
         f"recovery.py: websocket drop -> order on a fresh book\n({_machine(data)})", fontsize=10
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    _footer(fig, data)
     fig.savefig(out / "recovery.png", dpi=100)
     plt.close(fig)
 
@@ -113,7 +122,8 @@ def scale_plot(data: dict[str, Any], out: Path) -> None:
     right.set_title("where one core saturates", fontsize=10)
     right.legend(fontsize=8)
     fig.suptitle(f"desk_load.py scale ({_machine(data)})")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    _footer(fig, data)
     fig.savefig(out / "scale.png", dpi=100)
     plt.close(fig)
 
@@ -136,7 +146,8 @@ def burst_plot(data: dict[str, Any], out: Path) -> None:
         f"{r['burst_rate']:.0f} events/s per symbol ({_machine(data)})",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    _footer(fig, data)
     fig.savefig(out / "burst.png", dpi=100)
     plt.close(fig)
 

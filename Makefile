@@ -38,12 +38,15 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Every benchmark, then the plots of the suite (bench/*.json -> PNG in $(BENCH_OUT)); about
-# 12 minutes on 2 busy cores. QUICK=1: tiny parameters, a smoke run of the same scripts (~4 min).
+# Every benchmark, then the plots of the suite (bench/*.json -> PNG in $(BENCH_OUT)); 13 min
+# measured on 2 cores at load 6-15 with the scripts' default sizes, ~11 with these (BENCHMARKS.md
+# names the sizes behind each figure). QUICK=1: tiny parameters, a smoke run (~3 min).
 QUICK ?=
 ifeq ($(QUICK),1)
 BENCH_OUT ?= var/bench
 BENCH_QUICK := --quick
+LOAD_ARGS :=
+RECOVERY_ARGS :=
 RELAY_ARGS := --rounds 1 --messages 50000
 T2O_ARGS := --trials 10 --blocks 1
 HOP_ARGS := --asks 200 --messages 5000 --durable 50
@@ -53,6 +56,8 @@ BENCH_QUICK :=
 RELAY_ARGS := --rounds 3
 T2O_ARGS := --trials 100 --blocks 2
 HOP_ARGS :=
+LOAD_ARGS := --trials 10
+RECOVERY_ARGS := --trials 6
 endif
 
 bench: $(VENV)/.bench
@@ -60,8 +65,8 @@ bench: $(VENV)/.bench
 	$(BIN)/python bench/venue_depth.py
 	$(BIN)/python bench/tick_to_order.py $(T2O_ARGS)
 	$(BIN)/python bench/remote_hop.py $(HOP_ARGS)
-	$(BIN)/python bench/market_load.py $(BENCH_QUICK) --out $(BENCH_OUT)/market_load.json
-	$(BIN)/python bench/recovery.py $(BENCH_QUICK) --out $(BENCH_OUT)/recovery.json
+	$(BIN)/python bench/market_load.py $(BENCH_QUICK) $(LOAD_ARGS) --out $(BENCH_OUT)/market_load.json
+	$(BIN)/python bench/recovery.py $(BENCH_QUICK) $(RECOVERY_ARGS) --out $(BENCH_OUT)/recovery.json
 	$(BIN)/python bench/desk_load.py scale $(BENCH_QUICK) --out $(BENCH_OUT)/scale.json
 	$(BIN)/python bench/desk_load.py burst $(BENCH_QUICK) --out $(BENCH_OUT)/burst.json
 	$(BIN)/python bench/plots.py $(BENCH_OUT)

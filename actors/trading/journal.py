@@ -1,9 +1,20 @@
-"""The durable, append-only journal of order events (SQLite, WAL, synchronous=FULL).
+"""The durable, append-only journal of order events (SQLite, WAL).
 
 Every intent, risk decision, submit, ack, fill, cancel, status change, reconciliation and
 trading-state change is appended *before* the next step acts on it; :meth:`Journal.append`
-returns only after the transaction committed (fsync'd under ``synchronous=FULL``), so a killed
-process restarts into the same order state with :meth:`Journal.recover`.
+returns only after the transaction committed, so a killed process restarts into the same
+order state with :meth:`Journal.recover`.
+
+How durable a commit is, is ``sync`` (the desk's ``journal.sync``):
+
+* ``"normal"`` (the default, SQLite's ``synchronous=NORMAL`` in WAL mode): a commit is in the
+  operating system's hands when it returns (about 0.05-0.25 ms): it survives any crash of the
+  process, SIGKILL included, but a power loss (or a kernel crash) may take the last commits
+  with it. The desk covers that with the venue as the second source of truth: client order ids
+  come from durable leases (:mod:`actors.trading.leases`), and at start-up every leased id the
+  journal lacks is looked up at the venue and adopted.
+* ``"full"`` (``synchronous=FULL``): every commit is fsync'd before it returns (0.5-10 ms on a
+  shared virtual disk), so not even a power loss takes a committed record.
 
 Schema version 2 (a version-1 file is upgraded in place when opened; a program that reads
 version 1 refuses a version-2 file, whose history may be compacted)::
@@ -114,6 +125,9 @@ KINDS: dict[str, tuple[type[Message], ...]] = {
     "trading_state": (SetTradingState, TradingStateChanged),
 }
 """Journal kinds and the message types each may carry."""
+
+SYNC_MODES = ("normal", "full")
+"""Values of ``Journal(sync=...)`` (the desk's ``journal.sync``)."""
 
 _Row = tuple[int, float, str, "str | None", "bytes | str"]
 """(seq, at, kind, client_order_id, payload) of one stored record."""
@@ -238,8 +252,17 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
 class Journal:
     """An open journal file. Use as a context manager or call :meth:`close`."""
 
-    def __init__(self, path: str | Path, *, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        sync: str = "normal",
+    ) -> None:
+        if sync not in SYNC_MODES:
+            raise JournalError(f"journal {path}: sync must be one of {SYNC_MODES}, got {sync!r}")
         self.path = str(path)
+        self.sync = sync
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._archive: sqlite3.Connection | None = None
@@ -291,7 +314,8 @@ class Journal:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise JournalError(f"journal {self.path}: cannot switch to WAL (mode {mode})")
-        conn.execute("PRAGMA synchronous=FULL")
+        # NORMAL in WAL mode: a commit is written, not fsync'd (see the module docstring).
+        conn.execute(f"PRAGMA synchronous={self.sync.upper()}")
         if not tables:
             with self._transaction():
                 conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -406,6 +430,24 @@ class Journal:
                 ).fetchone()
                 seq = int(found[0]) if found else 0
         return seq
+
+    def submitted_ids(self, client_order_ids: Iterable[str]) -> set[str]:
+        """Those of ``client_order_ids`` with a submit record (archived ones too): the orders
+        the desk may have sent. The others were never sent, or a power loss took that record."""
+        wanted = list(dict.fromkeys(client_order_ids))
+        found: set[str] = set()
+        archive = self._open_archive(create=False)
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            query = (
+                "SELECT DISTINCT client_order_id FROM events WHERE kind = 'submit'"
+                f" AND client_order_id IN ({','.join('?' * len(chunk))})"
+            )
+            with self._lock:
+                found.update(row[0] for row in self._conn.execute(query, chunk))
+                if archive is not None:
+                    found.update(row[0] for row in archive.execute(query, chunk))
+        return found
 
     def events(
         self, since_seq: int = 0, client_order_id: str | None = None

@@ -3,7 +3,9 @@
 Every intent, risk decision, submit, ack, fill, cancel, status change, reconciliation and
 trading-state change is appended *before* the next step acts on it; :meth:`Journal.append`
 returns only after the transaction committed, so a killed process restarts into the same
-order state with :meth:`Journal.recover`.
+order state with :meth:`Journal.recover`. Faults injected on purpose by a fault plan
+(``actors.testing``) are journaled too (kind ``fault``), so a chaos run can be read
+afterwards; replay passes over them.
 
 How durable a commit is, is ``sync`` (the desk's ``journal.sync``):
 
@@ -83,6 +85,7 @@ from actors.trading.messages import (
     AnyMessage,
     CancelOrder,
     CancelRejected,
+    FaultInjected,
     Fill,
     Message,
     OrderIntent,
@@ -123,6 +126,7 @@ KINDS: dict[str, tuple[type[Message], ...]] = {
     "state": (OrderUpdate, SubmitUnknown, CancelRejected),
     "reconcile": (ReconcileResult,),
     "trading_state": (SetTradingState, TradingStateChanged),
+    "fault": (FaultInjected,),
 }
 """Journal kinds and the message types each may carry."""
 

@@ -629,6 +629,9 @@ class Router(Actor):
         self._leases_pending = len(settled) < len(outstanding)
         self.lease_lookups += looked
         self.lease_adopted += found
+        if self.report is not None:
+            self.report.lease_lookups = self.lease_lookups
+            self.report.lease_adopted = self.lease_adopted
         self.ctx.log.info(
             "client-id leases of earlier runs: %d ids the journal lacks looked up at the"
             " venues, %d orders adopted, %d leases settled, %d kept",

@@ -157,6 +157,8 @@ class Strategy(Actor):
         self.risk_timeout = float(self.p.risk_timeout)
         self._journal: Ref | None = None
         self._lease_pending = False
+        self.lease_waits = 0
+        """Orders that had to wait for a client-id lease (the refill came too late)."""
 
     @classmethod
     def parse_params(cls, params: Mapping[str, Any] | StrategyParams | None) -> StrategyParams:
@@ -315,6 +317,9 @@ class Strategy(Actor):
         anything is journaled or asked: it is the strategy's bug, and it sees it.
         """
         if self.ids.leased and not self.ids.remaining:
+            # The refill asked for at the low-water mark has not come (the journal is slow
+            # or was restarting): this order waits for a lease's fsync.
+            self.lease_waits += 1
             await self._lease(wait=True)
             if not self.ids.remaining:
                 return await self._no_client_id(symbol, side, amount, price, venue, order_type,
@@ -378,6 +383,8 @@ class Strategy(Actor):
             if wait:
                 lease = await journal.ask(request, timeout=self.risk_timeout)
                 self.ids.grant(lease.first, lease.end)
+                # A refill asked for earlier may have been lost with a journal restart.
+                self._lease_pending = False
             else:
                 await journal.send(request)
                 self._lease_pending = True

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,21 @@ from actors.testing.invariants import journal_invariants
 from actors.testing.venues import LocalVenue
 from actors.trading.journal import Journal
 from actors.trading.leases import LeaseStore, leases_path_of
-from actors.trading.messages import SubmitOrder
+from actors.trading.messages import OrderStatus, SubmitOrder
+from actors.trading.shutdown import ShutdownReport
 from actors.venues import VenueConfig, open_venue
+from tests.trading.e2e_helpers import (
+    FROZEN,
+    frozen_book,
+    journal_vs_venue,
+    price_of,
+    running_desk,
+    wait_for,
+)
 from tests.trading.test_sigkill import account_orders, start
 
 pytestmark = pytest.mark.e2e
+SYM = "BTC/USDT"
 LOST_SUBMITS = 6
 """Submit records the simulated power loss takes (with every record after the first)."""
 
@@ -35,7 +46,7 @@ def drop_tail(journal: Path, submits: int) -> set[str]:
         rows = conn.execute(
             "SELECT seq, client_order_id FROM events WHERE kind = 'submit' ORDER BY seq"
         ).fetchall()
-        assert len(rows) > submits, f"only {len(rows)} submits journaled"
+        assert len(rows) >= submits, f"only {len(rows)} submits journaled"
         first_lost = rows[-submits][1]
         (cut,) = conn.execute(
             "SELECT MIN(seq) FROM events WHERE client_order_id = ?", (first_lost,)
@@ -106,3 +117,39 @@ async def test_lost_journal_tail_every_venue_order_recovered_from_leases_none_tw
             second.proc.kill()
             await second.proc.wait()
         nursery.cancel_scope.cancel()
+
+
+async def test_on_okx_the_lost_orders_are_found_by_clordid_with_their_fills(
+    tmp_path: Path,
+) -> None:
+    journal = str(tmp_path / "j.sqlite")
+    frozen = FROZEN(journal)
+    config = VenueConfig(name="okx", protocol="okx", seed=83, rate_hz=30.0, symbols=(SYM,))
+    async with open_venue(config) as venue:
+        async with running_desk([venue], journal, **frozen) as desk:
+            view = await frozen_book(desk, venue)
+            assert view.snapshot is not None
+            bid, ask = view.snapshot.bids[0][0], view.snapshot.asks[0][0]
+            amount = Decimal("0.001")
+            resting = await desk.submit(venue="okx", symbol=SYM, side="buy", amount=amount,
+                                        price=price_of(bid * 0.98))  # fmt: skip
+            taking = await desk.submit(venue="okx", symbol=SYM, side="buy", amount=amount,
+                                       price=price_of(ask * 1.01))  # fmt: skip
+
+            async def settled() -> bool:
+                orders = await desk.orders()
+                return (orders[resting].status, orders[taking].status) == (
+                    OrderStatus.OPEN, OrderStatus.FILLED
+                )  # fmt: skip
+
+            await wait_for(settled, timeout=30.0)
+        # The desk stopped (the resting order left open); a power loss takes both orders'
+        # records: the restarted desk finds them at OKX by clOrdId, the fill included.
+        assert drop_tail(Path(journal), 2) == {resting, taking}
+        report = ShutdownReport()
+        async with running_desk([venue], journal, report=report, **frozen) as desk:
+            orders = await desk.orders()
+            assert orders[resting].status is OrderStatus.OPEN
+            assert orders[taking].status is OrderStatus.FILLED
+            assert report.lease_adopted == 2 and report.lease_lookups >= 2
+        assert journal_vs_venue(journal, venue) == []

@@ -435,23 +435,36 @@ class Journal:
                 seq = int(found[0]) if found else 0
         return seq
 
-    def submitted_ids(self, client_order_ids: Iterable[str]) -> set[str]:
-        """Those of ``client_order_ids`` with a submit record (archived ones too): the orders
-        the desk may have sent. The others were never sent, or a power loss took that record."""
+    def accounted_ids(self, client_order_ids: Iterable[str]) -> set[str]:
+        """Those of ``client_order_ids`` the journal accounts for (archived records too): a
+        submit record (the order may have been sent; reconciliation follows it) or a risk
+        rejection (never sent). Any other id was never sent, or a power loss took its submit
+        record: only the venue can say which (:mod:`actors.trading.leases`)."""
         wanted = list(dict.fromkeys(client_order_ids))
-        found: set[str] = set()
+        found = {cid for cid, _ in self._records_of(wanted, "submit")}
+        rest = [cid for cid in wanted if cid not in found]
+        for cid, payload in self._records_of(rest, "risk_decision"):
+            try:
+                if isinstance(decode(payload), RiskRejected):
+                    found.add(cid)
+            except (msgspec.DecodeError, TypeError):
+                continue  # quarantined at recovery; not proof the order was never sent
+        return found
+
+    def _records_of(self, cids: list[str], kind: str) -> Iterator[tuple[str, bytes | str]]:
+        """(client_order_id, payload) of the ``kind`` records of ``cids``, journal and archive."""
         archive = self._open_archive(create=False)
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
+        for i in range(0, len(cids), 500):
+            chunk = cids[i : i + 500]
             query = (
-                "SELECT DISTINCT client_order_id FROM events WHERE kind = 'submit'"
+                "SELECT client_order_id, payload FROM events WHERE kind = ?"
                 f" AND client_order_id IN ({','.join('?' * len(chunk))})"
             )
             with self._lock:
-                found.update(row[0] for row in self._conn.execute(query, chunk))
+                rows = self._conn.execute(query, (kind, *chunk)).fetchall()
                 if archive is not None:
-                    found.update(row[0] for row in archive.execute(query, chunk))
-        return found
+                    rows += archive.execute(query, (kind, *chunk)).fetchall()
+            yield from rows
 
     def events(
         self, since_seq: int = 0, client_order_id: str | None = None
@@ -783,6 +796,10 @@ class Journal:
                         "INSERT INTO meta (key, value) VALUES (?, ?)",
                         [("schema", ARCHIVE_SCHEMA_NAME), ("version", "1")],
                     )
+            # Start-up asks which leased ids have records (Journal.accounted_ids); an archive
+            # made before this index gets it on first open (once, on a worker thread).
+            with _Tx(conn):
+                conn.execute("CREATE INDEX IF NOT EXISTS archive_order ON events (client_order_id)")
         except sqlite3.Error as exc:
             conn.close()
             raise JournalError(f"journal archive {self.archive_path}: {exc}") from exc

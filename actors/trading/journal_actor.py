@@ -251,13 +251,13 @@ class JournalActor(Actor):
         return await trio.to_thread.run_sync(fn, limiter=self._lease_limiter)
 
     def _outstanding(self) -> tuple[OutstandingLease, ...]:
-        """Leases of earlier runs, each with its ids the journal has no submit record of."""
+        """Leases of earlier runs, each with its ids the journal does not account for."""
         store = self._store(create=False)
         if store is None:
             return ()
         leases = store.outstanding(self.run)
         assert self.journal is not None
-        known = self.journal.submitted_ids(i for lease in leases for i in ids_of(lease, format_id))
+        known = self.journal.accounted_ids(i for lease in leases for i in ids_of(lease, format_id))
         return tuple(
             OutstandingLease(
                 lease=lease,

@@ -20,7 +20,13 @@ from actors.trading.ids import ClientIdFormat, ClientOrderIdGenerator, IdsExhaus
 from actors.trading.journal import Journal, JournalError
 from actors.trading.journal_actor import JournalActor
 from actors.trading.leases import LeaseError, LeaseStore, ids_of, leases_path_of
-from actors.trading.messages import OrderIntent, RiskApproved, SubmitOrder
+from actors.trading.messages import (
+    OrderIntent,
+    RejectReason,
+    RiskApproved,
+    RiskRejected,
+    SubmitOrder,
+)
 from actors.trading.protocol import (
     Append,
     GetOrders,
@@ -129,6 +135,25 @@ def test_journal_sync_modes(tmp_path: Path, sync: str, pragma: int) -> None:
 def test_a_bad_sync_mode_is_refused_naming_the_journal(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match=r"j.sqlite: sync must be one of .*got 'off'"):
         Journal(tmp_path / "j.sqlite", sync="off")
+
+
+@pytest.mark.parametrize("archived", [False, True])
+def test_the_journal_accounts_for_sent_and_risk_rejected_ids_archived_or_not(
+    tmp_path: Path, archived: bool
+) -> None:
+    with Journal(tmp_path / "j.sqlite") as journal:
+        sent, refused, approved = _submit("a"), _submit("b").intent, _submit("c").intent
+        no = RiskRejected(intent=refused, reason=RejectReason.AMOUNT_LIMIT, detail="x")
+        journal.append_many(
+            [("intent", sent.intent), ("submit", sent), ("intent", refused),
+             ("risk_decision", no), ("intent", approved),
+             ("risk_decision", RiskApproved(intent=approved))]
+        )  # fmt: skip
+        if archived:
+            assert journal.compact(journal.last_seq(), keep=set()) == 6
+            assert list(journal.events()) == []
+        # c was approved but has no submit record: sent or not, only the venue knows.
+        assert journal.accounted_ids(["a", "b", "c", "d"]) == {"a", "b"}
 
 
 def _submit(cid: str) -> SubmitOrder:

@@ -24,6 +24,7 @@ from actors.observe.summary import (
     TradingFigures,
     figures_from_journal,
     figures_from_snapshot,
+    recovery_lines,
     run_summary,
     summary_dict,
     trading_lines,
@@ -372,11 +373,8 @@ def _report(
 ) -> None:
     stats = system.all_stats()
     lines = ["run summary:", *trading_lines(figures)]
-    if router is not None and router.lease_lookups:
-        lines.append(
-            f"lost journal tail: {router.lease_lookups} leased client ids of earlier runs "
-            f"looked up at the venues, {router.lease_adopted} orders adopted"
-        )
+    if router is not None:
+        lines += recovery_lines(router.lease_lookups, router.lease_adopted)
     lines.append(run_summary(stats, elapsed))
     if faults is not None:
         lines.append(faults.summary_line())

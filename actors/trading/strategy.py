@@ -320,6 +320,12 @@ class Strategy(Actor):
             # The refill asked for at the low-water mark has not come (the journal is slow
             # or was restarting): this order waits for a lease's fsync.
             self.lease_waits += 1
+            if self.lease_waits in (1, 10) or self.lease_waits % 100 == 0:
+                self.ctx.log.warning(
+                    "%d order(s) waited for a client-id lease (the refill came too late; "
+                    "journal.id_block %d may be too small for this order rate)",
+                    self.lease_waits, self.client_ids.block,
+                )  # fmt: skip
             await self._lease(wait=True)
             if not self.ids.remaining:
                 return await self._no_client_id(symbol, side, amount, price, venue, order_type,

@@ -213,6 +213,20 @@ def trading_lines(figures: TradingFigures) -> list[str]:
     return lines
 
 
+def recovery_lines(lookups: int, adopted: int) -> list[str]:
+    """What start-up recovered of a lost journal tail (nothing looked up: no line).
+
+    >>> recovery_lines(14, 2)[0][:60]
+    'lost journal tail: 14 leased client ids of earlier runs look'
+    """
+    if not lookups:
+        return []
+    return [
+        f"lost journal tail: {lookups} leased client ids of earlier runs looked up at the "
+        f"venues, {adopted} orders adopted"
+    ]
+
+
 def run_summary(stats: dict[str, ActorStats], elapsed: float) -> str:
     """A short report: totals, then every actor that crashed, dropped or dead-lettered."""
     lines = [

@@ -24,6 +24,7 @@ from actors.observe.summary import (
     TradingFigures,
     figures_from_journal,
     figures_from_snapshot,
+    recovery_lines,
     run_summary,
     summary_dict,
     trading_lines,
@@ -41,6 +42,7 @@ from actors.topology.nodes import join, supervise
 from actors.topology.schema import Topology
 from actors.trading.ccxt_bridge import open_loop
 from actors.trading.journal import Journal, JournalError
+from actors.trading.shutdown import ShutdownReport
 
 log = logging.getLogger("actors.run")
 
@@ -311,7 +313,7 @@ async def run_plan(
                     _figures, journal, wall_started, last, marks
                 )
             faults = plan.faults.log if plan.faults is not None else None
-            _report(figures, system, time.monotonic() - started, summary_json, faults)
+            _report(figures, system, time.monotonic() - started, summary_json, faults, plan.report)
             if report is not None:
                 _soak_report(plan, system, time.monotonic() - started, soak, report)
     assert system is not None
@@ -367,14 +369,23 @@ def _report(
     elapsed: float,
     path: str | None,
     faults: FaultLog | None = None,
+    router: ShutdownReport | None = None,
 ) -> None:
     stats = system.all_stats()
-    lines = ["run summary:", *trading_lines(figures), run_summary(stats, elapsed)]
+    lines = ["run summary:", *trading_lines(figures)]
+    if router is not None:
+        lines += recovery_lines(router.lease_lookups, router.lease_adopted)
+    lines.append(run_summary(stats, elapsed))
     if faults is not None:
         lines.append(faults.summary_line())
     print("\n".join(lines), file=sys.stderr, flush=True)
     if path is not None:
         content = summary_dict(figures, stats, elapsed)
+        if router is not None:
+            content["recovery"] = {
+                "lease_lookups": router.lease_lookups,
+                "lease_adopted": router.lease_adopted,
+            }
         if faults is not None:
             content["faults"] = {"injected": faults.counts(), "failed": faults.failed()}
         try:

@@ -67,6 +67,9 @@ class RejectReason(enum.StrEnum):
     RISK_UNAVAILABLE = "RISK_UNAVAILABLE"
     """Risk could not be reached (restarting, or its node is down): the intent was never seen
     by risk, so nothing was journaled or sent. Decided by the strategy's own ``submit``."""
+    NO_CLIENT_ID = "NO_CLIENT_ID"
+    """The strategy had no leased client order id left and the journal could not lease more
+    (restarting, or its node is down): nothing was journaled or sent. Decided by ``submit``."""
 
 
 class TradingState(enum.StrEnum):

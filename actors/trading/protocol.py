@@ -60,6 +60,57 @@ class Flush(Request, frozen=True, kw_only=True):
     """Commit whatever non-durable appends are queued."""
 
 
+class IdLease(Request, frozen=True, kw_only=True):
+    """Counters ``first`` up to (not including) ``end`` of the client-id stem ``stem``, leased
+    to ``strategy`` by run ``run``: on disk before any of its ids is used
+    (:mod:`actors.trading.leases`)."""
+
+    seq: int
+    run: str
+    strategy: str
+    stem: str
+    first: int
+    end: int
+    venues: tuple[str, ...] = ()
+    """Where its ids may be used (empty: every venue of the desk)."""
+    symbols: tuple[str, ...] = ()
+    """Which symbols (empty: every symbol of those venues)."""
+
+
+class LeaseIds(Request, frozen=True, kw_only=True):
+    """Ask the journal for the next ``count`` ids of ``stem`` (an ``IdLease``, fsync'd first).
+
+    Asked, the reply is the lease; sent with ``reply_to`` (a path), the journal writes it on
+    a worker thread and sends the ``IdLease`` there, its mailbox never waiting for the fsync.
+    """
+
+    strategy: str
+    stem: str
+    count: int
+    venues: tuple[str, ...] = ()
+    symbols: tuple[str, ...] = ()
+    reply_to: str | None = None
+
+
+class ReadLeases(Request, frozen=True, kw_only=True):
+    """Ask the journal for the leases of earlier runs not settled yet (``OutstandingLease``s,
+    oldest first)."""
+
+
+class OutstandingLease(Request, frozen=True, kw_only=True):
+    """A lease of an earlier run and those of its ids the journal has no record of: each
+    may be an order the venue holds whose records a power loss took (look it up)."""
+
+    lease: IdLease
+    unknown: tuple[str, ...]
+
+
+class SettleLeases(Request, frozen=True, kw_only=True):
+    """Every id of these leases is accounted for (journaled, or looked up at the venues)."""
+
+    seqs: tuple[int, ...]
+
+
 # --- books ---------------------------------------------------------------------------------
 
 
@@ -112,6 +163,14 @@ class FetchOrder(Request, frozen=True, kw_only=True):
     client_order_id: str
     symbol: str
     amount: Decimal | None = None
+
+
+class LookupOrder(Request, frozen=True, kw_only=True):
+    """Find an order of ours the journal may not know, by client order id, on any of
+    ``symbols``: the ``VenueOrder`` (with its side, amount and price), or None."""
+
+    client_order_id: str
+    symbols: tuple[str, ...]
 
 
 class FetchOpenOrders(Request, frozen=True, kw_only=True):

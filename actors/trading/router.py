@@ -57,14 +57,17 @@ from actors.trading.protocol import (
     FetchOrder,
     GetConsolidated,
     GetOrders,
+    LookupOrder,
     OrderView,
     ParkedExpired,
     PlaceOrder,
+    ReadLeases,
     ReadState,
     ReconcileOrder,
     ReconcileVenue,
     ReleaseOrder,
     SessionUp,
+    SettleLeases,
     VenueFill,
     VenueOrder,
 )
@@ -107,6 +110,11 @@ class Router(Actor):
         self.strategy_names = strategy_names
         """The desk's strategies (adopted orders are given to the one whose tag they carry)."""
         self.adopted = 0
+        self.lease_lookups = 0
+        """Leased client ids of earlier runs looked up at the venues (start-up)."""
+        self.lease_adopted = 0
+        """Orders found by those lookups and adopted (a lost journal tail)."""
+        self._leases_pending = False
         self.duplicates = 0
         """Venue updates that said nothing new (not journaled again)."""
         self.report = report
@@ -138,6 +146,9 @@ class Router(Actor):
             self.options.unknown_grace,
             wall_now=time.time(),  # in-flight submits keep their age across the restart
         )
+        # Orders a power loss took from the journal come back first, so reconciliation
+        # fetches their fills and does not take the live ones for orphans.
+        await self._recover_leases()
         for venue in self.venues:
             await self._reconcile_venue(venue)
         self.ctx.start_soon(self._watch_in_flight)
@@ -168,6 +179,8 @@ class Router(Actor):
         elif kind is ReconcileOrder:
             await self._reconcile_order(message.client_order_id)
         elif kind is SessionUp:
+            if self._leases_pending:
+                await self._recover_leases()
             await self._reconcile_venue(message.venue)
         elif kind is ReconcileVenue:
             for venue in self.venues if message.venue is None else (message.venue,):
@@ -518,39 +531,112 @@ class Router(Actor):
                 "%s: open order %s unknown to the journal (not adopted)", venue, cid
             )
             return
+        if await self._adopt(venue, vo, owner):
+            self.ctx.log.warning(
+                "%s: adopted open order %s of strategy %s unknown to the journal (%s %s %s @ %s)",
+                venue, cid, owner, vo.side, vo.amount, vo.symbol, vo.price,
+            )  # fmt: skip
+
+    async def _adopt(self, venue: str, vo: VenueOrder, owner: str) -> bool:
+        """Journal the records of a venue order the journal lacks (all of them, or only the
+        submit of an order it knows as never sent), count it in risk and apply what the
+        venue says of it; cancel it if ``orphans = "cancel"`` and it is live."""
+        cid = vo.client_order_id
         now = trio.current_time()
-        intent = OrderIntent(
-            client_order_id=cid,
-            strategy=owner,
-            venue=venue,
-            symbol=vo.symbol,
-            side=vo.side,
-            order_type="limit" if vo.price is not None else "market",
-            amount=vo.amount,
-            price=vo.price,
-            created_at=now,
-        )
-        events: list[Message] = [
-            intent,
-            RiskApproved(intent=intent, at=now),
-            SubmitOrder(intent=intent, venue=venue, sent_at=now, sent_wall=time.time()),
-        ]
+        known = self.table.get(cid)
+        if known is not None and known.status is not OrderStatus.NEW:
+            return False  # sent, as far as the journal knows: reconciliation's business
+        if known is not None:
+            intent = known.intent
+            events: list[Message] = []
+        else:
+            intent = OrderIntent(
+                client_order_id=cid,
+                strategy=owner,
+                venue=venue,
+                symbol=vo.symbol,
+                side=vo.side,
+                order_type="limit" if vo.price is not None else "market",
+                amount=vo.amount,
+                price=vo.price,
+                created_at=now,
+            )
+            events = [intent, RiskApproved(intent=intent, at=now)]
+        events.append(SubmitOrder(intent=intent, venue=venue, sent_at=now, sent_wall=time.time()))
         try:
             for event in events:
                 self.table.apply(event, now)
         except OrderError as exc:
             self._refused(exc)
-            return
+            return False
         await self.journal.ask(Append(events=tuple(events), durable=True))
         self.adopted += 1
-        self.ctx.log.warning(
-            "%s: adopted open order %s of strategy %s unknown to the journal (%s %s %s @ %s)",
-            venue, cid, owner, vo.side, vo.amount, vo.symbol, vo.price,
-        )  # fmt: skip
         await self.risk.send(Adopted(intent=intent, remaining=vo.amount - vo.update.filled))
         await self._apply(vo.update)
-        if self.options.orphans == "cancel":
+        order = self.table.get(cid)
+        if self.options.orphans == "cancel" and order is not None and not order.is_terminal:
             await self._cancel(CancelOrder(client_order_id=cid, reason="orphan", at=now))
+        return True
+
+    async def _recover_leases(self) -> None:
+        """Look up at the venues, by client order id, every id of earlier runs' leases that
+        the journal has no submit record of (a power loss may have taken it), adopt what the
+        venues hold, then settle those leases (:mod:`actors.trading.leases`).
+
+        A lease whose lookups could not all be made (a session down) is kept: it is tried
+        again when that session comes up, and at the next start.
+        """
+        outstanding = await self.journal.ask(ReadLeases(), timeout=60.0)
+        if not outstanding:
+            self._leases_pending = False
+            return
+        settled: list[int] = []
+        looked = found = 0
+        for item in outstanding:
+            lease = item.lease
+            venues = [v for v in (lease.venues or self.venues) if v in self._sessions]
+            complete = True
+            for cid in item.unknown:
+                looked += 1
+                try:
+                    for venue in venues:
+                        symbols = tuple(
+                            s for s in self.symbols.get(venue, ())
+                            if not lease.symbols or s in lease.symbols
+                        )  # fmt: skip
+                        vo = await self._sessions[venue].ask(
+                            LookupOrder(client_order_id=cid, symbols=symbols),
+                            timeout=QUERY_TIMEOUT,
+                        )
+                        if vo is not None:
+                            if await self._adopt(venue, vo, lease.strategy):
+                                found += 1
+                                self.ctx.log.warning(
+                                    "%s: adopted order %s of strategy %s the journal had lost"
+                                    " (%s %s %s @ %s, %s)",
+                                    venue, cid, lease.strategy, vo.side, vo.amount, vo.symbol,
+                                    vo.price, vo.update.status.value,
+                                )  # fmt: skip
+                            break
+                except Exception as exc:
+                    complete = False
+                    self.ctx.log.warning("lookup of leased id %s failed: %r", cid, exc)
+                    break
+            if complete:
+                settled.append(lease.seq)
+        if settled:
+            await self.journal.ask(SettleLeases(seqs=tuple(settled)), timeout=60.0)
+        self._leases_pending = len(settled) < len(outstanding)
+        self.lease_lookups += looked
+        self.lease_adopted += found
+        if self.report is not None:
+            self.report.lease_lookups = self.lease_lookups
+            self.report.lease_adopted = self.lease_adopted
+        self.ctx.log.info(
+            "client-id leases of earlier runs: %d ids the journal lacks looked up at the"
+            " venues, %d orders adopted, %d leases settled, %d kept",
+            looked, found, len(settled), len(outstanding) - len(settled),
+        )  # fmt: skip
 
     async def _watch_in_flight(self) -> None:
         # A session that crashed mid-submit never answers: look such orders up ourselves.

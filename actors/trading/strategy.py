@@ -43,7 +43,7 @@ import trio
 from msgspec import Meta
 
 from actors.runtime import Actor, ActorError, ActorUnavailable, Ref
-from actors.trading.config import RISK, ROUTER, exec_path
+from actors.trading.config import JOURNAL, RISK, ROUTER, exec_path
 from actors.trading.ids import ClientIdFormat
 from actors.trading.markets import MarketInfo, Markets
 from actors.trading.messages import (
@@ -63,7 +63,7 @@ from actors.trading.messages import (
     TradeTick,
     validate_intent,
 )
-from actors.trading.protocol import GetMarkets, GetOrders, OrderView
+from actors.trading.protocol import GetMarkets, GetOrders, IdLease, LeaseIds, OrderView
 
 MARKETS_TIMEOUT = 1.0
 """Seconds a starting strategy waits for a venue's markets; a session that is busy or not up
@@ -155,6 +155,10 @@ class Strategy(Actor):
         self.submitted = 0
         self.rejected = 0
         self.risk_timeout = float(self.p.risk_timeout)
+        self._journal: Ref | None = None
+        self._lease_pending = False
+        self.lease_waits = 0
+        """Orders that had to wait for a client-id lease (the refill came too late)."""
 
     @classmethod
     def parse_params(cls, params: Mapping[str, Any] | StrategyParams | None) -> StrategyParams:
@@ -175,7 +179,12 @@ class Strategy(Actor):
             raise RuntimeError("a strategy needs /risk and /router")
         self.risk: Ref = risk
         self.router: Ref = router
-        self.ids = self.client_ids.generator(self.name)
+        # Client ids come from durable leases granted by the journal (none: not leased).
+        self._journal = self.ctx.lookup(JOURNAL)
+        self.ids = self.client_ids.generator(self.name, leased=self._journal is not None)
+        self._lease_pending = False
+        if self._journal is not None:
+            await self._lease(wait=True)
         await self._ask_markets()
         # The router reconciled every venue before we started: its view is the venue's.
         views = await router.ask(GetOrders(active_only=True), timeout=self.risk_timeout)
@@ -243,6 +252,10 @@ class Strategy(Actor):
         elif kind is Markets:
             self._store_markets(message)
             await self.on_markets(message)
+        elif kind is IdLease:
+            self._lease_pending = False
+            if message.stem == self.ids.stem:  # not one of an earlier incarnation's
+                self.ids.grant(message.first, message.end)
         else:
             return await super().handle(message)
         return None
@@ -303,7 +316,23 @@ class Strategy(Actor):
         type, time in force, venue or symbol) raises :class:`InvalidIntent` here, before
         anything is journaled or asked: it is the strategy's bug, and it sees it.
         """
+        if self.ids.leased and not self.ids.remaining:
+            # The refill asked for at the low-water mark has not come (the journal is slow
+            # or was restarting): this order waits for a lease's fsync.
+            self.lease_waits += 1
+            if self.lease_waits in (1, 10) or self.lease_waits % 100 == 0:
+                self.ctx.log.warning(
+                    "%d order(s) waited for a client-id lease (the refill came too late; "
+                    "journal.id_block %d may be too small for this order rate)",
+                    self.lease_waits, self.client_ids.block,
+                )  # fmt: skip
+            await self._lease(wait=True)
+            if not self.ids.remaining:
+                return await self._no_client_id(symbol, side, amount, price, venue, order_type,
+                                                time_in_force)  # fmt: skip
         cid = self.ids.next()
+        if self.ids.leased and self.ids.remaining <= self.client_ids.low_water:
+            await self._lease(wait=False)
         intent = OrderIntent(
             client_order_id=cid,
             strategy=self.name,
@@ -337,6 +366,55 @@ class Strategy(Actor):
             await self.on_reject(decision)
             return None
         return cid
+
+    async def _lease(self, *, wait: bool) -> None:
+        """Get the next block of client ids from the journal (fsync'd there first).
+
+        ``wait``: ask, and have it when this returns (at start, or when none is left);
+        otherwise ask for it to be sent here (it arrives as an ``IdLease`` message) before
+        the ids run out, so an order never waits for a lease's fsync.
+        """
+        journal = self._journal
+        if journal is None or (not wait and self._lease_pending):
+            return
+        request = LeaseIds(
+            strategy=self.name,
+            stem=self.ids.stem,
+            count=self.client_ids.block,
+            venues=tuple(self.p.venues),
+            symbols=tuple(self.p.symbols),
+            reply_to=None if wait else self.ctx.path,
+        )
+        try:
+            if wait:
+                lease = await journal.ask(request, timeout=self.risk_timeout)
+                self.ids.grant(lease.first, lease.end)
+                # A refill asked for earlier may have been lost with a journal restart.
+                self._lease_pending = False
+            else:
+                await journal.send(request)
+                self._lease_pending = True
+        except ActorError as exc:
+            self.ctx.log.warning("no client-id lease from the journal (yet): %r", exc)
+
+    async def _no_client_id(self, *args: Any) -> None:
+        """Refuse an intent for want of a leased client id (the journal is unreachable)."""
+        symbol, side, amount, price, venue, order_type, tif = args
+        intent = OrderIntent(
+            client_order_id="", strategy=self.name, venue=venue, symbol=symbol, side=side,
+            order_type=order_type, amount=_decimal(amount),
+            price=None if price is None else _decimal(price), time_in_force=tif,
+            created_at=trio.current_time(),
+        )  # fmt: skip
+        self.rejected += 1
+        await self.on_reject(
+            RiskRejected(
+                intent=intent,
+                reason=RejectReason.NO_CLIENT_ID,
+                detail="no leased client order id left and the journal cannot lease more",
+                at=trio.current_time(),
+            )
+        )
 
     def _unknown_market(self, intent: OrderIntent) -> str | None:
         if self.markets is None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
+import msgspec
 import pytest
 from rich.console import Console
 
@@ -15,6 +17,7 @@ from actors.cli import main, parser
 from actors.observe.collect import (
     BookLine,
     DeskSnapshot,
+    OrderFigures,
     book_line,
     changes,
     readiness,
@@ -317,3 +320,36 @@ def test_ctl_explains_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixt
     assert f"no control file at {tmp_path}/j.sqlite.control.json: is the desk running?" in err
     assert main(["ctl", "status"]) == 2
     assert "give --config TOPOLOGY or --control FILE" in capsys.readouterr().err
+
+
+def test_order_figures_fold_changes_into_fills_and_pnl_per_strategy() -> None:
+    def view(cid: str, side: str, filled: str, avg: str | None, fills: int, at: float) -> OrderView:
+        return msgspec.structs.replace(
+            order(cid, OrderStatus.FILLED if filled == "1" else OrderStatus.OPEN, filled, side),
+            amount=D("1"),
+            average_price=None if avg is None else D(avg),
+            fills=fills,
+            updated_at=at,
+        )
+
+    figures = OrderFigures()
+    changed = figures.apply([view("m1", "buy", "0", None, 0, 1.0)])
+    assert [(before, after.client_order_id) for before, after in changed] == [(None, "m1")]
+    figures.apply([view("m1", "buy", "0.5", "100", 1, 2.0)])
+    figures.apply([view("m1", "buy", "0.5", "100", 1, 2.0)])  # unchanged: nothing counted
+    figures.apply([view("m1", "buy", "1", "101", 2, 3.0)])  # the second half at 102
+    figures.apply([view("m2", "sell", "1", "110", 1, 4.0), view("m3", "buy", "0", None, 0, 4.5)])
+    assert figures.since == 4.5
+    (mm,) = figures.lines(["mm"], {("sim", SYM): 105.0})
+    assert (mm.orders, mm.open_orders, mm.filled_orders, mm.fills) == (3, 1, 2, 3)
+    assert mm.positions == {} and mm.volume == {SYM: D("2")}
+    assert mm.realised == D("9") and mm.unrealised == 0 and mm.pnl == D("9")  # 110 - 101
+    figures.apply([view("m3", "buy", "1", "100", 1, 5.0)])
+    (mm,) = figures.lines([], {("sim", SYM): 105.0})
+    assert mm.positions == {SYM: D("1")} and mm.unrealised == D("5") and mm.pnl == D("14")
+    snap = snapshot(tuple(figures.views.values()), risk({}), [])
+    snap = replace(snap, strategies=[mm])
+    console = Console(file=io.StringIO(), width=160, record=True)
+    console.print(render(snap, "paper", 0.0, []))
+    out = console.export_text()
+    assert "realised" in out and "+9.00" in out and "+5.00" in out

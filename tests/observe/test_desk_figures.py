@@ -248,6 +248,21 @@ def test_the_view_renders_books_strategies_and_events() -> None:
     assert "mm" in out and "careful" in out
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ctl", "--log-level", "debug", "status", "--log-format", "json"],
+        ["--log-format", "json", "ctl", "status", "--log-level", "DEBUG"],
+        ["verify", "c.toml", "--log-level", "DEBUG", "--log-format", "json"],
+        ["sim-exchange", "--port", "0", "--log-level", "DEBUG", "--log-format", "json"],
+        ["--log-level", "DEBUG", "run", "c.toml", "--log-format", "json"],
+    ],
+)
+def test_global_options_work_before_or_after_any_command(argv: list[str]) -> None:
+    args = parser().parse_args(argv)
+    assert (args.log_level, args.log_format) == ("DEBUG", "json")
+
+
 def test_global_options_go_anywhere_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     args = parser().parse_args(["run", "x.toml", "--duration", "5", "--log-format", "json"])
     assert (args.log_format, args.duration, args.log_level) == ("json", 5.0, "INFO")

@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 import trio
-from prometheus_client.parser import text_string_to_metric_families
 
 from actors.runtime import ChildSpec, open_system
+from actors.testing.faults import crash_actor
 from actors.topology.build import build
 from actors.topology.load import ConfigError, load
 from actors.topology.run import observe_of, open_desk
 from actors.trading.strategy import Strategy, import_file, resolve
-from tests.observe.test_desk_endpoints import get
+from tests.observe.test_desk_endpoints import scrape
 from tests.trading.e2e_helpers import (
     Desk,
     book_matches_venue,
@@ -98,16 +98,6 @@ async def dip_desk(tmp_path: Path) -> AsyncIterator[tuple[Desk, int]]:
         yield desk, running.metrics_port
 
 
-async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    status, body = await get(port, "/metrics")
-    assert status == 200
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(body)
-        for s in family.samples
-    }
-
-
 async def test_the_readme_strategy_loads_from_its_file_buys_the_dip_and_fills(
     tmp_path: Path,
 ) -> None:
@@ -151,6 +141,19 @@ async def test_the_readme_strategy_loads_from_its_file_buys_the_dip_and_fills(
         assert samples[("actors_tick_to_order_seconds_count", ())] == 1
         assert samples[("actors_tick_to_order_seconds_bucket", (("le", "+Inf"),))] == 1
         assert samples[("actors_fills_total", ())] == 1
+
+        # Restarted, it knows its position again (from the router's views of its orders).
+        crash_actor(desk.system, "/strategies/dip")
+        await wait_for(lambda: desk.restarts("/strategies/dip") >= 1, timeout=15.0)
+
+        def restarted() -> Any:
+            cell = desk.system._registry.get("/strategies/dip")  # test-only introspection
+            again = cell.actor if cell is not None else None
+            # ``reference`` exists once setup ran (after the orders were seeded)
+            return again if again is not dip and hasattr(again, "reference") else None
+
+        again = await wait_for(restarted, timeout=30.0)
+        assert again.position(SYM) == Decimal("0.002") and again.open_orders() == []
 
 
 class Ticking(Strategy):

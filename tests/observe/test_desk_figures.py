@@ -226,7 +226,9 @@ def test_summary_and_status_line_from_a_snapshot() -> None:
     assert figures.orders_by_state == {"OPEN": 1, "FILLED": 1}
     assert figures.open_orders == ["m1"] and figures.total_pnl == D("1.5")
     text, fields = trading_status(snap)
-    assert text.startswith("trading ACTIVE | ready | open orders 1 | filled orders 1 | PnL 1.5")
+    assert text.startswith("trading ACTIVE | ready | open orders 1 | filled orders 1 | PnL +1.50")
+    assert text.endswith("| books fresh 1/1 | mm fills 0 PnL +0.00")
+    assert fields["strategies"]["mm"]["open_orders"] == 1
     assert fields["rejected"] == {"PRICE_BAND": 2} and fields["books_fresh"] == 1
     record = logging.LogRecord("actors.x", logging.INFO, __file__, 1, text, (), None)
     record.__dict__.update(fields)

@@ -365,8 +365,9 @@ class Router(Actor):
         if type(msg) is Fill or type(msg) is OrderUpdate:
             await self.risk.send(msg)
             await self._tell_strategy(order, msg)
-        elif order.is_terminal:
+        elif order.is_terminal:  # cancelled before it left: no venue will report its end
             await self.risk.send(ReleaseOrder(client_order_id=order.client_order_id))
+            await self._tell_strategy(order, ended_update(order))
         if self._parked and order.is_terminal:
             await self._release_parked()
         if self._drain_cancels and order.status in CANCELLABLE:
@@ -669,8 +670,9 @@ class Router(Actor):
 
 
 def ended_update(order: Order) -> OrderUpdate:
-    """An order reconciliation ended without a venue report, as an update for its strategy
-    (which otherwise hears only what the venue reports)."""
+    """An order that ended without a venue report (it never reached the venue, or was
+    cancelled before it left), as an update for its strategy, which otherwise hears only
+    what the venue reports."""
     return OrderUpdate(
         client_order_id=order.client_order_id,
         venue=order.venue or "",
@@ -678,5 +680,5 @@ def ended_update(order: Order) -> OrderUpdate:
         status=order.status,
         filled=order.filled,
         remaining=order.open_quantity,
-        reason=order.reason,
+        reason=order.reason or order.cancel_reason,
     )

@@ -356,7 +356,7 @@ class Strategy(Actor):
             await trio.sleep_until(deadline)
             if not timer.pending:
                 timer.pending = True
-                self.ctx.ref.send_nowait(_Tick(timer.id))
+                await self.ctx.ref.send(_Tick(timer.id))  # a full mailbox: wait, never crash
 
     # --- hooks ---------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ def test_live_view_in_a_real_terminal_shows_books_orders_and_pnl(tmp_path: Path)
         )
         assert "actors · paper · trading ACTIVE" in shown
         assert "PnL" in shown and "risk (desk-wide)" in shown
+        assert "fills" in shown and "realised" in shown and "unreal." in shown  # per strategy
         for venue in ("sim-a", "sim-b"):
             book = [ln for ln in shown.splitlines() if venue in ln and "BTC/USDT" in ln]
             assert book and "fresh" in book[0], shown

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import trio
 
+from actors.observe.ctl import ctl_command
 from actors.runtime import ChildSpec, open_system
 from actors.testing.faults import crash_actor
 from actors.topology.build import build
@@ -84,24 +85,25 @@ def topology_file(tmp_path: Path, cls: str = "buy_the_dip.py:BuyTheDip") -> Path
 
 
 @asynccontextmanager
-async def dip_desk(tmp_path: Path) -> AsyncIterator[tuple[Desk, int]]:
+async def dip_desk(tmp_path: Path) -> AsyncIterator[tuple[Desk, int, Path]]:
     """The README's strategy from its own file beside the topology, on a frozen market."""
     config = topology_file(tmp_path)
     (config.parent / "buy_the_dip.py").write_text(readme_strategy())
     topology = load(config)
     plan = build(topology, source=str(config))
-    async with open_desk(plan, observe=observe_of(topology)) as running:
+    observe = observe_of(topology)
+    async with open_desk(plan, observe=observe) as running:
         await running.system.ready.wait()
         desk = Desk(running.system, plan.budgets)
         desk.venues = desk.peek("/venues").venues()
-        assert running.metrics_port
-        yield desk, running.metrics_port
+        assert running.metrics_port and observe.control_file is not None
+        yield desk, running.metrics_port, observe.control_file
 
 
 async def test_the_readme_strategy_loads_from_its_file_buys_the_dip_and_fills(
     tmp_path: Path,
 ) -> None:
-    async with dip_desk(tmp_path) as (desk, port):
+    async with dip_desk(tmp_path) as (desk, port, control):
         (venue,) = desk.venues
         await desk.wait_fresh("sim", SYM, timeout=30.0)
         venue.pause_market()
@@ -141,6 +143,12 @@ async def test_the_readme_strategy_loads_from_its_file_buys_the_dip_and_fills(
         assert samples[("actors_tick_to_order_seconds_count", ())] == 1
         assert samples[("actors_tick_to_order_seconds_bucket", (("le", "+Inf"),))] == 1
         assert samples[("actors_fills_total", ())] == 1
+
+        # `actors ctl positions`: per symbol and per strategy, with fills and PnL.
+        shown = await trio.to_thread.run_sync(ctl_command, control, "positions")
+        by_strategy = r"strategy dip: BTC/USDT 0\.002 \(1 fills, realised 0, unrealised -?\d"
+        assert re.search(by_strategy, shown), shown
+        assert re.search(r"BTC/USDT: 0\.002 \(realised 0, unrealised -?\d.*, fees ", shown), shown
 
         # Restarted, it knows its position again (from the router's views of its orders).
         crash_actor(desk.system, "/strategies/dip")

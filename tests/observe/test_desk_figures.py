@@ -25,7 +25,13 @@ from actors.observe.collect import (
 )
 from actors.observe.lines import trading_status
 from actors.observe.logs import JsonFormatter, configure_logging
-from actors.observe.summary import figures_from_journal, figures_from_snapshot, trading_lines
+from actors.observe.summary import (
+    TradingFigures,
+    figures_from_journal,
+    figures_from_snapshot,
+    latency_summary,
+    trading_lines,
+)
 from actors.observe.view import render
 from actors.trading.messages import (
     BookSnapshot,
@@ -40,7 +46,7 @@ from actors.trading.messages import (
     TradingState,
     TradingStateChanged,
 )
-from actors.trading.protocol import BookView, OrderView, RiskView
+from actors.trading.protocol import BookView, LatencyHistogram, OrderView, RiskView
 
 SYM = "BTC/USDT"
 
@@ -370,3 +376,19 @@ def test_order_figures_fold_changes_into_fills_and_pnl_per_strategy() -> None:
     console.print(render(snap, "paper", 0.0, []))
     out = console.export_text()
     assert "realised" in out and "+9.00" in out and "+5.00" in out
+
+
+def test_the_summary_tells_the_tick_to_order_latency() -> None:
+    hist = LatencyHistogram(
+        bounds=(0.001, 0.002, 0.005), buckets=(50, 40, 9, 1), count=100, sum=0.2
+    )
+    latency = latency_summary(hist)
+    assert latency == {"count": 100, "mean": 0.002, "p50": 0.001, "p90": 0.002, "p99": 0.005}
+    assert latency_summary(msgspec.structs.replace(hist, buckets=(0, 0, 0, 0), count=0)) is None
+    beyond = latency_summary(msgspec.structs.replace(hist, buckets=(0, 0, 0, 100)))
+    assert beyond is not None and beyond["p50"] == float("inf")
+    figures = TradingFigures(source="journal", tick_to_order=latency)
+    assert "tick-to-order: 100 orders answered a book, mean 2 ms, p50 <= 1 ms, p99 <= 5 ms" in (
+        trading_lines(figures)
+    )
+    assert figures.as_dict()["tick_to_order"]["p99"] == 0.005

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -24,6 +25,7 @@ from actors.observe.summary import (
     TradingFigures,
     figures_from_journal,
     figures_from_snapshot,
+    latency_summary,
     recovery_lines,
     run_summary,
     summary_dict,
@@ -312,6 +314,9 @@ async def run_plan(
                 figures = await trio.to_thread.run_sync(
                     _figures, journal, wall_started, last, marks
                 )
+            if last is not None and last.order_stats is not None:
+                latency = latency_summary(last.order_stats.tick_to_order)
+                figures = dataclasses.replace(figures, tick_to_order=latency)
             faults = plan.faults.log if plan.faults is not None else None
             _report(figures, system, time.monotonic() - started, summary_json, faults, plan.report)
             if report is not None:

@@ -134,6 +134,16 @@ class TopOfBook(Message, frozen=True, kw_only=True):
             return None
         return (self.bid + self.ask) / 2
 
+    @property
+    def bid_price(self) -> Decimal | None:
+        """The best bid as a Decimal (the venue's digits, as an order wants them)."""
+        return None if self.bid is None else Decimal(repr(self.bid))
+
+    @property
+    def ask_price(self) -> Decimal | None:
+        """The best ask as a Decimal (the venue's digits, as an order wants them)."""
+        return None if self.ask is None else Decimal(repr(self.ask))
+
 
 class TradeTick(Message, frozen=True, kw_only=True):
     """One public trade printed by a venue."""
@@ -216,6 +226,10 @@ class OrderIntent(Message, frozen=True, kw_only=True):
     price: Decimal | None = None
     time_in_force: TimeInForce = "GTC"
     created_at: float
+    book_at: float | None = None
+    """When the market data the decision answered arrived (its ``received_at``, same clock as
+    ``created_at``); None when it answered no book (a timer, a fill). The router measures
+    tick-to-order from it."""
 
 
 class _AboutIntent(Message, frozen=True, kw_only=True):

@@ -43,6 +43,7 @@ from actors.trading.messages import (
     SubmitOrder,
     SubmitUnknown,
 )
+from actors.trading.order_log import OrderStats, order_event
 from actors.trading.orders import IN_FLIGHT, Order, OrderError
 from actors.trading.protocol import (
     Adopted,
@@ -55,9 +56,12 @@ from actors.trading.protocol import (
     FetchFills,
     FetchOpenOrders,
     FetchOrder,
+    GetBalances,
     GetConsolidated,
     GetOrders,
+    GetOrderStats,
     LookupOrder,
+    OrderStatsView,
     OrderView,
     ParkedExpired,
     PlaceOrder,
@@ -124,6 +128,8 @@ class Router(Actor):
         self._drain_tries: dict[str, int] = {}
         self._parked: dict[str, tuple[RiskApproved, set[str]]] = {}
         """Orders held until the resting orders they would trade against have ended."""
+        self.order_stats = OrderStats()
+        """Submits, executions and tick-to-order latency (kept by ``order_event``)."""
 
     async def on_start(self) -> None:
         """Rebuild orders from the journal, then reconcile every venue."""
@@ -195,8 +201,15 @@ class Router(Actor):
         elif kind is CancelAll:
             return await self._cancel_all(message)
         elif kind is GetOrders:
-            return tuple(
-                self._view(o) for o in self.table if not message.active_only or o.is_active
+            return self._views(message)
+        elif kind is GetBalances:
+            return self.balances.get(message.venue)
+        elif kind is GetOrderStats:
+            stats = self.order_stats
+            return OrderStatsView(
+                submitted=stats.submitted,
+                fills=stats.fills,
+                tick_to_order=stats.tick_to_order.view(),
             )
         else:
             return await super().handle(message)
@@ -251,11 +264,13 @@ class Router(Actor):
             return
         assert venue is not None
         submit = SubmitOrder(intent=intent, venue=venue, sent_at=now, sent_wall=time.time())
-        self.table.apply(submit, now)
+        order = self.table.apply(submit, now)
         # Write-ahead: the submit record (and the risk decision queued before it) is on disk
         # before the order can reach the venue, so a crash can never forget a live order.
         await self.journal.ask(Append(events=(submit,), durable=True))
         await session.send(PlaceOrder(submit=submit))
+        if order is not None:
+            order_event(order, submit, self.order_stats, trio.current_time())
 
     async def _release_parked(self) -> None:
         """Send every parked order whose resting counterparts have all ended."""
@@ -358,12 +373,14 @@ class Router(Actor):
             # a cancel): journaled and forwarded once.
             self.duplicates += 1
             return False
+        order_event(order, msg, self.order_stats)
         await self.journal.send(Append(events=(msg,), durable=False))
         if type(msg) is Fill or type(msg) is OrderUpdate:
             await self.risk.send(msg)
             await self._tell_strategy(order, msg)
-        elif order.is_terminal:
+        elif order.is_terminal:  # cancelled before it left: no venue will report its end
             await self.risk.send(ReleaseOrder(client_order_id=order.client_order_id))
+            await self._tell_strategy(order, ended_update(order))
         if self._parked and order.is_terminal:
             await self._release_parked()
         if self._drain_cancels and order.status in CANCELLABLE:
@@ -452,6 +469,8 @@ class Router(Actor):
             if result.update is not None:
                 await self.risk.send(result.update)
                 await self._tell_strategy(order, result.update)
+            elif order.is_terminal:  # it never reached the venue: the strategy hears so
+                await self._tell_strategy(order, ended_update(order))
             if order.is_terminal:
                 await self.risk.send(ReleaseOrder(client_order_id=order.client_order_id))
 
@@ -654,6 +673,16 @@ class Router(Actor):
 
     # --- queries and shutdown ------------------------------------------------------------
 
+    def _views(self, query: GetOrders) -> tuple[OrderView, ...]:
+        orders = self.table.open_orders() if query.active_only else self.table
+        strategy, since = query.strategy, query.since
+        return tuple(
+            self._view(o)
+            for o in orders
+            if (strategy is None or o.intent.strategy == strategy)
+            and (since is None or o.updated_at >= since)
+        )
+
     def _view(self, order: Order) -> OrderView:
         intent = order.intent
         return OrderView(
@@ -668,6 +697,9 @@ class Router(Actor):
             filled=order.filled,
             venue_order_id=order.venue_order_id,
             reason=order.reason,
+            average_price=order.average_price,
+            fills=len(order.trade_ids),
+            updated_at=order.updated_at,
         )
 
     async def _drain(self, cancel: bool) -> int:
@@ -721,3 +753,18 @@ class Router(Actor):
                 await self.journal.send(Append(events=(cancel, result), durable=False))
             except (ActorError, OrderError) as exc:
                 self.ctx.log.warning("cancel on shutdown of %s: %r", order.client_order_id, exc)
+
+
+def ended_update(order: Order) -> OrderUpdate:
+    """An order that ended without a venue report (it never reached the venue, or was
+    cancelled before it left), as an update for its strategy, which otherwise hears only
+    what the venue reports."""
+    return OrderUpdate(
+        client_order_id=order.client_order_id,
+        venue=order.venue or "",
+        venue_order_id=order.venue_order_id,
+        status=order.status,
+        filled=order.filled,
+        remaining=order.open_quantity,
+        reason=order.reason or order.cancel_reason,
+    )

@@ -155,7 +155,7 @@ def test_type_errors_name_the_key(data: dict[str, Any], message: str) -> None:
         ),
         (
             minimal(strategies=[{"name": "s", "class": "not a path"}]),
-            r"strategies\[0\]\.class: 'not a path' is not a dotted path",
+            r"strategies\[0\]\.class: 'not a path' is neither a dotted path",
         ),
         (
             minimal(strategies=[{"name": "s", "class": "m:C"}, {"name": "s", "class": "m:C"}]),

@@ -10,7 +10,7 @@ from starlette.websockets import WebSocket
 
 from actors.venues.binance import errors
 from actors.venues.binance.auth import verify_wsapi
-from actors.venues.hub import Conn, dumps, receive_text, serve_conn
+from actors.venues.hub import Conn, dumps, receive_text, refuse_private, serve_conn
 
 if TYPE_CHECKING:
     from actors.venues.binance import BinanceProtocol
@@ -21,6 +21,8 @@ _decode = msgspec.json.decode
 
 async def wsapi_endpoint(protocol: BinanceProtocol, websocket: WebSocket) -> None:
     """Serve one ws-api connection until it closes or is dropped."""
+    if await refuse_private(protocol.venue, websocket):
+        return
     conn = Conn(websocket, "wsapi", private=True)
     conn.state["protocol"] = protocol
     await websocket.accept()
@@ -83,6 +85,7 @@ async def _handle(protocol: BinanceProtocol, conn: Conn, req: dict[str, Any]) ->
                 if fault.mode == "timeout_before":
                     await trio.sleep(fault.hold_s)
                 raise errors.internal_error()
+            venue.entry.count("ws", "place")
             result = orders.place(account, params)
             if fault is not None:
                 if fault.mode == "timeout_after":
@@ -95,6 +98,7 @@ async def _handle(protocol: BinanceProtocol, conn: Conn, req: dict[str, Any]) ->
                 )
         elif method == "order.cancel":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
+            venue.entry.count("ws", "cancel")
             result = orders.cancel(account, params)
         elif method == "order.status":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())

@@ -292,12 +292,15 @@ def routes(protocol: OkxProtocol) -> list[Route]:
             }
         ]
 
-    def orders_op(op: Callable[[Account, Any], dict[str, Any]], batch: bool) -> Handler:
+    def orders_op(
+        op: Callable[[Account, Any], dict[str, Any]], batch: bool, counted: str
+    ) -> Handler:
         async def handler(body: Any, a: Account | None) -> Any:
             assert a is not None
             args = body if batch else [body]
             if not isinstance(args, list) or (batch and not args):
                 raise errors.body_not_json()
+            venue.entry.count("rest", counted, len(args))
             if len(args) > 20:
                 raise OkxError("51111", "Maximum 20 orders can be placed in bulk.")
             results = run_orders(args, lambda arg: op(a, arg), venue.now_ms())
@@ -340,12 +343,12 @@ def routes(protocol: OkxProtocol) -> list[Route]:
         ("trade/fills-history", query(svc.fills)),
     ]
     private_post: list[tuple[str, Handler, bool]] = [
-        ("trade/order", orders_op(svc.place, batch=False), True),
-        ("trade/batch-orders", orders_op(svc.place, batch=True), True),
-        ("trade/cancel-order", orders_op(svc.cancel, batch=False), False),
-        ("trade/cancel-batch-orders", orders_op(svc.cancel, batch=True), False),
-        ("trade/amend-order", orders_op(svc.amend, batch=False), False),
-        ("trade/amend-batch-orders", orders_op(svc.amend, batch=True), False),
+        ("trade/order", orders_op(svc.place, batch=False, counted="place"), True),
+        ("trade/batch-orders", orders_op(svc.place, batch=True, counted="place"), True),
+        ("trade/cancel-order", orders_op(svc.cancel, batch=False, counted="cancel"), False),
+        ("trade/cancel-batch-orders", orders_op(svc.cancel, batch=True, counted="cancel"), False),
+        ("trade/amend-order", orders_op(svc.amend, batch=False, counted="amend"), False),
+        ("trade/amend-batch-orders", orders_op(svc.amend, batch=True, counted="amend"), False),
     ]
     result = [Route(v + path, endpoint(path, h), methods=["GET"]) for path, h in public]
     gets = {path: endpoint(path, h, private=True) for path, h in private_get}

@@ -262,6 +262,13 @@ def classify_submit_error(exc: BaseException) -> SubmitOutcome:
     return "unknown"
 
 
+def is_network_error(exc: BaseException) -> bool:
+    """A connection that failed or dropped (not a venue's answer, not a refused timestamp)."""
+    return isinstance(exc, ccxt.NetworkError) and not isinstance(
+        exc, (ccxt.InvalidNonce, ccxt.DDoSProtection)
+    )
+
+
 def is_order_not_found(exc: BaseException) -> bool:
     """The venue says it does not know the order."""
     return isinstance(exc, ccxt.OrderNotFound)

@@ -30,7 +30,7 @@ from actors.trading.dialects import DEFAULT as DEFAULT_DIALECT
 from actors.trading.dialects import Dialect, dialect_for
 from actors.trading.markets import MarketInfo
 from actors.trading.messages import BookSnapshot, Fill, OrderStatus, OrderUpdate, TradeTick
-from actors.trading.ratelimit import VenueBudget, retry_after
+from actors.trading.ratelimit import DEFAULT_RETRY_AFTER, VenueBudget, retry_after
 
 log = logging.getLogger("actors.trading.ccxt")
 
@@ -110,6 +110,27 @@ def _budgeted_class(name: str) -> type[Any]:
             if self.actors_budget is not None:
                 await self.actors_budget.acquire_async()
             return await super().fetch(url, method, headers, body)
+
+        async def create_order_ws(self, *args: Any, **kwargs: Any) -> Any:
+            return await self._budgeted_ws(super().create_order_ws, *args, **kwargs)
+
+        async def cancel_order_ws(self, *args: Any, **kwargs: Any) -> Any:
+            return await self._budgeted_ws(super().cancel_order_ws, *args, **kwargs)
+
+        async def _budgeted_ws(
+            self, call: Callable[..., Awaitable[Any]], *args: Any, **kw: Any
+        ) -> Any:
+            # Order entry over the websocket API shares the venue's budget and its pause with
+            # REST (exchanges count both against one limit); a rate-limit answer pauses all.
+            budget = self.actors_budget
+            if budget is not None:
+                await budget.acquire_async()
+            try:
+                return await call(*args, **kw)
+            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+                if budget is not None:
+                    budget.pause(DEFAULT_RETRY_AFTER, f"rate limited over the websocket: {exc}")
+                raise
 
         def handle_errors(
             self,
@@ -249,7 +270,7 @@ def classify_submit_error(exc: BaseException) -> SubmitOutcome:
     connections and anything unexpected leave the outcome open: ``unknown``. A refused
     timestamp (-1021, ``InvalidNonce``) is ``rejected``: the venue checks it first.
     """
-    if isinstance(exc, ccxt.DDoSProtection):
+    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
         return "rate_limited"
     if isinstance(exc, ccxt.InvalidNonce):
         # -1021: the venue refused the request's timestamp before looking at the order
@@ -265,7 +286,7 @@ def classify_submit_error(exc: BaseException) -> SubmitOutcome:
 def is_network_error(exc: BaseException) -> bool:
     """A connection that failed or dropped (not a venue's answer, not a refused timestamp)."""
     return isinstance(exc, ccxt.NetworkError) and not isinstance(
-        exc, (ccxt.InvalidNonce, ccxt.DDoSProtection)
+        exc, (ccxt.InvalidNonce, ccxt.DDoSProtection, ccxt.RateLimitExceeded)
     )
 
 

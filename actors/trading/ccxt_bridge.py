@@ -62,7 +62,16 @@ async def open_loop(*, batching: bool = True) -> AsyncIterator[asyncio.AbstractE
 
 
 def log_asyncio_error(loop: object, context: dict[str, Any]) -> None:
-    """An asyncio exception handler that logs the error and keeps the loop running."""
+    """An asyncio exception handler that logs the error and keeps the loop running.
+
+    A refused websocket dial leaves ccxt with a rejected future nobody awaits ("Future
+    exception was never retrieved", a ``NetworkError``): the actor that dialled got the same
+    error and reported it, so that one is logged at debug only.
+    """
+    exc = context.get("exception")
+    if isinstance(exc, ccxt.NetworkError) and "never retrieved" in str(context.get("message")):
+        log.debug("unawaited ccxt connection error: %r", exc)
+        return
     log.error(
         "error in an asyncio callback: %s (%r)", context.get("message"), context.get("exception")
     )

@@ -2,7 +2,7 @@
 
 It takes :class:`BookSnapshot`s from the market-data connection, checks them (nonce moves
 forward, not crossed, sorted, not stale) and publishes a :class:`TopOfBook` to every
-subscriber (risk, the consolidated BBO, strategies) and, to snapshot subscribers, the
+subscriber (the strategies first, then risk and the consolidated BBO) and, to snapshot subscribers, the
 accepted :class:`BookSnapshot`. Subscribers have conflating mailboxes keyed by venue and
 symbol, so a slow strategy sees the latest book, not a backlog. A feed that goes down
 (:class:`FeedStatus` ``live=False``), a snapshot that fails a check, or ``stale_after``

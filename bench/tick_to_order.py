@@ -11,8 +11,14 @@ Two takers run as their own processes, one at a time, in alternating blocks (A B
 
 * ``bare``: ``asyncio.run`` of ccxt.pro ``watch_order_book`` -> decide -> ``create_order``;
 * ``desk``: the full desk (``desk_specs``: market-data connection -> book actor -> strategy ->
-  risk -> journal (fsync'd write-ahead) -> router -> private session -> ``create_order``),
-  on trio with trio-asyncio.
+  risk -> journal (write-ahead) -> router -> private session -> ``create_order``), on trio
+  with trio-asyncio, ``order_entry = "rest"``;
+* ``desk-ws``: the same desk with ``order_entry = "ws"`` (``create_order_ws`` on the private
+  session's socket);
+* ``bare-ws``: the bare script with ``create_order_ws``.
+
+The venue counts which transport served each block's orders (``ws.place``/``rest.place``),
+printed per block, so a desk-ws figure can be trusted to be the websocket path.
 
 Both use the same ccxt options and the same rule: buy when the best ask is below the trigger,
 once per book update (nonce) showing it. ccxt's REST limiter is on in both; ``--ccxt-limiter``
@@ -157,8 +163,11 @@ async def bare_under_trio(
         await trio_asyncio.aio_as_trio(bare_client)(port, trigger, amount, limiter)
 
 
-async def desk_client(port: int, trigger: float, amount: str, journal: str, limiter: str) -> None:
-    """The actor pipeline: a full desk with one ``BenchTaker`` strategy."""
+async def desk_client(
+    port: int, trigger: float, amount: str, journal: str, limiter: str, ws: bool = False
+) -> None:
+    """The actor pipeline: a full desk with one ``BenchTaker`` strategy (``ws``: orders
+    over the websocket API)."""
     from actors.topology.build import Plan
     from actors.topology.run import open_plan
     from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
@@ -173,6 +182,7 @@ async def desk_client(port: int, trigger: float, amount: str, journal: str, limi
         watch_trades=False,
         rate=1000.0,
         burst=100,
+        order_entry="ws" if ws else "rest",
     )
     strategy = StrategySpec(
         "taker", "bench.tick_to_order:BenchTaker", {"trigger": trigger, "amount": amount}
@@ -252,6 +262,7 @@ async def _block(
     proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE, cwd=str(ROOT))
     assert proc.stdout is not None
     latencies: list[float] = []
+    served_before = dict(venue.entry.requests)
     try:
         with trio.fail_after(60):
             buf = b""
@@ -283,6 +294,12 @@ async def _block(
     finally:
         proc.kill()
         await proc.wait()
+    served = {
+        k: n - served_before.get(k, 0)
+        for k, n in venue.entry.requests.items()
+        if k.endswith(".place") and n - served_before.get(k, 0)
+    }
+    print(f"block {kind}: {len(latencies)} samples, taker orders served by {served}", flush=True)
     return latencies
 
 
@@ -292,27 +309,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-KINDS = ("bare", "bare-ws", "bare-trio", "bare-trio-batch", "desk")
+KINDS = ("bare", "bare-ws", "bare-trio", "bare-trio-batch", "desk", "desk-ws")
 """``bare``: asyncio script, REST orders; ``bare-ws``: the same with ``create_order_ws``;
 ``bare-trio`` / ``bare-trio-batch``: the bare script on trio through trio-asyncio's plain loop /
-the desk's batching loop (what the bridge costs); ``desk``: the whole desk."""
+the desk's batching loop (what the bridge costs); ``desk``: the whole desk, REST order entry;
+``desk-ws``: the whole desk, websocket order entry."""
 
 
 def report(results: dict[str, list[float]], trials: int, blocks: int) -> str:
     """A markdown table of the figures."""
     lines = [
-        "| taker | samples | p50 ms | p99 ms | mean ms | p50 vs bare |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| taker | samples | p50 ms | p99 ms | mean ms | p50 vs bare | p99 vs bare "
+        "| p50 vs bare-ws | p99 vs bare-ws |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    base = statistics.median(results["bare"]) if results["bare"] else float("nan")
+    nan = float("nan")
+
+    def base(kind: str) -> tuple[float, float]:
+        v = results.get(kind) or []
+        return (statistics.median(v), pct(v, 0.99)) if v else (nan, nan)
+
+    (rest50, rest99), (ws50, ws99) = base("bare"), base("bare-ws")
     for kind, v in results.items():
         if not v:
-            lines.append(f"| {kind} | 0 | - | - | - | - |")
+            lines.append(f"| {kind} | 0 | - | - | - | - | - | - | - |")
             continue
-        p50 = statistics.median(v)
+        p50, p99 = statistics.median(v), pct(v, 0.99)
         lines.append(
-            f"| {kind} | {len(v)}/{trials * blocks} | {p50:.3f} | {pct(v, 0.99):.3f} | "
-            f"{statistics.fmean(v):.3f} | {p50 / base:.2f} |"
+            f"| {kind} | {len(v)}/{trials * blocks} | {p50:.3f} | {p99:.3f} | "
+            f"{statistics.fmean(v):.3f} | {p50 / rest50:.2f} | {p99 / rest99:.2f} | "
+            f"{p50 / ws50:.2f} | {p99 / ws99:.2f} |"
         )
     return "\n".join(lines)
 
@@ -347,8 +373,9 @@ if __name__ == "__main__":
     elif args.client in ("bare-trio", "bare-trio-batch"):
         batching = args.client == "bare-trio-batch"
         trio.run(bare_under_trio, args.port, args.trigger, float(AMOUNT), limiter, batching)
-    elif args.client == "desk":
-        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter)
+    elif args.client in ("desk", "desk-ws"):
+        ws = args.client == "desk-ws"
+        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter, ws)
     else:
         kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
         unknown = [k for k in kinds if k not in KINDS]

@@ -85,6 +85,8 @@ def _endpoint(
                 )
             elif auth == API_KEY:
                 account = account_of(venue.accounts, request.headers.get("x-mbx-apikey"))
+            if is_order:  # counted as it arrives, whatever a fault then makes of it
+                venue.entry.count("rest", "place")
             fault = faults.take_order_fault() if is_order else None
             if fault is not None and fault.mode.endswith("before"):
                 if fault.mode == "timeout_before":
@@ -328,7 +330,7 @@ def routes(protocol: BinanceProtocol) -> list[Route]:
             "order",
             ["POST", "GET", "DELETE"],
             by_method(
-                POST=E("op", signed(svc.place, "place"), auth=SIGNED, weight=1, is_order=True),
+                POST=E("op", signed(svc.place), auth=SIGNED, weight=1, is_order=True),
                 GET=E("og", signed(svc.query), auth=SIGNED, weight=4),
                 DELETE=E("od", signed(svc.cancel, "cancel"), auth=SIGNED, weight=1),
             ),

@@ -80,12 +80,12 @@ async def _handle(protocol: BinanceProtocol, conn: Conn, req: dict[str, Any]) ->
             result = {}
         elif method == "order.place":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
+            venue.entry.count("ws", "place")
             fault = faults.take_order_fault()
             if fault is not None and fault.mode.endswith("before"):
                 if fault.mode == "timeout_before":
                     await trio.sleep(fault.hold_s)
                 raise errors.internal_error()
-            venue.entry.count("ws", "place")
             result = orders.place(account, params)
             if fault is not None:
                 if fault.mode == "timeout_after":

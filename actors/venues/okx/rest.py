@@ -128,6 +128,10 @@ def routes(protocol: OkxProtocol) -> list[Route]:
                         raise errors.body_not_json() from None
                 else:
                     payload = dict(parse_qsl(request.url.query, keep_blank_values=True))
+                if places:  # counted as they arrive, whatever a fault then makes of them
+                    venue.entry.count(
+                        "rest", "place", len(payload) if isinstance(payload, list) else 1
+                    )
                 fault = faults.take_order_fault() if places else None
                 if fault is not None and fault.mode.endswith("before"):
                     if fault.mode == "timeout_before":
@@ -293,14 +297,16 @@ def routes(protocol: OkxProtocol) -> list[Route]:
         ]
 
     def orders_op(
-        op: Callable[[Account, Any], dict[str, Any]], batch: bool, counted: str
+        op: Callable[[Account, Any], dict[str, Any]], batch: bool, counted: str | None = None
     ) -> Handler:
+        # placements are counted on arrival (before faults), by ``endpoint``
         async def handler(body: Any, a: Account | None) -> Any:
             assert a is not None
             args = body if batch else [body]
             if not isinstance(args, list) or (batch and not args):
                 raise errors.body_not_json()
-            venue.entry.count("rest", counted, len(args))
+            if counted is not None:
+                venue.entry.count("rest", counted, len(args))
             if len(args) > 20:
                 raise OkxError("51111", "Maximum 20 orders can be placed in bulk.")
             results = run_orders(args, lambda arg: op(a, arg), venue.now_ms())
@@ -343,8 +349,8 @@ def routes(protocol: OkxProtocol) -> list[Route]:
         ("trade/fills-history", query(svc.fills)),
     ]
     private_post: list[tuple[str, Handler, bool]] = [
-        ("trade/order", orders_op(svc.place, batch=False, counted="place"), True),
-        ("trade/batch-orders", orders_op(svc.place, batch=True, counted="place"), True),
+        ("trade/order", orders_op(svc.place, batch=False), True),
+        ("trade/batch-orders", orders_op(svc.place, batch=True), True),
         ("trade/cancel-order", orders_op(svc.cancel, batch=False, counted="cancel"), False),
         ("trade/cancel-batch-orders", orders_op(svc.cancel, batch=True, counted="cancel"), False),
         ("trade/amend-order", orders_op(svc.amend, batch=False, counted="amend"), False),

@@ -299,6 +299,23 @@ def is_network_error(exc: BaseException) -> bool:
     )
 
 
+def is_connection_lost(exc: BaseException) -> bool:
+    """The websocket itself failed (closed, or a dial refused or timed out), as opposed to a
+    venue's answer that ccxt files under a ``NetworkError`` subclass (a -1007 back-end
+    time-out is ``RequestTimeout``, a 5xx ``ExchangeNotAvailable``): ccxt.pro raises the
+    plain ``NetworkError`` for a lost or refused connection, ``RequestTimeout('Connection
+    timeout')`` for a dial that timed out.
+
+    >>> is_connection_lost(ccxt.NetworkError("Connection closed by remote server, code 1006"))
+    True
+    >>> is_connection_lost(ccxt.RequestTimeout('binance {"code":-1007}'))
+    False
+    """
+    if type(exc) is ccxt.NetworkError:
+        return True
+    return isinstance(exc, ccxt.RequestTimeout) and str(exc) == "Connection timeout"
+
+
 def is_order_not_found(exc: BaseException) -> bool:
     """The venue says it does not know the order."""
     return isinstance(exc, ccxt.OrderNotFound)

@@ -61,6 +61,7 @@ from actors.trading.ccxt_bridge import (
     dec,
     fetch_all_trades,
     fill_of,
+    is_connection_lost,
     is_network_error,
     is_order_not_found,
     make_exchange,
@@ -587,7 +588,7 @@ class PrivateSession(Actor):
             else:
                 order = await aio_wait(pending)
         except Exception as exc:
-            if transport == "ws" and is_network_error(exc):
+            if transport == "ws" and is_connection_lost(exc):
                 self._socket_down(f"{type(exc).__name__}: {str(exc)[:200]}")
                 self._reopen_private()
             timed_out = isinstance(exc, trio.TooSlowError)
@@ -677,7 +678,7 @@ class PrivateSession(Actor):
         except trio.TooSlowError:
             reason = f"no answer to a cancel within {self.venue.submit_timeout:g}s"
         except Exception as exc:
-            if not is_network_error(exc):
+            if not is_connection_lost(exc):
                 raise
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
         self._socket_down(reason)

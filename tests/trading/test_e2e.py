@@ -187,6 +187,8 @@ async def test_5xx_or_timeout_after_accept_is_unknown_then_reconciled_once(
             assert OrderStatus.UNKNOWN in seen
         assert len(await _venue_orders(venue, cid)) == 1
         assert venue.entry.requests[f"{entry}.place"] == 1  # the path under test served it
+        # A venue's answer (a 5xx, -1007, no answer in time) is not a lost socket.
+        assert desk.peek("/exec/sim").entry.fallbacks == 0
         # Later reconciliations change nothing and never resubmit.
         before = await desk.ref("/router").ask(ReconcileVenue(venue=None))
         after = await desk.ref("/router").ask(ReconcileVenue(venue=None))

@@ -17,7 +17,8 @@ Three venue-side clocks (``time.perf_counter``, comparable across processes on L
   then the pipeline).
 
 Takers, one process at a time, interleaved in blocks (A B C D A B C D), every rate inside a
-block: ``desk`` (the full desk, ``desk_specs``), ``bare`` (asyncio ccxt.pro
+block: ``desk`` (the full desk, ``desk_specs``, REST order entry), ``desk-ws`` (the same
+with ``order_entry = "ws"``, not in the default set), ``bare`` (asyncio ccxt.pro
 ``watch_order_book`` -> ``create_order``), ``bare-ws`` (the same with ``create_order_ws``),
 ``poll`` (``fetch_order_book`` in a loop at the venue's permitted rate: Binance's 6,000 weight
 per minute at weight 5 per depth call = one call per 50 ms, then ``create_order``).
@@ -67,8 +68,8 @@ from actors.venues.config import symbol_spec  # noqa: E402
 MARKER = Decimal("0.00137")
 """The opportunity's quantity: no synthetic maker quotes it (their sizes are random)."""
 RATES = (100, 1000, 5000)
-KINDS = ("desk", "bare", "bare-ws", "poll")
-WS_KINDS = frozenset({"desk", "bare", "bare-ws"})
+KINDS = ("desk", "desk-ws", "bare", "bare-ws", "poll")
+WS_KINDS = frozenset({"desk", "desk-ws", "bare", "bare-ws"})
 BINANCE_WEIGHT_PER_MINUTE = 6000
 POLL_LIMIT = 5
 JITTER = random.Random(7)
@@ -219,8 +220,10 @@ async def poll_taker(port: int) -> None:
         await exchange.close()
 
 
-async def desk_taker(port: int, journal: str, feed_reset_after: float | None = None) -> None:
-    """The full desk with one ``MarkerTaker`` strategy.
+async def desk_taker(
+    port: int, journal: str, feed_reset_after: float | None = None, entry: str = "rest"
+) -> None:
+    """The full desk with one ``MarkerTaker`` strategy; orders over REST or the ws API.
 
     ``feed_reset_after``: shorten the venue-facing groups' backoff ``reset_after`` (default
     30 s), so drops a few seconds apart each restart from the initial backoff (``recovery.py``).
@@ -244,6 +247,7 @@ async def desk_taker(port: int, journal: str, feed_reset_after: float | None = N
         watch_trades=False,
         rate=1000.0,
         burst=100,
+        order_entry=entry,  # type: ignore[arg-type]
     )
     strategy = StrategySpec("taker", "market_load:MarkerTaker", {})
     groups = dict(DEFAULT_GROUPS)
@@ -420,7 +424,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=15, help="markers per taker, rate, block")
     parser.add_argument("--blocks", type=int, default=2)
-    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--kinds", default="desk,bare,bare-ws,poll", help=f"from {KINDS}")
     parser.add_argument("--rates", default=",".join(map(str, RATES)))
     parser.add_argument("--quick", action="store_true", help="3 trials, 1 block")
     parser.add_argument("--out", help="write the raw samples as JSON here (for bench/plots.py)")
@@ -433,8 +437,9 @@ if __name__ == "__main__":
         asyncio.run(bare_taker(args.port, args.client == "bare-ws"))
     elif args.client == "poll":
         asyncio.run(poll_taker(args.port))
-    elif args.client == "desk":
-        trio.run(desk_taker, args.port, args.journal, args.feed_reset_after)
+    elif args.client in ("desk", "desk-ws"):
+        entry = "ws" if args.client == "desk-ws" else "rest"
+        trio.run(desk_taker, args.port, args.journal, args.feed_reset_after, entry)
     else:
         kinds = tuple(k for k in args.kinds.split(",") if k)
         if unknown := [k for k in kinds if k not in KINDS]:

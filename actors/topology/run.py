@@ -318,7 +318,10 @@ async def run_plan(
                 latency = latency_summary(last.order_stats.tick_to_order)
                 figures = dataclasses.replace(figures, tick_to_order=latency)
             faults = plan.faults.log if plan.faults is not None else None
-            _report(figures, system, time.monotonic() - started, summary_json, faults, plan.report)
+            _report(
+                figures, system, time.monotonic() - started, summary_json, faults, plan.report,
+                malformed={v: b.malformed_frames for v, b in plan.budgets.items()},
+            )  # fmt: skip
             if report is not None:
                 _soak_report(plan, system, time.monotonic() - started, soak, report)
     assert system is not None
@@ -375,12 +378,17 @@ def _report(
     path: str | None,
     faults: FaultLog | None = None,
     router: ShutdownReport | None = None,
+    malformed: dict[str, int] | None = None,
 ) -> None:
     stats = system.all_stats()
     lines = ["run summary:", *trading_lines(figures)]
     if router is not None:
         lines += recovery_lines(router.lease_lookups, router.lease_adopted)
     lines.append(run_summary(stats, elapsed))
+    dropped = {venue: n for venue, n in sorted((malformed or {}).items()) if n}
+    if dropped:
+        counts = ", ".join(f"{venue} {n}" for venue, n in dropped.items())
+        lines.append(f"malformed venue frames dropped: {counts}")
     if faults is not None:
         lines.append(faults.summary_line())
     print("\n".join(lines), file=sys.stderr, flush=True)
@@ -393,6 +401,7 @@ def _report(
             }
         if faults is not None:
             content["faults"] = {"injected": faults.counts(), "failed": faults.failed()}
+        content["malformed_frames"] = dict(sorted((malformed or {}).items()))
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(json.dumps(content, indent=2))

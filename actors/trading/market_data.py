@@ -40,6 +40,11 @@ CREDENTIALS = frozenset({"apiKey", "secret", "password", "uid", "privateKey", "t
 """ccxt constructor options that are credentials (kept from the market-data connection)."""
 
 
+INITIAL_SYNC = 60.0
+"""Seconds a stream may take to deliver its first book before it counts as stalled (later
+books: the venue's ``stall_after``)."""
+
+
 class MalformedBook(Exception):
     """ccxt's book of a symbol holds an impossible level (a NaN, a negative amount) that a
     frame put there: the feed restarts and resynchronises from a snapshot."""
@@ -106,7 +111,11 @@ class MarketDataConnection(Actor):
         its done-callback and a trio reschedule each time (three scheduler passes under
         trio-asyncio) before the book actor even hears of the update.
         """
-        last = [trio.current_time()]
+        # Until its first book, ccxt waits for a REST snapshot that its own request-weight
+        # throttle queues with every other symbol's (50 symbols of Binance depth at weight
+        # 50: two minutes' worth of weight), which is no silent stream: the first book gets
+        # INITIAL_SYNC; the book stays stale (risk refuses orders on it) meanwhile.
+        last = [trio.current_time() + max(0.0, INITIAL_SYNC - self.venue.stall_after)]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._stall_watch, symbol, last)
             await aio(self._pump_books)(symbol, ref, last)
@@ -151,7 +160,9 @@ class MarketDataConnection(Actor):
         """Crash with ``FeedStalled`` once the pump saw no book for ``stall_after`` seconds."""
         stall_after = self.venue.stall_after
         while True:
-            await trio.sleep_until(last[0] + stall_after)
+            # At most stall_after at a time: before the first book last[0] lies ahead (its
+            # INITIAL_SYNC), and the first book must bring the ordinary deadline in at once.
+            await trio.sleep_until(min(last[0], trio.current_time()) + stall_after)
             if trio.current_time() - last[0] >= stall_after:
                 raise FeedStalled(self.venue.name, f"order book {symbol}", stall_after)
 

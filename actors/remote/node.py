@@ -171,8 +171,10 @@ async def open_node(
     registry: Registry,
     cluster: str = "actors",
     serve: Sequence[str] = ("/",),
+    fresh: Sequence[str] = (),
     peers: Mapping[str, Sequence[str]] | None = None,
     claims: Sequence[str] = (),
+    claim_wait: float | None = None,
     heartbeat: float = 1.0,
     node_timeout: float = 5.0,
     ack_wait: float = 10.0,
@@ -184,20 +186,26 @@ async def open_node(
     reconnect_wait: float = 0.25,
     duplicate_window: float = 120.0,
     max_age: float = 7 * 86_400.0,
+    flush_timeout: float = 5.0,
 ) -> AsyncIterator[Node]:
     """Join ``cluster`` as node ``name`` for the block's life; see the module doc.
 
     ``serve``: the path prefixes whose actors this node serves (they must not overlap with
-    another node's). ``peers``: the other nodes and their prefixes as configured, so their
-    paths resolve before they are first heard from. ``system`` may be None: ``attach`` it
+    another node's). ``fresh``: served prefixes whose durable messages stored before this
+    start are dropped as it starts (see ``actors.remote.endpoint``). ``peers``: the other
+    nodes and their prefixes as configured, so their paths resolve before they are first
+    heard from. ``system`` may be None: ``attach`` it
     later (a desk opens its node first, so actors looking up remote paths in ``on_start``
     find them). ``claims``: leases the node must hold to run at all, taken before it serves
-    or announces anything (``LeaseHeld`` if another node has one).
+    or announces anything; one held by another node is waited for up to ``claim_wait``
+    seconds (default: twice the lease TTL, so a node restarted after a crash gets the lease
+    its dead predecessor held once that expires), then ``LeaseHeld``.
     ``heartbeat``/``node_timeout``: how often this node announces itself and
     how long the others wait before they call it down. ``ack_wait``: how long JetStream waits
     for this node's ack before it redelivers. ``inlet_high``: messages waiting for one actor
     before the node stops taking more from NATS (see ``actors.remote.endpoint``).
-    ``lease_ttl``: the lease bucket's TTL (when this node creates it). Needs trio-asyncio
+    ``lease_ttl``: the lease bucket's TTL (when this node creates it). ``flush_timeout``:
+    how long leaving the block waits for queued durable sends to be stored. Needs trio-asyncio
     (uses the running loop, else opens one).
     """
     prefixes = tuple(serve)
@@ -240,6 +248,7 @@ async def open_node(
             ack_wait=ack_wait,
             pull_expires=pull_expires,
             inlet_high=inlet_high,
+            fresh=tuple(fresh),
         )
         leases = Leases(bus, cluster, name, directory.incarnation, lease_ttl)
         node = Node(name, cluster, system, bus, directory, courier, endpoint, leases, stats)
@@ -251,7 +260,9 @@ async def open_node(
             await nursery.start(leases.run)
             # Before it serves or announces anything: a node that may not run says nothing.
             for lease in claims:
-                await leases.acquire(lease)
+                await leases.bucket()  # its ttl is the bucket's
+                wait = claim_wait if claim_wait is not None else 2 * leases.ttl
+                await leases.acquire(lease, wait=wait)
             await nursery.start(endpoint.run)
             await nursery.start(courier.run)
             await nursery.start(directory.run)
@@ -263,5 +274,9 @@ async def open_node(
             finally:
                 if node.system is not None:
                     node.system.resolver = previous
+                # What the stopping actors sent last (a router's final order updates) is
+                # stored before the connection closes, within a bound.
+                with trio.CancelScope(shield=True), trio.move_on_after(flush_timeout):
+                    await courier.flush()
                 nursery.cancel_scope.cancel()
         log.info("%s", node.summary())

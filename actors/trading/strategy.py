@@ -70,6 +70,14 @@ MARKETS_TIMEOUT = 1.0
 sends them when it is (``Markets``), so the strategy never waits longer at start."""
 
 
+OPEN_ORDERS_RETRY = 1.0
+"""Seconds between asks for our open orders while the router cannot be asked (split desk)."""
+
+
+class _AskOpenOrders(msgspec.Struct, frozen=True):
+    """A strategy's timer to itself: ask the router for our open orders again."""
+
+
 class StrategyParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What every strategy is given; a strategy's own ``Params`` subclass this.
 
@@ -155,6 +163,9 @@ class Strategy(Actor):
         self.submitted = 0
         self.rejected = 0
         self.risk_timeout = float(self.p.risk_timeout)
+        self.open_orders_asks = 0
+        """Asks for our orders left open (more than one: the router was not reachable)."""
+        self._since_start: set[str] | None = None
 
     @classmethod
     def parse_params(cls, params: Mapping[str, Any] | StrategyParams | None) -> StrategyParams:
@@ -177,10 +188,32 @@ class Strategy(Actor):
         self.router: Ref = router
         self.ids = self.client_ids.generator(self.name)
         await self._ask_markets()
-        # The router reconciled every venue before we started: its view is the venue's.
-        views = await router.ask(GetOrders(active_only=True), timeout=self.risk_timeout)
-        mine = [v for v in views or () if isinstance(v, OrderView) and v.strategy == self.name]
+        views = await self._ask_open_orders()
+        if views is None:
+            # A split desk whose execution node is down or restarting: start without them
+            # (risk refuses our intents meanwhile) and ask again, rather than crash-loop.
+            self._since_start = set()
+            self.ctx.send_after(OPEN_ORDERS_RETRY, _AskOpenOrders())
         await self.setup()
+        if views is not None:
+            await self._existing_orders(views)
+
+    async def _ask_open_orders(self) -> list[OrderView] | None:
+        """Our orders the router holds as open (it reconciled every venue before it answered);
+        None when it cannot be asked now."""
+        self.open_orders_asks += 1
+        try:
+            views = await self.router.ask(GetOrders(active_only=True), timeout=self.risk_timeout)
+        except ActorError as exc:
+            log = self.ctx.log.warning if self.open_orders_asks == 1 else self.ctx.log.debug
+            log("cannot ask the router for our open orders (%s): asking again", exc)
+            return None
+        return [v for v in views or () if isinstance(v, OrderView) and v.strategy == self.name]
+
+    async def _existing_orders(self, mine: list[OrderView]) -> None:
+        if self._since_start:  # submitted by this incarnation while the router was away
+            mine = [v for v in mine if v.client_order_id not in self._since_start]
+        self._since_start = None
         if mine and self.p.existing_orders == "cancel":
             self.ctx.log.info("cancelling %d order(s) left open before this start", len(mine))
             for view in mine:
@@ -243,6 +276,13 @@ class Strategy(Actor):
         elif kind is Markets:
             self._store_markets(message)
             await self.on_markets(message)
+        elif kind is _AskOpenOrders:
+            views = await self._ask_open_orders()
+            if views is None:
+                self.ctx.send_after(OPEN_ORDERS_RETRY, message)
+            else:
+                self.ctx.log.info("the router answered (ask %d)", self.open_orders_asks)
+                await self._existing_orders(views)
         else:
             return await super().handle(message)
         return None
@@ -277,7 +317,9 @@ class Strategy(Actor):
         """Risk refused one of our intents."""
 
     async def on_open_orders(self, orders: list[OrderView]) -> None:
-        """At start, our orders still open from before (a restart); after ``setup``.
+        """At start, our orders still open from before (a restart); after ``setup``, or
+        later if the router could not be asked at start (a split desk whose execution node is
+        restarting: the strategy runs meanwhile, its intents refused as ``RISK_UNAVAILABLE``).
 
         Their updates and fills arrive like any other. Override to take them over (a market
         maker counts them as its live quotes); ``existing_orders = "cancel"`` cancels them
@@ -320,6 +362,8 @@ class Strategy(Actor):
         if problem:
             raise InvalidIntent(f"{self.name}: {problem}")
         self.submitted += 1
+        if self._since_start is not None:
+            self._since_start.add(cid)
         try:
             decision = await self.risk.ask(intent, timeout=self.risk_timeout)
         except ActorUnavailable as exc:

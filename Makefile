@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/paper.toml
 
-.PHONY: run test test-stress lint format bench clean
+.PHONY: run test test-stress lint format bench soak clean
 
 RUNS ?= 10
 HOGS ?= 2
@@ -41,6 +41,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/venue_depth.py
 	$(BIN)/python bench/tick_to_order.py --trials 100 --blocks 2
 	$(BIN)/python bench/remote_hop.py
+
+# The 30-minute chaos run of RELIABILITY.md, its report and plots (matplotlib: the bench extra).
+SOAK ?= 1800
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(VENV)/.bench
+
+soak: $(VENV)/.bench
+	$(BIN)/actors run config/chaos.toml --duration $(SOAK) --report var/soak.json --view lines
+	$(BIN)/python bench/soak_plot.py var/soak.json --out docs/soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

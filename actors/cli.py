@@ -21,6 +21,9 @@ supervised actor that is restarted when it crashes. The desk is described by a t
   actors run config/paper.toml                  trade until Ctrl-C (a live view on a terminal)
   actors run config/paper.toml --duration 60    stop by itself after a minute
   actors check config/paper.toml                validate a topology, print its supervision tree
+  actors run config/chaos.toml --duration 60 --report var/chaos.json
+                                                trade through injected faults, check invariants
+  actors verify config/chaos.toml               check the journal against the venues
   actors ctl status --config config/paper.toml  ask the running desk how it is doing
   actors ctl halt --config config/paper.toml    kill switch: no new orders (resume undoes it)
   actors sim-exchange --port 8765               a simulated exchange on its own
@@ -29,7 +32,8 @@ supervised actor that is restarted when it crashes. The desk is described by a t
 EPILOG = """\
 Options such as --log-level work before or after the command. Exit status: 0 stopped cleanly,
 1 the desk gave up (restart limits exceeded), 2 bad topology or usage, 3 a part of the desk gave
-up during the run, 4 orders may still be live at a venue after the stop.
+up during the run, 4 orders may still be live at a venue after the stop, 5 a chaos run broke an
+invariant. `actors verify` exits 1 when an invariant is violated.
 """
 
 CTL_ACTIONS = ("halt", "reduce", "resume", "status", "orders", "positions", "cancel-all")
@@ -110,6 +114,11 @@ def parser() -> argparse.ArgumentParser:
         help="run this node's share of a split desk (the topology's [nodes]; needs NATS)",
     )
     run.add_argument(
+        "--report",
+        metavar="PATH",
+        help="write a soak report (faults, restarts, recovery, invariants, memory) to PATH",
+    )
+    run.add_argument(
         "--view",
         choices=("auto", "live", "lines"),
         default="auto",
@@ -124,6 +133,16 @@ def parser() -> argparse.ArgumentParser:
 
     check = command("check", "validate a topology and print its supervision tree")
     check.add_argument("config")
+
+    verify = command("verify", "check a desk's journal against its venues, invariant by invariant")
+    verify.add_argument("config", help="topology file of the desk")
+    verify.add_argument(
+        "--venue",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="where an embedded venue listens (default: its fixed port in the topology)",
+    )
 
     ctl = command("ctl", "steer a running desk: " + ", ".join(CTL_ACTIONS))
     ctl.add_argument("action", choices=CTL_ACTIONS)
@@ -171,10 +190,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.USAGE
     if args.command == "run":
         return _run(
-            args.config, args.duration, args.summary_json, args.view, args.resume, args.node
+            args.config,
+            args.duration,
+            args.summary_json,
+            args.view,
+            args.resume,
+            args.node,
+            args.report,
         )
     if args.command == "check":
         return _check(args.config)
+    if args.command == "verify":
+        return _verify(args.config, args.venue)
     if args.command == "ctl":
         return _ctl(args)
     return _sim_exchange(args)
@@ -195,6 +222,9 @@ class ExitCode(enum.IntEnum):
     OPEN_ORDERS_LEFT = 4
     """Ran and stopped, but orders may still be live at a venue (cancels on shutdown failed
     or timed out, or ``desk.cancel_on_shutdown`` is off): the log and stderr list them."""
+    INVARIANT_VIOLATED = 5
+    """A chaos run (``[faults]``) ran and stopped, but an invariant was violated at its end:
+    the log's ``invariant FAIL`` lines (and ``--report``) name it with its evidence."""
 
 
 def _run(
@@ -204,6 +234,7 @@ def _run(
     view: str,
     resume: bool = False,
     node: str | None = None,
+    report: str | None = None,
 ) -> int:
     from actors.remote import LeaseHeld
     from actors.topology.load import ConfigError, load
@@ -221,6 +252,7 @@ def _run(
                 summary_json=summary_json,
                 view=view,
                 node=node,
+                report=report,
             )
         )
     except ConfigError as exc:
@@ -249,7 +281,38 @@ def _run(
             file=sys.stderr,
         )
         return ExitCode.OPEN_ORDERS_LEFT
+    if outcome.invariants is not None and not outcome.invariants.ok:
+        names = ", ".join(r.name for r in outcome.invariants.violations)
+        print(f"actors: stopped, but invariants were violated: {names}", file=sys.stderr)
+        return ExitCode.INVARIANT_VIOLATED
     return ExitCode.OK
+
+
+def _verify(path: str, venues: list[str]) -> int:
+    from actors.testing.verify import verify_topology
+    from actors.topology.load import ConfigError, load
+
+    urls: dict[str, str] = {}
+    for item in venues:
+        name, sep, url = item.partition("=")
+        if not sep or not name or not url:
+            print(f"actors verify: --venue {item!r}: expected NAME=URL", file=sys.stderr)
+            return ExitCode.USAGE
+        urls[name] = url
+    try:
+        topology = load(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return ExitCode.USAGE
+    unknown = sorted(set(urls) - {v.name for v in topology.venues})
+    if unknown:
+        print(f"actors verify: --venue: no venue named {', '.join(unknown)}", file=sys.stderr)
+        return ExitCode.USAGE
+    report = verify_topology(topology, urls=urls)
+    print(report.text())
+    failed = len(report.violations)
+    print(f"{path}: {failed} invariant(s) violated" if failed else f"{path}: no violation")
+    return 1 if failed else ExitCode.OK
 
 
 def _check(path: str) -> int:
@@ -271,6 +334,15 @@ def _check(path: str) -> int:
         print(line)
     for name, node in topology.nodes.items():
         print(f"node {name}: {', '.join(node.groups)}")
+    faults = topology.faults
+    if faults is not None:
+        stop = f", none after {faults.stop_after:g}s" if faults.stop_after else ""
+        print(
+            f"faults: {len(faults.inject)} (seed {faults.seed}, from {faults.start_after:g}s"
+            f"{stop}; a timed run stops injecting {faults.settle:g}s before its end)"
+        )
+        for fault in faults.inject:
+            print(f"  {fault.describe()}, {fault.trigger()}")
     return ExitCode.OK
 
 

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from actors.observe.collect import DeskObserver
 from actors.observe.http import serve_local
 from actors.runtime import System
+from actors.testing.faultlog import FaultLog
 from actors.trading.messages import OrderStatus, TradingState
 
 log = logging.getLogger("actors.metrics")
@@ -163,10 +164,32 @@ def _trading(snapshot: Any) -> Iterator[Metric]:
     yield state
 
 
-def metrics_app(system: System, observer: DeskObserver | None = None) -> Starlette:
+class FaultCollector(Collector):
+    """Faults injected by a fault plan (chaos mode), by kind, and those not applied."""
+
+    def __init__(self, faults: FaultLog) -> None:
+        self.faults = faults
+
+    def collect(self) -> Iterator[Metric]:
+        """``actors_faults_injected_total{kind}``, ``actors_faults_failed_total{kind}``."""
+        for name, counts, help_text in (
+            ("injected", self.faults.counts(), "faults injected by the fault plan"),
+            ("failed", self.faults.failed(), "faults the fault plan could not apply"),
+        ):
+            family = CounterMetricFamily(f"actors_faults_{name}", help_text, labels=["kind"])
+            for kind, n in counts.items():
+                family.add_metric([kind], n)
+            yield family
+
+
+def metrics_app(
+    system: System, observer: DeskObserver | None = None, faults: FaultLog | None = None
+) -> Starlette:
     """The ASGI app: ``GET /metrics``, ``/health``, ``/ready``."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DeskCollector(system, observer))
+    if faults is not None:
+        registry.register(FaultCollector(faults))
 
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -196,6 +219,7 @@ async def serve_metrics(
     system: System,
     port: int = 0,
     observer: DeskObserver | None = None,
+    faults: FaultLog | None = None,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -209,4 +233,4 @@ async def serve_metrics(
             log.info("metrics on http://127.0.0.1:%d/metrics (/health, /ready)", bound)
             task_status.started(bound)
 
-    await serve_local(metrics_app(system, observer), port, task_status=_Announce())  # type: ignore[arg-type]
+    await serve_local(metrics_app(system, observer, faults), port, task_status=_Announce())  # type: ignore[arg-type]

@@ -38,7 +38,7 @@ from actors.runtime.events import (
     Started,
     Stopped,
 )
-from actors.runtime.mailbox import MailboxSpec, Overflow
+from actors.runtime.mailbox import Intercepted, MailboxSpec, Overflow
 from actors.runtime.ref import DEFAULT_ASK_TIMEOUT, Ref
 from actors.runtime.spec import ChildSpec, GiveUp, Restart, Strategy, supervisor_spec
 from actors.runtime.stats import ActorStats
@@ -63,6 +63,7 @@ __all__ = [
     "EventStream",
     "GaveUp",
     "GiveUp",
+    "Intercepted",
     "MailboxClosed",
     "MailboxFull",
     "MailboxSpec",

@@ -7,9 +7,9 @@ and terminate them; nothing else touches one.
 What happens to messages when an actor crashes: ordinary messages waiting in the mailbox are
 kept for the restarted actor (the mailbox outlives the incarnation), the message being handled
 when it crashed is dead-lettered (so a poison message cannot crash-loop the actor), and every
-pending ``ask`` fails at once with ``ActorCrashed``. When a child is stopped for good, whatever
-is left in its mailbox is dead-lettered. Every message is thus processed, dropped by policy,
-or dead-lettered, and each of those is counted.
+pending ``ask`` fails at once with ``ActorCrashed`` (and is counted as dead-lettered). When a
+child is stopped for good, whatever is left in its mailbox is dead-lettered. Every message is
+thus processed, dropped by policy, or dead-lettered, and each of those is counted.
 """
 
 from __future__ import annotations
@@ -347,17 +347,19 @@ class Cell:
             self.system._publish(Crashed(self.path, incarnation, now, error))
             if type(current) is Ask:
                 current.reply.set_error(ActorCrashed(self.path, error))
-            elif current is not None:
+            # An injected fault is not a message: never received, so no dead letter either
+            # (received = processed + dropped + waiting + dead-lettered).
+            if current is not None and type(current) is not Injected:
                 self.dead_letter(current, f"crashed while handling it: {error!r}")
         else:
-            if type(current) is Ask:
-                current.reply.set_error(ActorUnavailable(self.path, "stopped"))
-            elif current is not None:
+            if current is not None and type(current) is not Injected:
                 self.dead_letter(current, "cancelled while handling it")
             self.system._publish(Stopped(self.path, incarnation, now, self._forced))
         failure = ActorCrashed(self.path, error) if error is not None else None
+        reason = f"crashed before handling it: {error!r}" if error is not None else "stopped"
         for ask in self.mailbox.remove_if(lambda m: type(m) is Ask):
             ask.reply.set_error(failure or ActorUnavailable(self.path, "stopped"))
+            self.dead_letter(ask, reason)  # received, never handled: counted
         self.exited.set()
         self._report(ChildExited(self, incarnation, error))
 

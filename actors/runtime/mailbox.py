@@ -8,6 +8,11 @@ channel, whose every ``send`` is a trip through the scheduler (see BENCHMARKS.md
 
 Control messages (stop, child exits) travel in a separate deque that is never bounded and
 never dropped, and the receiver takes them before ordinary messages.
+
+Fault injection (``actors.testing``) may set ``Mailbox.intercept``: a hook that sees every
+ordinary message offered and may let it in, hold it (to offer it again later: a delayed
+message) or have it dropped (counted like a drop of the overflow policy). Unset, it costs
+nothing: ``put_nowait`` tests one flag, "closed or intercepted", as it tested "closed" before.
 """
 
 from __future__ import annotations
@@ -51,6 +56,19 @@ EMPTY: Final = _Empty()
 """Returned by ``pop_nowait`` when nothing is waiting."""
 
 
+class Intercepted(enum.Enum):
+    """What a ``Mailbox.intercept`` hook did with a message (None: it let it in)."""
+
+    HOLD = "hold"
+    """The hook keeps the message and offers it again later (not received yet)."""
+    DROP = "drop"
+    """The mailbox counts the message as received and dropped, as its policy would."""
+
+
+Intercept = Callable[[Any], "Intercepted | None"]
+"""A fault-injection hook on a mailbox: called with every ordinary message offered."""
+
+
 @dataclass(frozen=True, slots=True)
 class MailboxSpec:
     """Capacity and overflow policy of an actor's mailbox.
@@ -91,14 +109,16 @@ class Mailbox:
 
     __slots__ = (
         "_blocked",
+        "_closed",
         "_control",
+        "_guarded",
+        "_intercept",
         "_items",
         "_receiver",
         "_senders",
         "_sleeping",
         "blocking",
         "capacity",
-        "closed",
         "dropped",
         "high_water",
         "on_drop",
@@ -119,7 +139,11 @@ class Mailbox:
         self.overflow = overflow
         self.blocking = overflow is Overflow.BLOCK
         self.path = path
-        self.closed = False
+        self._closed = False
+        self._intercept: Intercept | None = None
+        # One flag for "closed, or a fault hook is set": the hot path tests only this, as it
+        # tested ``closed`` alone before the hook existed.
+        self._guarded = False
         self.received = 0
         self.dropped = 0
         self.high_water = 0
@@ -128,6 +152,27 @@ class Mailbox:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the mailbox refuses messages (its actor stopped for good)."""
+        return self._closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        self._closed = value
+        self._guarded = value or self._intercept is not None
+
+    @property
+    def intercept(self) -> Intercept | None:
+        """Fault-injection hook (see ``Intercepted``); None in normal operation. Control
+        messages never pass through it."""
+        return self._intercept
+
+    @intercept.setter
+    def intercept(self, hook: Intercept | None) -> None:
+        self._intercept = hook
+        self._guarded = self._closed or hook is not None
 
     @property
     def has_control(self) -> bool:
@@ -145,8 +190,11 @@ class Mailbox:
         Raises ``MailboxFull`` when full under ``fail`` or ``block``, ``MailboxClosed`` after
         ``close``.
         """
-        if self.closed:
-            raise MailboxClosed(self.path)
+        if self._guarded:
+            if self._closed:
+                raise MailboxClosed(self.path)
+            if (verdict := self._intercept(message)) is not None:  # type: ignore[misc]
+                return self._intercepted(message, verdict)
         self.received += 1
         items = self._items
         if len(items) >= self.capacity:
@@ -167,6 +215,14 @@ class Mailbox:
             # Clear at once: the receiver runs later, and further puts must not unpark again.
             self._sleeping = False
             self._receiver.unpark()
+        return True
+
+    def _intercepted(self, message: Any, verdict: Intercepted) -> bool:
+        """Account for a message the intercept hook took: held (True) or dropped (False)."""
+        if verdict is Intercepted.DROP:
+            self.received += 1
+            self._discard(message)
+            return False
         return True
 
     async def put(self, message: Any) -> bool:
@@ -288,8 +344,11 @@ class ConflatingMailbox(Mailbox):
         return None if type(message) is Ask else self._key(message)
 
     def put_nowait(self, message: Any) -> bool:
-        if self.closed:
-            raise MailboxClosed(self.path)
+        if self._guarded:
+            if self._closed:
+                raise MailboxClosed(self.path)
+            if (verdict := self._intercept(message)) is not None:  # type: ignore[misc]
+                return self._intercepted(message, verdict)
         key = self._key_of(message)
         latest = self._latest
         if key is not None and key in latest:
@@ -313,8 +372,16 @@ class ConflatingMailbox(Mailbox):
         else:
             self._keyed[key] = None
         latest[key] = message
-        # The line holds keys; the base class appends, counts and wakes the receiver.
-        return super().put_nowait(key)
+        # The line holds keys (room was made above); count, append and wake the receiver.
+        self.received += 1
+        items = self._items
+        items.append(key)
+        if len(items) > self.high_water:
+            self.high_water = len(items)
+        if self._sleeping:
+            self._sleeping = False
+            self._receiver.unpark()
+        return True
 
     async def put(self, message: Any) -> bool:
         if self._key_of(message) is None:

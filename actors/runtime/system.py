@@ -15,6 +15,7 @@ import trio
 
 from actors.runtime.cell import STOP, Cell, ChildExited, Injected, unwrap
 from actors.runtime.events import DeadLetter, Event, EventBus, EventStream, GaveUp
+from actors.runtime.mailbox import Mailbox
 from actors.runtime.monitor import BlockingMonitor
 from actors.runtime.ref import Ref
 from actors.runtime.spec import ChildSpec, Strategy
@@ -208,6 +209,17 @@ class System:
         if cell is None:
             raise LookupError(f"no actor lives at {path}")
         cell.mailbox.put_control(Injected(fn))
+
+    def mailbox(self, path: str) -> Mailbox:
+        """The mailbox of the actor at ``path`` (it outlives the actor's incarnations).
+
+        For fault injection and introspection (``actors.testing`` sets its ``intercept`` hook
+        and lowers its ``capacity``); actors talk through ``Ref``s. Raises ``LookupError``.
+        """
+        cell = self._registry.get(path)
+        if cell is None:
+            raise LookupError(f"no actor lives at {path}")
+        return cell.mailbox
 
     def paths(self) -> list[str]:
         """Paths of every registered actor, the root first."""

@@ -95,6 +95,14 @@ class VenueControl:
         """The venue's status, faults included."""
         return await self._call("GET", "/_sim/state", None)
 
+    async def pause_market(self) -> dict[str, Any]:
+        """Freeze the venue's synthetic market (its books hold still)."""
+        return await self._call("POST", "/_sim/market/pause", {})
+
+    async def resume_market(self) -> dict[str, Any]:
+        """Let the venue's synthetic market move again."""
+        return await self._call("POST", "/_sim/market/resume", {})
+
     async def book(self, symbol: str) -> dict[str, Any]:
         """The venue's own order book for ``symbol``, as the REST depth endpoint shows it."""
         return await self._call("GET", f"/_sim/book/{quote(symbol, safe='')}", None)

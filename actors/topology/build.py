@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from actors.runtime import ChildSpec
+from actors.testing.runner import FaultRunner
+from actors.testing.venues import LocalVenue, VenueHandle
 from actors.topology.load import ConfigError, group_policies, located
 from actors.topology.nodes import NodePlan, node_plan, place
 from actors.topology.numbers import number_problems
@@ -50,11 +52,41 @@ class Plan:
     blocked_after: float | None = 0.5
     """Threshold of the blocking monitor (None: off); see ``actors.runtime.monitor``."""
     report: ShutdownReport = field(default_factory=ShutdownReport)
+    """Filled in when the router stops: the orders left possibly live at a venue."""
     embedded: dict[str, VenueConfig] = field(default_factory=dict)
     """Configuration of every embedded venue (port, protocol, credentials), by name."""
-    """Filled in when the router stops: the orders left possibly live at a venue."""
     node: NodePlan | None = None
     """This process's share of a split desk (``specs`` are that share); None: the whole."""
+    faults: FaultRunner | None = None
+    """The runner of the topology's ``[faults]`` plan (chaos mode), started with the desk."""
+    served: EmbeddedVenues | None = None
+    """The embedded venues this process serves, once they run (for faults and invariants)."""
+
+
+class EmbeddedVenues:
+    """The embedded venues of a plan, reachable from the process that runs them.
+
+    The venues actor is built through :meth:`factory`, which keeps the incarnation it made,
+    so a fault plan and the invariants can use the venues in-process (their knobs, their
+    engines) without a look into the actor from outside.
+    """
+
+    def __init__(self) -> None:
+        self._actor: VenueActor | None = None
+
+    def factory(self, configs: tuple[VenueConfig, ...]) -> Callable[[], VenueActor]:
+        """The venues actor's factory: a fresh ``VenueActor`` per incarnation, remembered."""
+
+        def make() -> VenueActor:
+            self._actor = VenueActor(configs)
+            return self._actor
+
+        return make
+
+    def handles(self) -> dict[str, VenueHandle]:
+        """``LocalVenue`` handles by name of the venues running now (empty before start)."""
+        venues = self._actor.venues() if self._actor is not None else []
+        return {v.config.name: LocalVenue(v) for v in venues}
 
 
 def build(
@@ -171,18 +203,24 @@ def build(
         )
     except (ImportError, AttributeError, ValueError) as exc:
         raise ConfigError(source, [f"strategies: {exc}"]) from None
+    served = EmbeddedVenues()
     if venue_configs:
-        configs = tuple(venue_configs)
         venues = groups["venues"]
         specs.insert(
             0,
             ChildSpec(
                 "venues",
-                lambda: VenueActor(configs),
+                served.factory(tuple(venue_configs)),
                 backoff=venues.backoff,
                 shutdown_grace=venues.shutdown_grace,
             ),
         )
+    if topology.faults is not None and share is not None:
+        raise ConfigError(
+            source,
+            ["faults: a fault plan runs on a whole desk in one process, not on one node of it"],
+        )
+    runner = _fault_runner(topology, specs, served, source)
     blocked_after = topology.supervision.blocked_after
     if share is not None:
         specs = place(specs, share)
@@ -197,6 +235,45 @@ def build(
         report=report,
         embedded=embedded,
         node=share,
+        faults=runner,
+        served=served,
+    )
+
+
+def actor_paths(specs: Sequence[ChildSpec], parent: str = "") -> list[str]:
+    """Every actor path of a tree of specs, supervisors included, in start order."""
+    paths = []
+    for spec in specs:
+        path = f"{parent}/{spec.name}"
+        paths.append(path)
+        paths += actor_paths(spec.children, path)
+    return paths
+
+
+def _fault_runner(
+    topology: Topology, specs: list[ChildSpec], served: EmbeddedVenues, source: str
+) -> FaultRunner | None:
+    """The runner of ``[faults]``; a fault aimed at a path with no actor is a ConfigError."""
+    plan = topology.faults
+    if plan is None:
+        return None
+    known = set(actor_paths(specs))
+    problems = []
+    for i, fault in enumerate(plan.inject):
+        for key in ("actor", "to"):
+            path = getattr(fault, key)
+            if path is not None and path not in known:
+                near = sorted(p for p in known if p.split("/")[1:2] == path.split("/")[1:2])
+                hint = f" (there: {', '.join(near[:8])})" if near else ""
+                problems.append(f"faults.inject[{i}].{key}: no actor at {path!r}{hint}")
+    if problems:
+        raise ConfigError(source, problems)
+    return FaultRunner(
+        plan,
+        venues=served.handles,
+        symbols={v.name: tuple(v.symbols) for v in topology.venues if v.kind == "embedded"},
+        journal=topology.desk.journal,
+        depth=max(v.book_depth for v in topology.venues),
     )
 
 

@@ -289,9 +289,37 @@ def validate(topology: Topology) -> list[str]:
         for j, symbol in enumerate(strategy.symbols):
             if symbol not in reachable:
                 problems.append(f"{at}.symbols[{j}]: {symbol!r} is not traded on {venues}")
+    problems += fault_problems(topology)
     port = topology.observe.metrics_port
     if port is not None and not 0 <= port <= 65535:
         problems.append(f"observe.metrics_port: {port} is not a TCP port")
+    return problems
+
+
+def fault_problems(topology: Topology) -> list[str]:
+    """What is wrong with the ``[faults]`` section: each fault's own consistency, and venue
+    faults aimed at a venue that is not an embedded venue of this topology."""
+    plan = topology.faults
+    if plan is None:
+        return []
+    problems = plan.problems()
+    kinds = {v.name: v.kind for v in topology.venues}
+    for i, fault in enumerate(plan.inject):
+        if fault.venue is None:
+            continue
+        at = f"faults.inject[{i}].venue"
+        if fault.venue not in kinds:
+            problems.append(f"{at}: no venue is named {fault.venue!r}")
+        elif kinds[fault.venue] != "embedded":
+            problems.append(
+                f"{at}: {fault.venue!r} is a real exchange; faults need an embedded venue"
+            )
+        elif fault.symbol is not None:
+            symbols = next(v.symbols for v in topology.venues if v.name == fault.venue)
+            if fault.symbol not in symbols:
+                problems.append(
+                    f"faults.inject[{i}].symbol: {fault.symbol!r} is not traded on {fault.venue!r}"
+                )
     return problems
 
 

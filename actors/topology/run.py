@@ -32,6 +32,9 @@ from actors.observe.view import live_view
 from actors.remote import Node
 from actors.runtime import System, open_system
 from actors.runtime.cell import unwrap
+from actors.testing.faultlog import FaultLog
+from actors.testing.invariants import InvariantReport
+from actors.testing.soak import SoakRecorder, report_lines, soak_report, write_report
 from actors.topology.build import Plan, build
 from actors.topology.load import ConfigError
 from actors.topology.nodes import join, supervise
@@ -51,6 +54,8 @@ class RunOutcome:
 
     system: System
     open_orders_left: tuple[str, ...] = ()
+    invariants: InvariantReport | None = None
+    """The invariants checked at the end of a chaos run (``[faults]``), if they were."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,11 @@ async def open_desk(
                         )
                 if observe.metrics_port is not None:
                     running.metrics_port = await observers.start(
-                        serve_metrics, system, observe.metrics_port, running.observer
+                        serve_metrics,
+                        system,
+                        observe.metrics_port,
+                        running.observer,
+                        plan.faults.log if plan.faults is not None else None,
                     )
                 if observe.control_file is not None:
                     running.control_url = await observers.start(
@@ -147,7 +156,13 @@ async def open_desk(
                     )
                 if observe.view and running.observer is not None:
                     await observers.start(live_view, running.observer, observe.desk)
-                yield running
+                if plan.faults is not None:
+                    await observers.start(plan.faults.run, system)
+                try:
+                    yield running
+                finally:
+                    if plan.faults is not None:
+                        plan.faults.stop_injecting()  # no fault lands in the shutdown
         finally:
             observers.cancel_scope.cancel()
 
@@ -191,6 +206,7 @@ async def run_topology(
     summary_json: str | None = None,
     view: str = "auto",
     node: str | None = None,
+    report: str | None = None,
 ) -> RunOutcome:
     """Run ``topology`` until SIGINT/SIGTERM (or ``duration`` seconds); how it ended.
 
@@ -219,8 +235,10 @@ async def run_topology(
         observe=observe_of(topology, mode),
         journal=topology.desk.journal,
         summary_json=summary_json,
+        report=report,
     )
-    return RunOutcome(system, tuple(plan.report.open_orders))
+    invariants = plan.faults.report if plan.faults is not None else None
+    return RunOutcome(system, tuple(plan.report.open_orders), invariants)
 
 
 async def run_plan(
@@ -231,11 +249,15 @@ async def run_plan(
     observe: Observe | None = None,
     journal: str | None = None,
     summary_json: str | None = None,
+    report: str | None = None,
 ) -> System:
     """Run an already built ``Plan`` until it stops (see ``run_topology``).
 
     When it stops, the summary is printed to stderr whatever the log level (and written to
     ``summary_json`` as JSON); its trading figures come from ``journal`` when that is a file.
+    With a fault plan and a ``duration``, the invariants are checked before the stop; with
+    ``report``, a soak report (faults, restarts, recovery, invariants, memory and
+    descriptors over time) is written there as JSON.
     """
     started, wall_started = time.monotonic(), time.time()
     for name, url in plan.endpoints.items():
@@ -256,17 +278,28 @@ async def run_plan(
         )
     system: System | None = None
     observer: DeskObserver | None = None
+    soak = SoakRecorder(interval=min(5.0, (duration or 300.0) / 60)) if report else None
     try:
-        async with open_desk(plan, handle_signals=handle_signals, observe=observe) as running:
+        async with (
+            open_desk(plan, handle_signals=handle_signals, observe=observe) as running,
+            trio.open_nursery() as sampling,
+        ):
             system, observer = running.system, running.observer
             await system.ready.wait()
             log.info("desk up: %d actors; Ctrl-C (SIGINT) or SIGTERM stops it", len(system.paths()))
+            if soak is not None:
+                await sampling.start(soak.run, system)
+            if plan.faults is not None and duration is not None:
+                plan.faults.run_for(duration)
             with trio.move_on_after(math.inf if duration is None else duration):
                 await system.stopped.wait()
             if not system.stopped.is_set():
                 log.info("ran for %gs: stopping", duration)
+                if plan.faults is not None and plan.faults.plan.verify:
+                    await plan.faults.verify()
                 if observer is not None:
                     await observer.poll()
+            sampling.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         raise unwrap(group) from None
     finally:
@@ -277,9 +310,36 @@ async def run_plan(
                 figures = await trio.to_thread.run_sync(
                     _figures, journal, wall_started, last, marks
                 )
-            _report(figures, system, time.monotonic() - started, summary_json)
+            faults = plan.faults.log if plan.faults is not None else None
+            _report(figures, system, time.monotonic() - started, summary_json, faults)
+            if report is not None:
+                _soak_report(plan, system, time.monotonic() - started, soak, report)
     assert system is not None
     return system
+
+
+def _soak_report(
+    plan: Plan, system: System, elapsed: float, soak: SoakRecorder | None, path: str
+) -> None:
+    runner = plan.faults
+    invariants = runner.report if runner is not None else None
+    why = None
+    if invariants is None:
+        why = "no [faults] plan" if runner is None else "the run did not end by --duration"
+    content = soak_report(
+        system,
+        elapsed,
+        faults=runner.log if runner is not None else None,
+        invariants=invariants,
+        recorder=soak,
+        why_unchecked=why,
+    )
+    for line in report_lines(content):
+        print(line, file=sys.stderr, flush=True)
+    try:
+        write_report(path, content)
+    except OSError as exc:
+        print(f"actors: cannot write --report {path}: {exc}", file=sys.stderr)
 
 
 def _figures(
@@ -301,13 +361,24 @@ def _figures(
     return TradingFigures(source="none")
 
 
-def _report(figures: TradingFigures, system: System, elapsed: float, path: str | None) -> None:
+def _report(
+    figures: TradingFigures,
+    system: System,
+    elapsed: float,
+    path: str | None,
+    faults: FaultLog | None = None,
+) -> None:
     stats = system.all_stats()
-    text = "\n".join(["run summary:", *trading_lines(figures), run_summary(stats, elapsed)])
-    print(text, file=sys.stderr, flush=True)
+    lines = ["run summary:", *trading_lines(figures), run_summary(stats, elapsed)]
+    if faults is not None:
+        lines.append(faults.summary_line())
+    print("\n".join(lines), file=sys.stderr, flush=True)
     if path is not None:
+        content = summary_dict(figures, stats, elapsed)
+        if faults is not None:
+            content["faults"] = {"injected": faults.counts(), "failed": faults.failed()}
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(json.dumps(summary_dict(figures, stats, elapsed), indent=2))
+            Path(path).write_text(json.dumps(content, indent=2))
         except OSError as exc:
             print(f"actors: cannot write --summary-json {path}: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from actors.testing.plan import FaultPlan
 from actors.trading.risk import RiskLimits
 
 # Declared ranges (msgspec checks them while converting; ``numbers.py`` holds every number,
@@ -238,6 +239,8 @@ class Topology(Section):
     """Placement of the groups on nodes; none: everything in one process."""
     strategies: list[StrategySection] = []
     observe: ObserveSection = ObserveSection()
+    faults: FaultPlan | None = None
+    """Chaos mode: faults to inject while the desk runs (``actors.testing.plan``)."""
 
     def resumed(self) -> Topology:
         """This topology with ``desk.resume`` set (``actors run --resume``)."""

@@ -3,7 +3,9 @@
 Every intent, risk decision, submit, ack, fill, cancel, status change, reconciliation and
 trading-state change is appended *before* the next step acts on it; :meth:`Journal.append`
 returns only after the transaction committed (fsync'd under ``synchronous=FULL``), so a killed
-process restarts into the same order state with :meth:`Journal.recover`.
+process restarts into the same order state with :meth:`Journal.recover`. Faults injected on
+purpose by a fault plan (``actors.testing``) are journaled too (kind ``fault``), so a chaos
+run can be read afterwards; replay passes over them.
 
 Schema version 2 (a version-1 file is upgraded in place when opened; a program that reads
 version 1 refuses a version-2 file, whose history may be compacted)::
@@ -72,6 +74,7 @@ from actors.trading.messages import (
     AnyMessage,
     CancelOrder,
     CancelRejected,
+    FaultInjected,
     Fill,
     Message,
     OrderIntent,
@@ -112,6 +115,7 @@ KINDS: dict[str, tuple[type[Message], ...]] = {
     "state": (OrderUpdate, SubmitUnknown, CancelRejected),
     "reconcile": (ReconcileResult,),
     "trading_state": (SetTradingState, TradingStateChanged),
+    "fault": (FaultInjected,),
 }
 """Journal kinds and the message types each may carry."""
 

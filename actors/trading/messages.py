@@ -338,6 +338,26 @@ class TradingStateChanged(Message, frozen=True, kw_only=True):
     at: float = 0.0
 
 
+# --- fault injection ---------------------------------------------------------------------------
+
+
+class FaultInjected(Message, frozen=True, kw_only=True):
+    """A fault injected on purpose by a fault plan (``actors.testing``), journaled so a run
+    can be read afterwards: what, where, for how long, and whether it could be applied."""
+
+    fault: str
+    """Its kind: ``crash``, ``drop_websockets``, ``order_error``..."""
+    target: str
+    """The actor path or venue name it hit."""
+    description: str
+    seconds: float = 0.0
+    """How long it lasts (0: it acted at once)."""
+    error: str | None = None
+    """Why it could not be applied, if it could not."""
+    at: float = 0.0
+    """Wall-clock seconds (epoch) when it was injected."""
+
+
 AnyMessage: TypeAlias = (
     BookSnapshot
     | TopOfBook
@@ -357,6 +377,7 @@ AnyMessage: TypeAlias = (
     | ReconcileResult
     | SetTradingState
     | TradingStateChanged
+    | FaultInjected
 )
 
 _encoder = msgspec.json.Encoder()

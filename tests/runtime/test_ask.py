@@ -97,6 +97,9 @@ async def test_pending_ask_fails_when_the_actor_crashes(autojump_clock: Any) -> 
         # The queued ask failed at the crash, not at its deadline.
         assert isinstance(outcomes["queued"], ActorCrashed)
         assert trio.current_time() < 60
+        # ...and counts as a dead letter: received = processed + dropped + waiting + dead.
+        s = system.stats()["/f"]
+        assert (s.received, s.processed, s.dead_letters, s.depth) == (3, 1, 2, 0)
 
 
 async def test_ask_during_restart_backoff_fails_at_once(autojump_clock: Any) -> None:

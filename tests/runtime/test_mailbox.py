@@ -10,7 +10,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.runtime import MailboxClosed, MailboxFull, MailboxSpec, Overflow
+from actors.runtime import Intercepted, MailboxClosed, MailboxFull, MailboxSpec, Overflow
 from actors.runtime.mailbox import EMPTY, Mailbox
 
 
@@ -280,3 +280,31 @@ def test_policies_match_reference_model(
     # Nothing disappears uncounted: every put is delivered, dropped or refused.
     assert box.received + refused == puts
     assert len(expected) + box.dropped + refused == puts
+
+
+@pytest.mark.parametrize("overflow", [Overflow.BLOCK, Overflow.DROP_OLDEST, Overflow.CONFLATE])
+def test_intercept_hook_holds_or_drops_and_the_counts_still_add_up(overflow: Overflow) -> None:
+    key = (lambda m: m % 2) if overflow is Overflow.CONFLATE else None
+    box = MailboxSpec(8, overflow, key=key).build("/t")
+    asked: list[Any] = []
+    box.on_drop = asked.append
+    held: list[Any] = []
+
+    def hook(message: Any) -> Intercepted | None:
+        if message == 1:
+            held.append(message)
+            return Intercepted.HOLD
+        return Intercepted.DROP if message == 2 else None
+
+    box.intercept = hook
+    assert box.put_nowait(0) is True
+    assert box.put_nowait(1) is True  # held: not received yet
+    assert box.put_nowait(2) is False  # dropped: received and dropped, like the policy
+    assert asked == [2]  # the owner hears of it (a dropped ask fails at once)
+    box.put_control("stop")  # control messages never pass through the hook
+    assert (box.received, box.dropped, len(box)) == (2, 1, 1)
+    box.intercept = None
+    assert box.put_nowait(held.pop()) is True  # offered again later: now received
+    assert box.pop_control() == "stop"
+    assert drain(box) == [0, 1]
+    assert (box.received, box.dropped, box.high_water) == (3, 1, 2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -13,22 +12,21 @@ from typing import Any
 import trio
 
 from actors.runtime import Ref, System
+from actors.testing.invariants import InvariantReport, check_desk, journal_invariants
+from actors.testing.venues import LocalVenue
 from actors.topology.build import Plan
 from actors.topology.run import Observe, Running, open_desk
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec, book_path
 from actors.trading.desk import desk_specs
-from actors.trading.journal import Journal
 from actors.trading.markets import Markets
 from actors.trading.messages import (
     Fill,
     Message,
-    OrderStatus,
     OrderUpdate,
     RiskRejected,
     Ticker,
     TopOfBook,
 )
-from actors.trading.orders import ACTIVE
 from actors.trading.protocol import (
     BookView,
     GetBook,
@@ -131,6 +129,24 @@ class Desk:
     venues: list[Venue] = field(default_factory=list)
     running: Running | None = None
     """The desk's observers (metrics port, control URL) when run with ``observe``."""
+    journal_path: str | None = None
+
+    async def verify(self, *, hit: Sequence[str] = (), timeout: float = 30.0) -> InvariantReport:
+        """Check the seven invariants (the product's ``check_desk``) and assert they hold.
+
+        ``hit``: venues the test made misbehave by hand (their feeds, sessions and books may
+        have restarted).
+        """
+        report = await check_desk(
+            self.system,
+            self.journal_path,
+            {v.config.name: LocalVenue(v) for v in self.venues},
+            {v.config.name: v.config.symbols for v in self.venues},
+            hit_venues=hit,
+            timeout=timeout,
+        )
+        assert report.ok, report.text()
+        return report
 
     def ref(self, path: str) -> Ref:
         """The ref at ``path`` (asserting it exists)."""
@@ -251,7 +267,7 @@ async def running_desk(
     )
     plan = Plan(specs, max_restarts=20, within=30.0, budgets=budgets)
     async with open_desk(plan, observe=observe) as running:
-        yield Desk(running.system, budgets, list(venues), running)
+        yield Desk(running.system, budgets, list(venues), running, opts.journal_path)
 
 
 def sweep_bids(venue: Venue, symbol: str, down_to: Decimal) -> Decimal:
@@ -319,61 +335,12 @@ async def book_matches_venue(desk: Desk, venue: Venue, symbol: str, depth: int =
     return True
 
 
-VENUE_STATUS = {
-    "NEW": OrderStatus.OPEN,
-    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
-    "FILLED": OrderStatus.FILLED,
-    "CANCELED": OrderStatus.CANCELLED,
-    "EXPIRED": OrderStatus.EXPIRED,
-    "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,
-    "REJECTED": OrderStatus.REJECTED,
-}
-
-
 def journal_vs_venue(journal_path: str, venue: Venue, prefix: str = "ax") -> list[str]:
-    """Every way the journal disagrees with the venue about this account's orders ([] = none).
-
-    Each order the venue has must be in the journal once, in the venue's status, with the
-    venue's executed quantity; an order the journal holds as possibly live must be at the
-    venue.
-    """
-    with Journal(journal_path) as journal:
-        table = journal.recover(snapshots=False).table  # every order ever, archive too
-    name, key = venue.config.name, venue.config.api_key
-    placed = [
-        o
-        for o in venue.engine.account_orders.values()
-        if o.account == key and o.client_id.startswith(prefix)  # the desk's, not other clients'
-    ]
-    problems = [
-        f"{cid}: placed {n} times at the venue"
-        for cid, n in Counter(o.client_id for o in placed).items()
-        if n > 1
-    ]
-    at_venue = set()
-    for o in placed:
-        at_venue.add(o.client_id)
-        order = table.get(o.client_id)
-        if order is None:
-            problems.append(f"{o.client_id}: {o.status} at the venue, unknown to the journal")
-            continue
-        executed = venue.engine.markets[o.symbol].qty_dec(o.executed)
-        want = VENUE_STATUS[o.status]
-        if order.status is not want:
-            problems.append(
-                f"{o.client_id}: {order.status.value} in the journal, {o.status} at the venue"
-            )
-        if max(order.filled, order.venue_filled) != executed:
-            problems.append(
-                f"{o.client_id}: filled {order.filled} (venue says {order.venue_filled}) in the "
-                f"journal, {executed} at the venue"
-            )
-    for order in table:
-        if order.venue == name and order.status in ACTIVE and order.client_order_id not in at_venue:
-            problems.append(
-                f"{order.client_order_id}: {order.status.value} in the journal, not at the venue"
-            )
-    return problems
+    """Every way the journal disagrees with the venue about this account's orders ([] = none):
+    invariants 1-4 of ``actors.testing.invariants``, the venue's ledger read from its engine."""
+    ledger = LocalVenue(venue).ledger(prefix)
+    results = journal_invariants(journal_path, {venue.config.name: ledger})
+    return [line for r in results if r.ok is False for line in r.evidence]
 
 
 def FROZEN(journal_path: str, **options: Any) -> dict[str, Any]:

@@ -141,6 +141,7 @@ async def test_market_data_crash_restarts_only_the_feed_and_refuses_orders_meanw
             assert _restarts(desk, path) == 0, path
         cid = await desk.submit(**await _limit_far(desk))
         assert isinstance(cid, str)
+        await desk.verify(hit=["sim"])
 
 
 async def _venue_orders(venue, cid: str) -> list:  # type: ignore[no-untyped-def,type-arg]
@@ -186,15 +187,20 @@ async def test_5xx_or_timeout_after_accept_is_unknown_then_reconciled_once(
         assert after >= before
         assert len(await _venue_orders(venue, cid)) == 1
         assert (await desk.orders())[cid].status is OrderStatus.OPEN
+        await desk.verify(hit=["sim"])
 
 
-async def test_error_before_accept_is_rejected_after_grace(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["error_before", "timeout_before"])
+async def test_error_or_timeout_before_accept_is_rejected_after_grace(
+    tmp_path: Path, mode: str
+) -> None:
     async with (
         open_venue(VenueConfig(seed=6, rate_hz=40.0, symbols=(SYM,))) as venue,
         running_desk([venue], str(tmp_path / "j.sqlite")) as desk,
     ):
         order = await _limit_far(desk)
-        venue.faults.fail_next_order("error_before", status=502)
+        # A time-out: the venue holds the reply past the desk's 2 s submit timeout.
+        venue.faults.fail_next_order(mode, status=502, hold_s=3.0)
         cid = await desk.submit(**order)
 
         async def rejected() -> bool:
@@ -203,6 +209,7 @@ async def test_error_before_accept_is_rejected_after_grace(tmp_path: Path) -> No
         await wait_for(rejected, timeout=30.0)
         assert (await desk.orders())[cid].reason == "never reached venue"
         assert await _venue_orders(venue, cid) == []
+        await desk.verify(hit=["sim"])
 
 
 @pytest.mark.parametrize("kind", ["truncated", "garbage", "wrong_types"])
@@ -222,6 +229,7 @@ async def test_malformed_frames_are_counted_never_crash(tmp_path: Path, kind: st
         await wait_for(lambda: _more_updates(desk, updates), timeout=20.0)
         assert _restarts(desk, "/market/sim") == 0
         assert not (await desk.book("sim", SYM)).stale
+        await desk.verify()  # no restart anywhere, the book equals the venue's
 
 
 async def _more_updates(desk, n: int) -> bool:  # type: ignore[no-untyped-def]
@@ -256,6 +264,7 @@ async def test_429_pauses_everyone_until_retry_after(tmp_path: Path) -> None:
         placed = (await _venue_orders(venue, second))[0]
         assert placed.client_id == second
         assert venue_arrivals[second] >= pause_ends
+        await desk.verify()
 
 
 async def test_best_price_routing_for_intents_without_a_venue(tmp_path: Path) -> None:

@@ -167,6 +167,7 @@ async def test_dropped_websockets_restart_feed_and_session_and_a_missed_fill_cou
         assert venue.engine.client_ids[(venue.config.api_key, "BTCUSDT", again)].status == "NEW"
         # Tickers are off by default: no ticker stream was subscribed.
         assert not [s for s in venue.hub.by_stream if s.endswith(("@ticker", "@miniTicker"))]
+        await desk.verify(hit=["sim"])
 
 
 async def _went_stale(desk: Desk, episodes: int) -> bool:
@@ -218,6 +219,7 @@ async def test_silent_user_stream_is_caught_by_the_liveness_check_and_reconciled
         await wait_for(lambda: _status_is(desk, second, OrderStatus.FILLED), timeout=20.0)
         await wait_for(lambda: _position_is(desk, AMOUNT * 2), timeout=20.0)
         assert desk.restarts("/exec/sim") == restarts
+        await desk.verify(hit=["sim"])
 
 
 @pytest.mark.e2e
@@ -284,6 +286,7 @@ async def test_failed_liveness_probe_restarts_the_session(tmp_path: Path) -> Non
         await wait_for(lambda: session.liveness_checks >= 2, timeout=20.0)
         assert await _status_is(desk, cid, OrderStatus.OPEN)
         assert desk.restarts("/market/sim") == 0
+        await desk.verify(hit=["sim"])
 
 
 def _session_running(desk: Desk) -> bool:

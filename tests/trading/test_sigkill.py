@@ -16,6 +16,7 @@ import trio
 from actors.trading.journal import Journal
 from actors.trading.messages import CancelOrder, SubmitOrder
 from actors.venues import Venue, VenueConfig, open_venue
+from tests.trading.e2e_helpers import journal_vs_venue
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +114,14 @@ async def test_sigkill_mid_trading_recovers_every_open_order_without_duplicates(
             assert set(placed) <= submitted
             assert max(placed.values()) == 1
             assert len(placed) >= 12
+            # Stopped gracefully, the journal says what the venue says (invariants 1-4:
+            # approvals, unique ids, same states and fills, same positions).
+            second.proc.send_signal(signal.SIGTERM)
+            with trio.fail_after(30):
+                await second.proc.wait()
+            assert journal_vs_venue(str(journal), venue) == []
         finally:
-            second.proc.kill()
+            if second.proc.returncode is None:
+                second.proc.kill()
             await second.proc.wait()
         nursery.cancel_scope.cancel()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -33,6 +33,9 @@ from actors.observe.http import serve_local
 from actors.runtime import System
 from actors.testing.faultlog import FaultLog
 from actors.trading.messages import OrderStatus, TradingState
+
+if TYPE_CHECKING:
+    from actors.remote import Node
 
 log = logging.getLogger("actors.metrics")
 
@@ -164,6 +167,31 @@ def _trading(snapshot: Any) -> Iterator[Metric]:
     yield state
 
 
+class NodeCollector(Collector):
+    """A split desk's node: its peers' liveness and its transport counters."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def collect(self) -> Iterator[Metric]:
+        """``actors_node_peer_up{node,peer}``, ``actors_node_transport_total{node,counter}``."""
+        name = self.node.name
+        up = GaugeMetricFamily(
+            "actors_node_peer_up", "1 if the peer node is up", labels=["node", "peer"]
+        )
+        for peer, state in self.node.peers().items():
+            up.add_metric([name, peer], int(state == "up"))
+        yield up
+        transport = CounterMetricFamily(
+            "actors_node_transport",
+            "the node's NATS transport counters (actors.remote.stats)",
+            labels=["node", "counter"],
+        )
+        for counter, value in self.node.counters().items():
+            transport.add_metric([name, counter], value)
+        yield transport
+
+
 class FaultCollector(Collector):
     """Faults injected by a fault plan (chaos mode), by kind, and those not applied."""
 
@@ -183,13 +211,18 @@ class FaultCollector(Collector):
 
 
 def metrics_app(
-    system: System, observer: DeskObserver | None = None, faults: FaultLog | None = None
+    system: System,
+    observer: DeskObserver | None = None,
+    faults: FaultLog | None = None,
+    node: Node | None = None,
 ) -> Starlette:
     """The ASGI app: ``GET /metrics``, ``/health``, ``/ready``."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DeskCollector(system, observer))
     if faults is not None:
         registry.register(FaultCollector(faults))
+    if node is not None:
+        registry.register(NodeCollector(node))
 
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -220,6 +253,7 @@ async def serve_metrics(
     port: int = 0,
     observer: DeskObserver | None = None,
     faults: FaultLog | None = None,
+    node: Node | None = None,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -233,4 +267,4 @@ async def serve_metrics(
             log.info("metrics on http://127.0.0.1:%d/metrics (/health, /ready)", bound)
             task_status.started(bound)
 
-    await serve_local(metrics_app(system, observer, faults), port, task_status=_Announce())  # type: ignore[arg-type]
+    await serve_local(metrics_app(system, observer, faults, node), port, task_status=_Announce())  # type: ignore[arg-type]

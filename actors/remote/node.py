@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import trio
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
@@ -124,19 +125,57 @@ class Node:
         """Claim an exclusive lease (see ``actors.remote.lease``); ``LeaseHeld`` if taken."""
         return await self.leases.acquire(lease, wait=wait)
 
-    def summary(self) -> str:
-        """One line of the node's counters that are not zero."""
-        counters = {k: v for k, v in self.stats.as_dict().items() if v}
-        counters["outbox"] = self.courier.outbox
+    def counters(self) -> dict[str, int]:
+        """The transport's counters (``NodeStats``), the courier's outbox and the bus's."""
+        counters = self.stats.as_dict()
         bus = self.bus
         counters.update(
+            outbox=self.courier.outbox,
             published=bus.published,
             unpublished=bus.pending,
             publish_errors=bus.publish_errors,
             reconnects=bus.reconnects,
         )
+        return counters
+
+    def peers(self) -> dict[str, str]:
+        """Every other node known (configured or heard from): ``up``, ``down`` or
+        ``not heard`` (declared and never heard from yet)."""
+        return {
+            name: "up" if record.up else "down" if record.heard else "not heard"
+            for name, record in sorted(self.directory.nodes().items())
+            if name != self.name
+        }
+
+    def status(self) -> dict[str, Any]:
+        """The node for the operator (``--summary-json``): its peers, leases and counters.
+
+        >>> # node.status()["peers"] == {"md": "up", "strategies": "down"}
+        """
+        return {
+            "node": self.name,
+            "cluster": self.cluster,
+            "peers": self.peers(),
+            "leases": sorted(self.leases.held()),
+            "counters": self.counters(),
+        }
+
+    def status_line(self) -> str:
+        """``node exec (cluster split): peers md up, strategies down | leases account/sim-a |
+        received_durable=12 ...`` (counters that are not zero)."""
+        peers = ", ".join(f"{name} {state}" for name, state in self.peers().items())
+        leases = ", ".join(sorted(self.leases.held()))
+        text = " ".join(f"{k}={v}" for k, v in self.counters().items() if v)
+        return (
+            f"node {self.name} (cluster {self.cluster}): peers {peers or 'none'}"
+            + (f" | leases {leases}" if leases else "")
+            + f" | {text or 'no traffic'}"
+        )
+
+    def summary(self) -> str:
+        """One line of the node's counters that are not zero."""
         up = sorted(n for n, r in self.directory.nodes().items() if r.up)
-        text = " ".join(f"{k}={v}" for k, v in counters.items() if v)
+        text = " ".join(f"{k}={v}" for k, v in self.counters().items() if v)
         return f"node {self.name}: nodes up {up}; {text or 'no traffic'}"
 
     def _on_event(self, event: NodeEvent) -> None:

@@ -11,7 +11,7 @@ import itertools
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +22,8 @@ import trio
 from actors.remote import Node, open_node
 from actors.runtime import ActorError, open_system
 from actors.topology.build import free_port
+from actors.topology.load import load
+from actors.topology.nodes import prefixes
 from actors.topology.wire import desk_registry
 from actors.trading.messages import OrderIntent, RejectReason, RiskRejected
 from actors.trading.protocol import GetOrders
@@ -37,18 +39,36 @@ PEERS = {
 IDS = itertools.count()
 
 
+VENUE_NODE = '[nodes.venue]\ngroups = ["venues"]\n'
+"""A node of its own for the embedded venue: it outlives the execution node."""
+
+
 def topology(
-    tmp_path: Path, nats_url: str, *, port: int | None = None, extra: str = "", name: str = "split"
+    tmp_path: Path,
+    nats_url: str,
+    *,
+    port: int | None = None,
+    extra: str = "",
+    name: str = "split",
+    lease_ttl: float = 3.0,
+    venue_node: bool = False,
 ) -> Path:
     """The shipped split desk on this test's NATS, a free venue port (or ``port``) and quick
-    liveness; ``extra`` TOML is appended (with ``[observe]`` quiet unless it sets one)."""
+    liveness; ``extra`` TOML is appended (with ``[observe]`` quiet unless it sets one).
+    ``venue_node``: the embedded venue runs on a node of its own (``venue``), so the execution
+    node can die and come back to the same venue."""
     text = SPLIT.read_text()
+    if venue_node:
+        placed = 'groups = ["venues", "journal", "risk", "router", "exec"]'
+        assert placed in text, "the shipped split desk places its groups differently now"
+        text = text.replace(placed, 'groups = ["journal", "risk", "router", "exec"]')
+        text = text.replace("[nodes.md]", VENUE_NODE + "[nodes.md]")
     text = text.replace("nats://127.0.0.1:4222", nats_url)
     text = text.replace('"var/split.journal.sqlite"', f'"{tmp_path / "split.journal.sqlite"}"')
     text = text.replace("port = 18765", f"port = {port or free_port()}")
     text = text.replace("heartbeat = 1.0 ", "heartbeat = 0.3 ")
     text = text.replace("node_timeout = 5.0", "node_timeout = 2.0")
-    text = text.replace("lease_ttl = 10.0", "lease_ttl = 3.0")
+    text = text.replace("lease_ttl = 10.0", f"lease_ttl = {lease_ttl}")
     if "[observe]" not in extra:
         text += "\n[observe]\nstatus_interval = 0.0\ncontrol = false\n"
     text += "\n" + extra
@@ -81,8 +101,17 @@ async def stop_all(processes: Mapping[str, trio.Process], grace: float = 60.0) -
             await process.wait()
 
 
+def peers_of(config: Path) -> dict[str, tuple[str, ...]]:
+    """Every node of the split desk at ``config`` and the prefixes it serves (as the product
+    places them)."""
+    topo = load(config)
+    return {name: prefixes(node.groups) for name, node in topo.nodes.items()}
+
+
 @asynccontextmanager
-async def observer(url: str, cluster: str = "split") -> AsyncIterator[Node]:
+async def observer(
+    url: str, cluster: str = "split", peers: Mapping[str, Sequence[str]] = PEERS
+) -> AsyncIterator[Node]:
     """The test process as a node of the desk's cluster (serving nothing of the desk's)."""
     async with (
         open_system([]) as system,
@@ -93,7 +122,7 @@ async def observer(url: str, cluster: str = "split") -> AsyncIterator[Node]:
             registry=desk_registry(),
             cluster=cluster,
             serve=("/observer",),
-            peers=PEERS,
+            peers=peers,
         ) as node,
     ):
         yield node

@@ -34,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -157,9 +159,49 @@ async def bare_under_trio(
         await trio_asyncio.aio_as_trio(bare_client)(port, trigger, amount, limiter)
 
 
-async def desk_client(port: int, trigger: float, amount: str, journal: str, limiter: str) -> None:
-    """The actor pipeline: a full desk with one ``BenchTaker`` strategy."""
+SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
+    "desk-split": {"md": ("market", "books", "consolidated")},
+    "desk-split3": {"md": ("market", "books", "consolidated"), "strategies": ("strategies",)},
+}
+"""Split desks (``[nodes]``) of the benchmark: the nodes other than ``exec``, which runs every
+other group (journal, risk, router, sessions, and the strategy unless placed elsewhere)."""
+
+
+def split_node(kind: str, node: str, specs: list[Any], nats_url: str) -> Any:
+    """Node ``node``'s ``NodePlan`` of split desk ``kind`` (see ``SPLITS``)."""
+    from actors.topology.nodes import COMPANIONS, FEEDS, NodePlan, prefixes
+
+    layout = dict(SPLITS[kind])
+    companions = {c for cs in COMPANIONS.values() for c in cs}
+    placed = {g for groups in layout.values() for g in groups}
+    layout["exec"] = tuple(s.name for s in specs if s.name not in placed | companions)
+    return NodePlan(
+        name=node,
+        cluster="bench",
+        servers=(nats_url,),
+        groups=layout[node],
+        peers={n: prefixes(g) for n, g in layout.items() if n != node},
+        accounts=("sim",) if "exec" in layout[node] else (),
+        feeds={n: (("sim", SYM),) for n, g in layout.items() if set(g) & set(FEEDS)},
+        heartbeat=0.5,
+        node_timeout=5.0,
+        lease_ttl=10.0,
+        ack_wait=10.0,
+    )
+
+
+async def desk_client(
+    port: int,
+    trigger: float,
+    amount: str,
+    journal: str,
+    limiter: str,
+    split: tuple[str, str, str] | None = None,
+) -> None:
+    """The actor pipeline: a full desk with one ``BenchTaker`` strategy; with ``split``
+    (kind, node, NATS URL), that node's share of split desk ``kind``."""
     from actors.topology.build import Plan
+    from actors.topology.nodes import place
     from actors.topology.run import open_plan
     from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
     from actors.trading.desk import desk_specs
@@ -179,7 +221,11 @@ async def desk_client(port: int, trigger: float, amount: str, journal: str, limi
     )
     options = DeskOptions(journal_path=journal, book_stale_after=3600.0)
     specs = desk_specs([venue], [strategy], RiskLimits(), options)
-    async with open_plan(Plan(specs, max_restarts=3, within=5.0)):
+    node = None
+    if split is not None:
+        node = split_node(split[0], split[1], specs, split[2])
+        specs = place(specs, node)
+    async with open_plan(Plan(specs, max_restarts=3, within=5.0, node=node)):
         print("READY", flush=True)
         await trio.sleep_forever()
 
@@ -213,16 +259,29 @@ class Probe:
             self.order.set()
 
 
+@contextmanager
+def nats_for(kinds: tuple[str, ...], tmp: str) -> Iterator[str | None]:
+    """A nats-server on 127.0.0.1 while the block runs if a split desk is among ``kinds``;
+    its URL (else None)."""
+    if not any(kind in SPLITS for kind in kinds):
+        yield None
+        return
+    from actors.remote import NatsServer
+
+    with NatsServer(Path(tmp) / "nats") as server:
+        yield server.url
+
+
 async def main(
     trials: int, blocks: int, limiter: str, kinds: tuple[str, ...]
 ) -> dict[str, list[float]]:
-    """Run the venue and alternate blocks of both takers."""
+    """Run the venue (and NATS for a split desk) and alternate blocks of the takers."""
     from actors.venues import VenueConfig, open_venue
     from actors.venues.accounts import Account
 
     config = VenueConfig(seed=1, symbols=(SYM,), rate_hz=50.0, order_limit_10s=100000)
     results: dict[str, list[float]] = {kind: [] for kind in kinds}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, nats_for(kinds, tmp) as nats_url:
         async with open_venue(config) as venue:
             venue.accounts.add(
                 Account(MAKER_KEY, MAKER_SECRET, {"BTC": Decimal(100), "USDT": Decimal(10**7)})
@@ -235,31 +294,49 @@ async def main(
             venue.on_order_received = probe.on_order
             for _ in range(blocks):
                 for kind in kinds:
-                    results[kind] += await _block(venue, kind, trials, trigger, tmp, probe, limiter)
+                    results[kind] += await _block(
+                        venue, kind, trials, trigger, tmp, probe, limiter, nats_url
+                    )
     return results
 
 
 async def _block(
-    venue: Any, kind: str, trials: int, trigger: float, tmp: str, probe: Probe, limiter: str
+    venue: Any,
+    kind: str,
+    trials: int,
+    trigger: float,
+    tmp: str,
+    probe: Probe,
+    limiter: str,
+    nats_url: str | None = None,
 ) -> list[float]:
-    """Start one taker process, run ``trials`` opportunities, return latencies in ms."""
+    """Start the taker's process(es: one per node of a split desk), run ``trials``
+    opportunities, return latencies in ms."""
     from actors.venues.accounts import Account
 
     maker: Account = venue.accounts.by_key[MAKER_KEY]
     cmd = [sys.executable, SCRIPT, "--client", kind, "--ccxt-limiter", limiter]
     cmd += ["--port", str(venue.port), "--trigger", repr(trigger)]
     cmd += ["--journal", os.path.join(tmp, f"journal-{kind}-{time.time_ns()}.sqlite")]
-    proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE, cwd=str(ROOT))
-    assert proc.stdout is not None
+    nodes: list[list[str]] = [[]]
+    if kind in SPLITS:
+        assert nats_url is not None
+        nodes = [["--node", node, "--nats", nats_url] for node in ("exec", *SPLITS[kind])]
+    procs = [
+        await trio.lowlevel.open_process(cmd + extra, stdout=subprocess.PIPE, cwd=str(ROOT))
+        for extra in nodes
+    ]
     latencies: list[float] = []
     try:
-        with trio.fail_after(60):
-            buf = b""
-            while b"READY" not in buf:
-                chunk = await proc.stdout.receive_some(4096)
-                if not chunk:
-                    raise RuntimeError(f"{kind} taker exited before READY")
-                buf += chunk
+        with trio.fail_after(90):
+            for proc in procs:
+                assert proc.stdout is not None
+                buf = b""
+                while b"READY" not in buf:
+                    chunk = await proc.stdout.receive_some(4096)
+                    if not chunk:
+                        raise RuntimeError(f"{kind} taker exited before READY")
+                    buf += chunk
         await trio.sleep(1.5)  # let subscriptions and start-up reconciliation settle
         tick = Decimal("0.01")
         for _ in range(trials):
@@ -281,8 +358,9 @@ async def _block(
             venue.publish_depth()
             await trio.sleep(0.12)
     finally:
-        proc.kill()
-        await proc.wait()
+        for proc in procs:
+            proc.kill()
+            await proc.wait()
     return latencies
 
 
@@ -292,19 +370,23 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-KINDS = ("bare", "bare-ws", "bare-trio", "bare-trio-batch", "desk")
+KINDS = ("bare", "bare-ws", "bare-trio", "bare-trio-batch", "desk", *SPLITS)
 """``bare``: asyncio script, REST orders; ``bare-ws``: the same with ``create_order_ws``;
 ``bare-trio`` / ``bare-trio-batch``: the bare script on trio through trio-asyncio's plain loop /
-the desk's batching loop (what the bridge costs); ``desk``: the whole desk."""
+the desk's batching loop (what the bridge costs); ``desk``: the whole desk; ``desk-split``:
+the same desk with market data on a node (process) of its own, joined by NATS;
+``desk-split3``: the strategy on a third node (tops in, intents out over NATS)."""
 
 
 def report(results: dict[str, list[float]], trials: int, blocks: int) -> str:
     """A markdown table of the figures."""
+    base_kind = "bare" if "bare" in results else next(iter(results), "bare")
     lines = [
-        "| taker | samples | p50 ms | p99 ms | mean ms | p50 vs bare |",
+        f"| taker | samples | p50 ms | p99 ms | mean ms | p50 vs {base_kind} |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    base = statistics.median(results["bare"]) if results["bare"] else float("nan")
+    first = results.get(base_kind, [])
+    base = statistics.median(first) if first else float("nan")
     for kind, v in results.items():
         if not v:
             lines.append(f"| {kind} | 0 | - | - | - | - |")
@@ -328,6 +410,8 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int)
     parser.add_argument("--trigger", type=float)
     parser.add_argument("--journal")
+    parser.add_argument("--node", help="a split taker's node (internal)")
+    parser.add_argument("--nats", help="a split taker's NATS URL (internal)")
     parser.add_argument(
         "--ccxt-limiter",
         choices=LIMITERS,
@@ -349,6 +433,9 @@ if __name__ == "__main__":
         trio.run(bare_under_trio, args.port, args.trigger, float(AMOUNT), limiter, batching)
     elif args.client == "desk":
         trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter)
+    elif args.client in SPLITS:
+        split = (args.client, args.node, args.nats)
+        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter, split)
     else:
         kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
         unknown = [k for k in kinds if k not in KINDS]

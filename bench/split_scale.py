@@ -3,8 +3,8 @@
 Each point is a split desk of three ``actors run CONFIG --node NAME`` processes on a
 ``nats-server`` the bench starts: ``venue`` (the embedded venues, synthetic markets at
 ``--rate`` events/s each), ``md`` (market connections, books, consolidated) and ``exec``
-(journal, risk, router, sessions). Every book sends its top of book to risk on the execution
-node (latest-wins over NATS), so the execution node's intake grows with venues x symbols.
+(journal, risk, router, sessions; no strategy). Every book sends its top of book to risk on
+the execution node (latest-wins over NATS), so its intake grows with venues x symbols.
 
 Each node logs its status line every ``--window`` seconds (``observe.status_interval``); the
 bench reads two consecutive lines of ``md`` and ``exec`` and the processes' CPU time
@@ -13,8 +13,9 @@ by exec per second, each process's CPU. A node is saturated when its CPU reaches
 (one Python process is one core) or, for exec, when conflation grows (it takes the newest top
 and drops the ones it had no time for, by design).
 
-Run: ``.venv/bin/python bench/split_scale.py [--venues 1,2,4] [--symbols 2] [--rate 200]``
-(about 20 s a point). Linux only (``/proc``).
+Run: ``.venv/bin/python bench/split_scale.py [--venues 1,2,4] [--symbols 8] [--rate 200]``
+(about 20 s a point; a book publishes at most 10 depth updates/s, Binance's
+``@depth@100ms``, so load grows with books, not with ``--rate``). Linux only (``/proc``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
+
+
+def symbols_of(n: int) -> list[str]:
+    """``n`` symbols: BTC/USDT, ETH/USDT, then generic ones (the venue makes up their rules)."""
+    return ["BTC/USDT", "ETH/USDT", *(f"S{j}/USDT" for j in range(n - 2))][:n]
+
+
 NODES = ("venue", "md", "exec")
 COUNTER = re.compile(r"(\w+)=(\d+)")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -39,7 +46,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 def topology(directory: Path, nats_url: str, venues: int, symbols: int, rate: float,
              window: float, ports: list[int]) -> Path:  # fmt: skip
     """A split desk of ``venues`` embedded venues with ``symbols`` symbols each."""
-    names = ", ".join(f'"{s}"' for s in SYMBOLS[:symbols])
+    names = ", ".join(f'"{s}"' for s in symbols_of(symbols))
     journal = directory / f"scale-{venues}.journal.sqlite"
     text = f"""
 [desk]
@@ -56,7 +63,7 @@ groups = ["venues"]
 [nodes.md]
 groups = ["market", "books", "consolidated"]
 [nodes.exec]
-groups = ["journal", "risk", "router", "exec"]
+groups = ["journal", "risk", "router", "exec", "strategies"]
 
 [risk]
 max_book_age = 30.0
@@ -132,18 +139,19 @@ def point(directory: Path, nats_url: str, venues: int, symbols: int, rate: float
         deadline = time.monotonic() + 120
         while not any(c.get("received", 0) for c in status_lines(logs["exec"], "exec")):
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs.values()):
-                raise RuntimeError(f"the desk did not start: see {directory}")
+                tails = "\n".join(f"--- {n}\n{logs[n].read_text()[-1500:]}" for n in NODES)
+                raise RuntimeError(f"the desk did not start:\n{tails}")
             time.sleep(0.05)
         seen = len(status_lines(logs["exec"], "exec"))
         while len(status_lines(logs["exec"], "exec")) == seen:
             time.sleep(0.02)
-        cpu0 = {n: cpu_seconds(procs[n].pid) for n in ("md", "exec")}
+        cpu0 = {n: cpu_seconds(procs[n].pid) for n in NODES}
         t0, first = time.monotonic(), status_lines(logs["exec"], "exec")[-1]
         md_first = status_lines(logs["md"], "md")[-1]
         while len(status_lines(logs["exec"], "exec")) == seen + 1:
             time.sleep(0.02)
         elapsed = time.monotonic() - t0
-        cpu1 = {n: cpu_seconds(procs[n].pid) for n in ("md", "exec")}
+        cpu1 = {n: cpu_seconds(procs[n].pid) for n in NODES}
         last, md_last = status_lines(logs["exec"], "exec")[-1], status_lines(logs["md"], "md")[-1]
     finally:
         for p in procs.values():
@@ -166,13 +174,14 @@ def point(directory: Path, nats_url: str, venues: int, symbols: int, rate: float
         "exec_conflated": rate_of(first, last, "conflated"),
         "md_cpu": 100 * (cpu1["md"] - cpu0["md"]) / elapsed,
         "exec_cpu": 100 * (cpu1["exec"] - cpu0["exec"]) / elapsed,
+        "venue_cpu": 100 * (cpu1["venue"] - cpu0["venue"]) / elapsed,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venues", default="1,2,4", help="venue counts to sweep")
-    parser.add_argument("--symbols", type=int, default=2, choices=range(1, len(SYMBOLS) + 1))
+    parser.add_argument("--symbols", type=int, default=8, help="symbols per venue")
     parser.add_argument("--rate", type=float, default=200.0, help="synthetic events/s a venue")
     parser.add_argument("--window", type=float, default=3.0, help="seconds measured a point")
     args = parser.parse_args()
@@ -185,9 +194,9 @@ def main() -> None:
             rows.append(point(Path(tmp), nats.url, venues, args.symbols, args.rate, args.window))
     print(f"symbols per venue {args.symbols}, {args.rate:g} synthetic events/s per venue")
     print("| venues | books | md sent/s | exec received/s | exec conflated/s | md CPU % | "
-          "exec CPU % |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    keys = ("md_sent", "exec_received", "exec_conflated", "md_cpu", "exec_cpu")
+          "exec CPU % | venue CPU % |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    keys = ("md_sent", "exec_received", "exec_conflated", "md_cpu", "exec_cpu", "venue_cpu")
     for r in rows:
         figures = " | ".join(f"{r[k]:.0f}" for k in keys)
         print(f"| {r['venues']} | {r['books']} | {figures} |")

@@ -78,10 +78,12 @@ def topology(
 
 
 async def start(config: Path, node: str) -> trio.Process:
-    """``actors run CONFIG --node NODE`` in the config's directory, its log in a file."""
+    """``actors run CONFIG --node NODE`` in the config's directory, its log in a file and its
+    run summary in ``NODE.summary.json``."""
     log = (config.parent / f"{node}.log").open("ab")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [*ACTORS, "run", str(config), "--node", node, "--view", "lines"]
+    cmd += ["--summary-json", str(config.parent / f"{node}.summary.json")]
     return await trio.lowlevel.open_process(
         cmd, stdout=log, stderr=log, cwd=str(config.parent), env=env
     )

@@ -13,6 +13,7 @@ own REST API (``actors.testing.verify``).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -103,5 +104,9 @@ async def test_a_split_desk_survives_losing_market_data_execution_and_nats_and_k
         assert len(recovered) >= 2 and int(recovered[-1][0]) >= 2, recovered
         # Each node's run summary names it and its peers' liveness as it stopped.
         assert "node exec (cluster split): peers md " in log
+        summary = json.loads((tmp_path / "exec.summary.json").read_text())["node"]
+        assert summary["node"] == "exec" and summary["cluster"] == "split"
+        assert set(summary["peers"]) >= {"md", "strategies", "venue"}  # and the observer
+        assert summary["counters"]["sent_durable"] > 0  # order updates and fills went out
     finally:
         await stop_all(processes)

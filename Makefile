@@ -9,6 +9,8 @@ CONFIG ?= config/paper.toml
 
 RUNS ?= 10
 HOGS ?= 2
+# Two workers, one test file each at a time: most of the suite waits on loopback processes.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +24,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The suite RUNS times in a row beside HOGS busy processes (what CI's shared machine is like).
 test-stress: $(STAMP)
-	$(BIN)/python tests/stress.py --runs $(RUNS) --hogs $(HOGS)
+	$(BIN)/python tests/stress.py --runs $(RUNS) --hogs $(HOGS) -- $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

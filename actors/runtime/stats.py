@@ -50,7 +50,23 @@ class ActorStats:
             capacity=mailbox.capacity,
             dead_letters=cell.dead_letters,
             restarts=cell.restarts,
-            last_crash=f"{type(crash).__name__}: {crash}" if crash is not None else None,
+            last_crash=describe_crash(crash) if crash is not None else None,
             uptime=now - cell.started_at if cell.started_at is not None and cell.running else None,
             blocked=cell.blocked,
         )
+
+
+def describe_crash(exc: BaseException) -> str:
+    """``Type: message`` of a crash; an exception group (several of an actor's tasks failed
+    at once) is listed leaf by leaf, so an operator sees the NetworkError, not the nursery.
+
+    >>> describe_crash(ExceptionGroup("x", [KeyError("a"), ValueError("b")]))
+    "KeyError: 'a'; ValueError: b"
+    """
+    return "; ".join(f"{type(e).__name__}: {e}" for e in _leaves(exc))
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]

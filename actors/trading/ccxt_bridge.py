@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -173,6 +174,12 @@ def _budgeted_class(name: str) -> type[Any]:
     return Budgeted
 
 
+@functools.cache
+def _ssl_context(cafile: str | None) -> ssl.SSLContext:
+    """The default client context trusting ``cafile`` (ccxt's own choice), built once."""
+    return ssl.create_default_context(cafile=cafile)
+
+
 def make_exchange(
     name: str, config: Mapping[str, Any], budget: VenueBudget | None, *, sandbox: bool = False
 ) -> Any:
@@ -194,6 +201,11 @@ def make_exchange(
         cfg.setdefault("rollingWindowSize", 60000)
     exchange = _budgeted_class(name)(cfg)
     exchange.actors_budget = budget
+    if exchange.verify and not exchange.safe_bool(exchange.options, "include_OS_certificates"):
+        # ccxt builds a fresh SSL context (parsing the whole CA bundle: 50 ms, over 0.5 s on a
+        # loaded machine, with the event loop blocked) for every instance, that is on every
+        # restart of every session; one per CA file serves them all.
+        exchange.ssl_context = _ssl_context(exchange.cafile)
     if sandbox:
         exchange.set_sandbox_mode(True)
     return exchange

@@ -254,3 +254,14 @@ async def test_a_task_can_be_cancelled_before_its_actor_stops(autojump_clock: An
         assert await s.ask("cut the stream") == "alive"
         assert ended == ["stream"]
         assert system.stats()["/s"].restarts == 0
+
+
+def test_a_crash_of_several_tasks_is_described_leaf_by_leaf() -> None:
+    from actors.runtime.stats import describe_crash
+
+    group = ExceptionGroup(
+        "Exceptions from Trio nursery",
+        [OSError("socket closed"), ExceptionGroup("inner", [KeyError("symbol")])],
+    )
+    assert describe_crash(group) == "OSError: socket closed; KeyError: 'symbol'"
+    assert describe_crash(ValueError("bad")) == "ValueError: bad"

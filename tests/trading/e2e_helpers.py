@@ -197,11 +197,7 @@ class Desk:
         A crash of several of an actor's tasks at once (an exception group) is listed leaf
         by leaf, so ``"NetworkError" in desk.last_crash(path)`` works either way.
         """
-        cell = self.system._registry.get(path)
-        crash = cell.last_crash if cell is not None else None
-        if crash is None:
-            return self.system.stats()[path].last_crash or ""
-        return "; ".join(f"{type(e).__name__}: {e}" for e in _leaves(crash))
+        return self.system.stats()[path].last_crash or ""
 
     def peek(self, path: str) -> Any:
         """The live actor object at ``path``, for asserting on state no message exposes.
@@ -211,12 +207,6 @@ class Desk:
         cell = self.system._registry.get(path)
         assert cell is not None and cell.actor is not None, f"no running actor at {path}"
         return cell.actor
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
-    return [exc]
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, poll: float = 0.02) -> Any:

@@ -337,10 +337,14 @@ class Endpoint:
             max_deliver=-1,
             max_ack_pending=self.max_ack_pending,
         )
+        fresh = prefix in self.fresh
+        if fresh:  # what was stored before this start ends at the stream's last seq now
+            stored = await self._bus.call(self._bus.jsm.stream_info, stream)
+            last_before = stored.state.last_seq
         info = await self._bus.call(self._bus.jsm.add_consumer, stream, config)
-        if prefix in self.fresh:
+        if fresh:
             waiting = (info.num_pending or 0) + (info.num_ack_pending or 0)
-            await self._drop_backlog(stream, prefix, waiting)
+            await self._drop_backlog(stream, prefix, waiting, last_before)
         queue: deque[Msg] = deque()
         lot = trio.lowlevel.ParkingLot()
 
@@ -372,12 +376,14 @@ class Endpoint:
                     self._bus.on_reconnect.remove(lot.unpark_all)
                 await self._bus.unsubscribe(sub)
 
-    async def _drop_backlog(self, stream: str, prefix: str, pending: int) -> None:
-        """Purge what was stored for ``prefix`` before this start (see "Fresh prefixes")."""
+    async def _drop_backlog(self, stream: str, prefix: str, pending: int, last_seq: int) -> None:
+        """Purge what was stored for ``prefix`` up to ``last_seq``, before this start (see
+        "Fresh prefixes"): a message sent once the node started is kept, however close."""
         if not pending:
             return
         subject = subjects.serve_pattern(self.cluster, prefix, durable=True)
-        await self._bus.call(self._bus.jsm.purge_stream, stream, subject=subject)
+        # JetStream purges below ``seq``: everything up to and including last_seq.
+        await self._bus.call(self._bus.jsm.purge_stream, stream, seq=last_seq + 1, subject=subject)
         self.stats.stale_dropped += pending
         log.info(
             "dropped %d durable message(s) stored for %s before this start (its actors "

@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/venue_depth.py
 	$(BIN)/python bench/tick_to_order.py --trials 100 --blocks 2
 	$(BIN)/python bench/remote_hop.py
+	$(BIN)/python bench/journal_commit.py --dir var
 
 # The 30-minute chaos run of RELIABILITY.md, its report and plots (matplotlib: the bench extra).
 SOAK ?= 1800

@@ -332,6 +332,12 @@ def _check(path: str) -> int:
     )
     for line in tree_lines(plan.specs):
         print(line)
+    journal = topology.journal
+    durable = "every commit fsync'd" if journal.sync == "full" else "survives a process crash"
+    print(
+        f"journal {topology.desk.journal}: sync {journal.sync} ({durable}); client ids "
+        f"leased {journal.id_block} at a time, the unused ones looked up at the next start"
+    )
     for name, node in topology.nodes.items():
         print(f"node {name}: {', '.join(node.groups)}")
     faults = topology.faults

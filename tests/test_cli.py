@@ -42,6 +42,16 @@ def test_check_prints_the_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str
         "then stop_child)"
     ) in out
     assert "  router (permanent, backoff 0.05s x2 to 2s +-10% (reset 30s), grace 15s" in out
+    assert (
+        "journal var/journal.sqlite: sync normal (survives a process crash); client ids leased "
+        "16 at a time, the unused ones looked up at the next start"
+    ) in out
+
+
+def test_check_shows_the_journal_sync(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = '[[venues]]\nname = "sim"\nsymbols = ["BTC/USDT"]\n[journal]\nsync = "full"\n'
+    assert main(["check", str(write(tmp_path, text))]) == 0
+    assert "sync full (every commit fsync'd)" in capsys.readouterr().out
 
 
 def test_check_prints_each_groups_effective_supervision(

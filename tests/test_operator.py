@@ -108,6 +108,15 @@ def test_ctl_halts_and_resumes_a_running_desk_and_the_summary_has_the_figures(
     assert figures["rejections"].get("HALTED", 0) >= 3
     assert sum(figures["orders_by_state"].values()) >= 2
     assert figures["open_orders"] == []  # cancelled on shutdown
+    # The router measured its orders from the book each answered (the market maker's quotes).
+    assert figures["tick_to_order"]["count"] >= 2 and "tick-to-order: " in err
+    # The order lifecycle as JSON fields, not prose.
+    submitted = [r for r in records if r.get("order_event") == "submitted"]
+    assert submitted and submitted[0]["logger"] == "actors.orders"
+    first = submitted[0]
+    assert first["venue"] == "sim-a" and first["symbol"] == "ETH/USDT" and first["side"]
+    assert first["client_order_id"] and first["price"] and first["quantity"] == "0.05"
+    assert any(r.get("order_event") == "cancelled" for r in records)
     # The desk is gone: ctl says so instead of hanging.
     gone = ctl(config, "status")
     assert gone.returncode == 1 and "is the desk running" in gone.stderr
@@ -142,6 +151,7 @@ def test_live_view_in_a_real_terminal_shows_books_orders_and_pnl(tmp_path: Path)
         )
         assert "actors · paper · trading ACTIVE" in shown
         assert "PnL" in shown and "risk (desk-wide)" in shown
+        assert "fills" in shown and "realised" in shown and "unreal." in shown  # per strategy
         for venue in ("sim-a", "sim-b"):
             book = [ln for ln in shown.splitlines() if venue in ln and "BTC/USDT" in ln]
             assert book and "fresh" in book[0], shown

@@ -36,6 +36,7 @@ def paper_copy(tmp_path: Path) -> tuple[Path, Path]:
     text = (ROOT / "config" / "paper.toml").read_text()
     text = text.replace('journal = "var/paper.journal.sqlite"', f'journal = "{journal}"')
     text = text.replace("status_interval = 10.0", "status_interval = 1.0")
+    text = text.partition("[faults]")[0]  # the demo's feed crash: not in these tests
     assert str(journal) in text and "status_interval = 1.0" in text
     path = tmp_path / "paper.toml"
     path.write_text(text)

@@ -6,11 +6,14 @@ reads ``System.stats()`` and the lifecycle events, and keeps the latest snapshot
 list of events for the live view, the status lines, the metrics and ``actors ctl``. Turning
 views into a snapshot and two snapshots into events are plain functions (tested alone).
 
-What the existing messages do not carry, the snapshot cannot show: ``RiskView`` has net
-positions per symbol and one desk-wide PnL (no realised/unrealised split, nothing per symbol
-or per strategy); ``OrderView`` has filled quantities but not fill prices, so per strategy
-there are positions, open orders and fills, but no PnL (the run summary, read from the
-journal after the stop, has exact PnL per symbol and per strategy).
+Orders are polled by what changed: the router answers ``GetOrders(since=...)`` with the
+orders changed since the newest change the observer has seen (every ``FULL_EVERY`` polls, all
+of them), and :class:`OrderFigures` folds each change into what the orders add up to per
+strategy: orders, open orders, fills, volume, and PnL. Per symbol, the desk's PnL (realised,
+unrealised, fees; FIFO lots) is risk's (``RiskView.pnl``); per strategy it is replayed from
+the orders' fill deltas (an order's filled quantity and average price) into a
+:class:`Portfolio` per strategy, valued at the books' mids: exact in total, gross of fees
+(an order view carries no fees; the run summary, read from the journal, nets them).
 
 >>> # observer = DeskObserver(system); await nursery.start(observer.run)
 >>> # observer.snapshot.books[0].bid
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -31,13 +34,28 @@ import trio
 from actors.runtime import ActorError, Crashed, GaveUp, RestartScheduled, System
 from actors.runtime.events import EventStream
 from actors.runtime.stats import ActorStats
-from actors.trading.messages import OrderStatus
+from actors.trading.messages import Fill, OrderStatus
 from actors.trading.orders import ACTIVE
-from actors.trading.protocol import BookView, GetBook, GetOrders, GetRiskState, OrderView, RiskView
+from actors.trading.positions import Portfolio, PositionError
+from actors.trading.protocol import (
+    BookView,
+    GetBook,
+    GetOrders,
+    GetOrderStats,
+    GetRiskState,
+    OrderStatsView,
+    OrderView,
+    RiskView,
+)
 
 log = logging.getLogger("actors.observe")
 
 ZERO = Decimal(0)
+FULL_EVERY = 60
+"""Every this many polls the observer asks for every order, not only the changed ones (a
+router on another node whose clock restarted is then caught up)."""
+KEEP_ENDED = 20_000
+"""Ended orders the observer keeps views of (the figures count every one, kept or not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +111,17 @@ class StrategyLine:
     """Orders with any fill."""
     volume: dict[str, Decimal]
     """Filled base quantity per symbol, both sides."""
+    fills: int = 0
+    """Executions of its orders."""
+    realised: Decimal = ZERO
+    """PnL on closed quantity (FIFO, gross of fees)."""
+    unrealised: Decimal | None = ZERO
+    """Its open positions valued at the books' mids (None: a position without a mark)."""
+
+    @property
+    def pnl(self) -> Decimal:
+        """Realised plus unrealised (an unmarked position counts 0)."""
+        return self.realised + (self.unrealised or ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +152,13 @@ class DeskSnapshot:
     problems: list[str]
     """Why the desk is not ready (empty: ready)."""
     events: list[EventLine] = field(default_factory=list)
+    order_stats: OrderStatsView | None = None
+    """The router's counters: submits, fills, tick-to-order latency."""
+
+    @property
+    def fills(self) -> int:
+        """Executions of the desk's orders (as the order views count them)."""
+        return sum(s.fills for s in self.strategies)
 
     @property
     def ready(self) -> bool:
@@ -179,29 +215,9 @@ def book_line(venue: str, symbol: str, view: BookView | None, now: float, error:
 
 def strategy_lines(orders: Iterable[OrderView], names: Iterable[str] = ()) -> list[StrategyLine]:
     """Per strategy (those of ``names`` too, without orders): position, volume, orders."""
-    by_name: dict[str, list[OrderView]] = {name: [] for name in names}
-    for order in orders:
-        by_name.setdefault(order.strategy, []).append(order)
-    lines = []
-    for name, own in sorted(by_name.items()):
-        positions: dict[str, Decimal] = {}
-        volume: dict[str, Decimal] = {}
-        for o in own:
-            if o.filled:
-                signed = o.filled if o.side == "buy" else -o.filled
-                positions[o.symbol] = positions.get(o.symbol, ZERO) + signed
-                volume[o.symbol] = volume.get(o.symbol, ZERO) + o.filled
-        lines.append(
-            StrategyLine(
-                name,
-                positions,
-                sum(1 for o in own if o.status in ACTIVE),
-                len(own),
-                sum(1 for o in own if o.filled),
-                volume,
-            )
-        )
-    return lines
+    figures = OrderFigures()
+    figures.apply(orders)
+    return figures.lines(names, {})
 
 
 def readiness(books: Iterable[BookLine], sessions: Mapping[str, str]) -> list[str]:
@@ -211,8 +227,16 @@ def readiness(books: Iterable[BookLine], sessions: Mapping[str, str]) -> list[st
     return problems
 
 
-def changes(old: DeskSnapshot | None, new: DeskSnapshot) -> list[EventLine]:
-    """Events between two snapshots: fills, ended orders, risk rejections, state, books."""
+def changes(
+    old: DeskSnapshot | None,
+    new: DeskSnapshot,
+    changed: Iterable[tuple[OrderView | None, OrderView]] | None = None,
+) -> list[EventLine]:
+    """Events between two snapshots: fills, ended orders, risk rejections, state, books.
+
+    ``changed``: the orders that changed as (before, after) pairs, when the caller knows
+    them (the observer does); else every order of ``new`` is compared with ``old``.
+    """
     if old is None:
         return []
     out: list[EventLine] = []
@@ -221,9 +245,10 @@ def changes(old: DeskSnapshot | None, new: DeskSnapshot) -> list[EventLine]:
     def add(kind: str, text: str) -> None:
         out.append(EventLine(wall, kind, text))
 
-    before = {o.client_order_id: o for o in old.orders}
-    for o in new.orders:
-        prev = before.get(o.client_order_id)
+    if changed is None:
+        before = {o.client_order_id: o for o in old.orders}
+        changed = ((before.get(o.client_order_id), o) for o in new.orders)
+    for prev, o in changed:
         filled_before = prev.filled if prev is not None else ZERO
         if o.filled > filled_before:
             price = f" limit {o.price}" if o.price is not None else " market"
@@ -273,6 +298,137 @@ def lifecycle_line(event: object) -> EventLine | None:
     return None
 
 
+class _Figures:
+    """What one strategy's orders add up to."""
+
+    __slots__ = ("filled_orders", "fills", "open", "orders", "portfolio", "positions", "volume")
+
+    def __init__(self) -> None:
+        self.orders = 0
+        self.open: set[str] = set()
+        self.filled_orders = 0
+        self.fills = 0
+        self.volume: dict[str, Decimal] = {}
+        self.positions: dict[str, Decimal] = {}
+        self.portfolio = Portfolio()
+        """Its fills (one per change of an order's filled quantity), for PnL."""
+
+
+class OrderFigures:
+    """The orders as the observer knows them, kept up to date from the views that changed.
+
+    ``apply`` takes views (all of them, or those changed since ``since``) and folds what
+    changed into per-strategy figures; ``lines`` turns those into ``StrategyLine``s valued
+    at the given marks. Views of ended orders are kept up to ``keep_ended`` (the figures count
+    every order ever seen, kept or not).
+
+    >>> figures = OrderFigures()
+    >>> figures.lines(["mm"], {})[0].orders
+    0
+    """
+
+    def __init__(self, keep_ended: int = KEEP_ENDED) -> None:
+        self.views: dict[str, OrderView] = {}
+        self.since: float | None = None
+        """The newest ``updated_at`` seen: ask the router for what changed from then on."""
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        self._keep = keep_ended
+        self._strategies: dict[str, _Figures] = {}
+
+    def apply(self, views: Iterable[OrderView]) -> list[tuple[OrderView | None, OrderView]]:
+        """Fold ``views`` in; the (before, after) pairs of those that changed."""
+        changed = []
+        for view in views:
+            cid = view.client_order_id
+            prev = self.views.get(cid)
+            if prev == view:
+                continue
+            self.views[cid] = view
+            self._account(prev, view)
+            changed.append((prev, view))
+            if self.since is None or view.updated_at > self.since:
+                self.since = view.updated_at
+            if view.status not in ACTIVE:
+                self._ended[cid] = None
+                self._ended.move_to_end(cid)
+        while len(self._ended) > self._keep:
+            cid, _ = self._ended.popitem(last=False)
+            if (view := self.views.get(cid)) is not None and view.status not in ACTIVE:
+                del self.views[cid]
+        return changed
+
+    def _account(self, prev: OrderView | None, view: OrderView) -> None:
+        fig = self._strategies.get(view.strategy)
+        if fig is None:
+            fig = self._strategies[view.strategy] = _Figures()
+        if prev is None:
+            fig.orders += 1
+        if view.status in ACTIVE:
+            fig.open.add(view.client_order_id)
+        else:
+            fig.open.discard(view.client_order_id)
+        fig.fills += max(0, view.fills - (prev.fills if prev is not None else 0))
+        before = prev.filled if prev is not None else ZERO
+        if view.filled <= before:
+            return
+        if not before:
+            fig.filled_orders += 1
+        amount = view.filled - before
+        fig.volume[view.symbol] = fig.volume.get(view.symbol, ZERO) + amount
+        signed = amount if view.side == "buy" else -amount
+        fig.positions[view.symbol] = fig.positions.get(view.symbol, ZERO) + signed
+        # The new fills' price: the change of filled notional over the change of quantity.
+        notional = view.filled * (view.average_price or ZERO) - before * (
+            (prev.average_price if prev is not None else None) or ZERO
+        )
+        if notional <= 0:
+            return  # a view without fill prices (an older router): quantity only
+        try:
+            fig.portfolio.apply_fill(
+                Fill(
+                    client_order_id=view.client_order_id,
+                    venue=view.venue or "",
+                    symbol=view.symbol,
+                    side=view.side,
+                    price=notional / amount,
+                    amount=amount,
+                    trade_id=f"{view.client_order_id}:{view.filled}",
+                )
+            )
+        except PositionError as exc:
+            log.debug("not counted in the strategy's PnL: %s", exc)
+
+    def lines(
+        self, names: Iterable[str], marks: Mapping[tuple[str, str], float]
+    ) -> list[StrategyLine]:
+        """A ``StrategyLine`` per strategy (those of ``names`` too, without orders)."""
+        for name in names:
+            self._strategies.setdefault(name, _Figures())
+        out = []
+        for name, fig in sorted(self._strategies.items()):
+            portfolio = fig.portfolio
+            for (venue, symbol), mid in marks.items():
+                portfolio.mark(symbol, mid, venue)
+            unrealised: Decimal | None = ZERO
+            for pos in portfolio.positions():
+                u = portfolio.unrealized_pnl(pos.venue, pos.symbol)
+                unrealised = None if u is None or unrealised is None else unrealised + u
+            out.append(
+                StrategyLine(
+                    name,
+                    {symbol: q for symbol, q in fig.positions.items() if q},
+                    len(fig.open),
+                    fig.orders,
+                    fig.filled_orders,
+                    dict(fig.volume),
+                    fills=fig.fills,
+                    realised=sum((p.realized_pnl for p in portfolio.positions()), ZERO),
+                    unrealised=unrealised,
+                )
+            )
+        return out
+
+
 # --- the poller ----------------------------------------------------------------------------
 
 
@@ -291,6 +447,7 @@ class DeskObserver:
         self.polls = 0
         self.marks: dict[tuple[str, str], float] = {}
         """Latest mid per (venue, symbol) ever seen: still there once books have stopped."""
+        self.figures = OrderFigures()
         self._processed: dict[str, int] = {}
         self._polled_at: float | None = None
 
@@ -328,12 +485,18 @@ class DeskObserver:
             if path.startswith("/exec/") and path.count("/") == 2
         }
         risk = (await self._ask("/risk", GetRiskState()))[0]
-        orders = (await self._ask("/router", GetOrders()))[0]
-        if orders is None and self.snapshot is not None:
-            orders = self.snapshot.orders  # the router is restarting: keep the last view
-        orders = tuple(orders or ())
+        figures = self.figures
+        since = None if self.polls % FULL_EVERY == 0 else figures.since
+        # What changed since the last poll (None: the router is restarting; keep what we have).
+        views = (await self._ask("/router", GetOrders(since=since)))[0]
+        changed = figures.apply(views or ())
+        order_stats = (await self._ask("/router", GetOrderStats()))[0]
+        orders = tuple(figures.views.values())
         if risk is None and self.snapshot is not None:
             risk = self.snapshot.risk
+        if order_stats is None and self.snapshot is not None:
+            order_stats = self.snapshot.order_stats
+        self.marks.update({(b.venue, b.symbol): m for b in books if (m := b.mid) is not None})
         snapshot = DeskSnapshot(
             at=now,
             wall=time.time(),
@@ -341,17 +504,17 @@ class DeskObserver:
             books=books,
             risk=risk,
             orders=orders,
-            strategies=strategy_lines(
-                orders, (p.split("/")[2] for p in stats if p.startswith("/strategies/"))
+            strategies=figures.lines(
+                (p.split("/")[2] for p in stats if p.startswith("/strategies/")), self.marks
             ),
             sessions=sessions,
             problems=readiness(books, sessions) if system.ready.is_set() else ["starting"],
+            order_stats=order_stats,
         )
-        fresh = changes(self.snapshot, snapshot)
+        fresh = changes(self.snapshot, snapshot, changed)
         if stream is not None:
             fresh += [line for e in stream.pending() if (line := lifecycle_line(e)) is not None]
         self.events.extend(fresh)
-        self.marks.update(snapshot.marks())
         self.snapshot = replace(snapshot, events=list(self.events))
         self.polls += 1
         return self.snapshot

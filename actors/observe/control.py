@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from actors.observe.collect import ACTIVE, DeskObserver
+from actors.observe.collect import ACTIVE, DeskObserver, StrategyLine
 from actors.observe.http import serve_local
 from actors.observe.logs import plain
 from actors.runtime import ActorError, System
@@ -47,6 +47,15 @@ STATES = {
     "resume": TradingState.ACTIVE,
 }
 TIMEOUT = 10.0
+
+
+def strategy_figures(line: StrategyLine) -> dict[str, Any]:
+    """A strategy's fills and PnL (gross of fees) as plain JSON values."""
+    return {
+        "fills": line.fills,
+        "realised": str(line.realised),
+        "unrealised": None if line.unrealised is None else str(line.unrealised),
+    }
 
 
 def _order(o: OrderView) -> dict[str, Any]:
@@ -154,13 +163,24 @@ def control_app(system: System, token: str, observer: DeskObserver | None = None
 
     async def positions(_: Request) -> dict[str, Any]:
         view: RiskView = await ask(RISK, GetRiskState())
-        by_strategy = {}
+        by_strategy, strategy_pnl = {}, {}
         if observer is not None and observer.snapshot is not None:
-            by_strategy = {s.name: plain(s.positions) for s in observer.snapshot.strategies}
+            lines = observer.snapshot.strategies
+            by_strategy = {s.name: plain(s.positions) for s in lines}
+            strategy_pnl = {s.name: strategy_figures(s) for s in lines}
         return {
             "positions": plain(view.positions),
             "pnl": str(view.total_pnl),
             "by_strategy": by_strategy,
+            "pnl_by_symbol": {
+                symbol: {
+                    "realised": str(p.realised),
+                    "unrealised": None if p.unrealised is None else str(p.unrealised),
+                    "fees": str(p.fees),
+                }
+                for symbol, p in sorted(view.pnl.items())
+            },
+            "pnl_by_strategy": strategy_pnl,
         }
 
     routes = [Route(f"/{a}", guarded(set_state(a)), methods=["POST"]) for a in STATES]

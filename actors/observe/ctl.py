@@ -81,6 +81,11 @@ def ctl_command(
     return "\n".join(_text(action, answer))
 
 
+def _pnl(figures: dict[str, Any]) -> str:
+    unrealised = figures["unrealised"] if figures["unrealised"] is not None else "unmarked"
+    return f"realised {figures['realised']}, unrealised {unrealised}"
+
+
 def _text(action: str, answer: dict[str, Any]) -> list[str]:
     if action in STATES:
         verb = "now" if answer["changed"] else "already"
@@ -98,10 +103,17 @@ def _text(action: str, answer: dict[str, Any]) -> list[str]:
         return lines
     if action == "positions":
         lines = [f"PnL {answer['pnl']}"]
-        lines += [f"  {s}: {q}" for s, q in sorted(answer["positions"].items())]
+        pnl_by_symbol = answer.get("pnl_by_symbol", {})
+        for s, q in sorted(answer["positions"].items()):
+            p = pnl_by_symbol.get(s)
+            lines.append(f"  {s}: {q}" + (f" ({_pnl(p)}, fees {p['fees']})" if p else ""))
+        pnl_by_strategy = answer.get("pnl_by_strategy", {})
         for name, where in sorted(answer["by_strategy"].items()):
             held = ", ".join(f"{s} {q}" for s, q in sorted(where.items())) or "flat"
-            lines.append(f"  strategy {name}: {held}")
+            p = pnl_by_strategy.get(name)
+            lines.append(
+                f"  strategy {name}: {held}" + (f" ({p['fills']} fills, {_pnl(p)})" if p else "")
+            )
         return lines
     ready = {True: "ready", False: "NOT READY", None: "starting"}[answer["ready"]]
     lines = [

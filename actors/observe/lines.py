@@ -1,9 +1,10 @@
 """Periodic trading status lines, for a desk without a terminal (CI, systemd, a log pipeline).
 
 One line every ``interval`` seconds: trading state, readiness, orders, fills, PnL, positions,
-rejections and books. The figures also travel as ``extra=`` fields, so ``--log-format json``
-carries them as keys (``{"trading_state": "ACTIVE", "open_orders": 2, ...}``). The actor
-counters keep their own line (``actors.observe.status``).
+rejections, books, and per strategy its fills and PnL (realised plus unrealised, gross of
+fees). The figures also travel as ``extra=`` fields, so ``--log-format json`` carries them
+as keys (``{"trading_state": "ACTIVE", "open_orders": 2, "strategies": {...}, ...}``). The
+actor counters keep their own line (``actors.observe.status``).
 
 >>> # nursery.start_soon(report_trading, observer, 10.0)
 """
@@ -35,14 +36,28 @@ def trading_status(snapshot: DeskSnapshot) -> tuple[str, dict[str, Any]]:
         "rejected": dict(risk.rejected) if risk else {},
         "books_fresh": fresh,
         "books": len(snapshot.books),
+        "strategies": {
+            line.name: {
+                "fills": line.fills,
+                "open_orders": line.open_orders,
+                "positions": {sym: str(q) for sym, q in line.positions.items()},
+                "realised": str(line.realised),
+                "unrealised": None if line.unrealised is None else str(line.unrealised),
+            }
+            for line in snapshot.strategies
+        },
     }
     positions = ", ".join(f"{s} {q}" for s, q in sorted(fields["positions"].items()))
     rejected = ", ".join(f"{r} {n}" for r, n in sorted(fields["rejected"].items()))
+    pnl = f"{risk.total_pnl:+.2f}" if risk else "-"
+    strategies = "".join(
+        f" | {line.name} fills {line.fills} PnL {line.pnl:+.2f}" for line in snapshot.strategies
+    )
     text = (
         f"trading {fields['trading_state']} | {'ready' if snapshot.ready else 'NOT READY'} | "
         f"open orders {fields['open_orders']} | filled orders {fields['filled_orders']} | "
-        f"PnL {fields['pnl']} | positions {positions or 'flat'} | "
-        f"rejected {rejected or 0} | books fresh {fresh}/{len(snapshot.books)}"
+        f"PnL {pnl} | positions {positions or 'flat'} | "
+        f"rejected {rejected or 0} | books fresh {fresh}/{len(snapshot.books)}{strategies}"
     )
     return text, fields
 

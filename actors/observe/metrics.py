@@ -5,10 +5,11 @@ latest ``DeskSnapshot`` into metric families (the exposition format and its pars
 library's). ``/health`` answers 200 while the process runs; ``/ready`` answers 200 when every
 book is fresh and every private session is up, else 503 with the reasons.
 
-Not exported: a tick-to-order histogram. ``OrderIntent`` carries ``created_at`` but not the
-``received_at`` of the ``TopOfBook`` it answered, and ``OrderView`` carries neither, so the
-latency from a book update to the order cannot be measured from the messages
-(``bench/tick_to_order.py`` measures it from outside, with venue hooks).
+Trading figures come from the snapshot: orders by state, fills, positions and PnL per symbol
+(risk's, FIFO) and per strategy (realised and unrealised, from its orders' fills), book age,
+risk rejections by reason, and ``actors_tick_to_order_seconds``: the router's histogram of the
+time from the arrival of the book a decision answered (``OrderIntent.book_at``) to the
+submit's send (``bench/tick_to_order.py`` measures the whole round trip from outside).
 
 >>> # port = await nursery.start(serve_metrics, system, 0, observer)
 """
@@ -16,11 +17,17 @@ latency from a book update to the order cannot be measured from the messages
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import trio
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 from starlette.applications import Starlette
@@ -33,6 +40,7 @@ from actors.observe.http import serve_local
 from actors.runtime import System
 from actors.testing.faultlog import FaultLog
 from actors.trading.messages import OrderStatus, TradingState
+from actors.trading.protocol import LatencyHistogram
 
 if TYPE_CHECKING:
     from actors.remote import Node
@@ -120,14 +128,37 @@ def _trading(snapshot: Any) -> Iterator[Metric]:
         "net filled base quantity of a strategy's orders",
         labels=["strategy", "symbol"],
     )
+    fills = CounterMetricFamily(
+        "actors_strategy_fills", "executions of a strategy's orders", labels=["strategy"]
+    )
+    pnl = GaugeMetricFamily(
+        "actors_strategy_pnl",
+        "a strategy's PnL (quote, gross of fees): realised, or unrealised at the books' mids",
+        labels=["strategy", "kind"],
+    )
     for line in snapshot.strategies:
         filled_orders.add_metric([line.name], line.filled_orders)
         open_orders.add_metric([line.name], line.open_orders)
+        fills.add_metric([line.name], line.fills)
+        pnl.add_metric([line.name, "realised"], float(line.realised))
+        if line.unrealised is not None:
+            pnl.add_metric([line.name, "unrealised"], float(line.unrealised))
         for symbol, qty in line.positions.items():
             strategy_position.add_metric([line.name, symbol], float(qty))
     yield filled_orders
     yield open_orders
     yield strategy_position
+    yield fills
+    yield pnl
+    stats = snapshot.order_stats
+    if stats is not None:
+        yield CounterMetricFamily("actors_orders_submitted", "submits sent", stats.submitted)
+        yield CounterMetricFamily("actors_fills", "executions of the desk's orders", stats.fills)
+        yield _histogram(
+            "actors_tick_to_order_seconds",
+            "from the arrival of the book a decision answered to the submit's send",
+            stats.tick_to_order,
+        )
     age = GaugeMetricFamily(
         "actors_book_age_seconds",
         "seconds since the book's last snapshot",
@@ -154,6 +185,17 @@ def _trading(snapshot: Any) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "actors_pnl", "desk PnL: net realised plus unrealised (quote)", float(risk.total_pnl)
     )
+    symbol_pnl = GaugeMetricFamily(
+        "actors_symbol_pnl",
+        "the desk's PnL per symbol (quote): realised, unrealised, fees",
+        labels=["symbol", "kind"],
+    )
+    for symbol, figures in sorted(risk.pnl.items()):
+        symbol_pnl.add_metric([symbol, "realised"], float(figures.realised))
+        symbol_pnl.add_metric([symbol, "fees"], float(figures.fees))
+        if figures.unrealised is not None:
+            symbol_pnl.add_metric([symbol, "unrealised"], float(figures.unrealised))
+    yield symbol_pnl
     rejections = CounterMetricFamily(
         "actors_risk_rejections", "intents refused by risk, by reason", labels=["reason"]
     )
@@ -190,6 +232,16 @@ class NodeCollector(Collector):
         for counter, value in self.node.counters().items():
             transport.add_metric([name, counter], value)
         yield transport
+
+
+def _histogram(name: str, help_text: str, hist: LatencyHistogram) -> HistogramMetricFamily:
+    """A ``LatencyHistogram`` (counts per bucket) as Prometheus' cumulative buckets."""
+    buckets: list[tuple[str, float]] = []
+    running = 0
+    for bound, count in zip((*hist.bounds, math.inf), hist.buckets, strict=True):
+        running += count
+        buckets.append(("+Inf" if bound == math.inf else repr(bound), running))
+    return HistogramMetricFamily(name, help_text, buckets=buckets, sum_value=hist.sum)
 
 
 class FaultCollector(Collector):

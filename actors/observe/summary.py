@@ -13,6 +13,7 @@ desk's positions carry over from run to run), valued at the last mid prices seen
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,7 @@ from actors.trading.messages import (
 )
 from actors.trading.orders import ACTIVE, replay
 from actors.trading.positions import Portfolio, PositionError
+from actors.trading.protocol import LatencyHistogram
 
 ZERO = Decimal(0)
 
@@ -71,6 +73,9 @@ class TradingFigures:
     trading_state: str = ""
     open_orders: list[str] = field(default_factory=list)
     """Client ids of orders still possibly live at a venue when the desk stopped."""
+    tick_to_order: dict[str, float] | None = None
+    """From book arrival to the submit's send, as the router last counted it
+    (:func:`latency_summary`); None when no order answered a book."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (Decimals as strings)."""
@@ -175,6 +180,33 @@ def figures_from_snapshot(snapshot: DeskSnapshot) -> TradingFigures:
     )
 
 
+def latency_summary(hist: LatencyHistogram | None) -> dict[str, float] | None:
+    """Count, mean and p50/p90/p99 of a histogram (each quantile as its bucket's upper
+    bound, seconds; ``inf`` beyond the last one); None when it is empty.
+
+    >>> from actors.trading.protocol import LatencyHistogram
+    >>> latency_summary(LatencyHistogram(bounds=(0.001, 0.01), buckets=(9, 1, 0), count=10,
+    ...     sum=0.02))["p99"]
+    0.01
+    """
+    if hist is None or not hist.count:
+        return None
+    out: dict[str, float] = {"count": hist.count, "mean": hist.sum / hist.count}
+    bounds = (*hist.bounds, math.inf)
+    for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+        seen = 0
+        for bound, n in zip(bounds, hist.buckets, strict=True):
+            seen += n
+            if seen >= q * hist.count:
+                out[name] = bound
+                break
+    return out
+
+
+def _ms(seconds: float) -> str:
+    return "beyond the last bucket" if math.isinf(seconds) else f"{seconds * 1000:g} ms"
+
+
 def _money(value: Decimal | None) -> str:
     return "n/a" if value is None else f"{value:+.2f}"
 
@@ -205,12 +237,32 @@ def trading_lines(figures: TradingFigures) -> list[str]:
     for name, p in figures.by_strategy.items():
         where = ", ".join(f"{s} {q}" for s, q in p.position.items() if q) or "flat"
         lines.append(f"  strategy {name}: {where}, PnL {_money(p.total)}")
+    latency = figures.tick_to_order
+    if latency is not None:
+        lines.append(
+            f"tick-to-order: {latency['count']:g} orders answered a book, mean "
+            f"{_ms(latency['mean'])}, p50 <= {_ms(latency['p50'])}, p99 <= {_ms(latency['p99'])}"
+        )
     if figures.open_orders:
         lines.append(
             f"open orders left at stop: {len(figures.open_orders)} "
             f"({', '.join(figures.open_orders[:5])}{' ...' * (len(figures.open_orders) > 5)})"
         )
     return lines
+
+
+def recovery_lines(lookups: int, adopted: int) -> list[str]:
+    """What start-up recovered of a lost journal tail (nothing looked up: no line).
+
+    >>> recovery_lines(14, 2)[0][:60]
+    'lost journal tail: 14 leased client ids of earlier runs look'
+    """
+    if not lookups:
+        return []
+    return [
+        f"lost journal tail: {lookups} leased client ids of earlier runs looked up at the "
+        f"venues, {adopted} orders adopted"
+    ]
 
 
 def run_summary(stats: dict[str, ActorStats], elapsed: float) -> str:

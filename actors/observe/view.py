@@ -100,15 +100,17 @@ def _risk(snapshot: DeskSnapshot) -> Panel:
 
 def _strategies(snapshot: DeskSnapshot) -> Panel:
     table = Table(expand=True, box=None, pad_edge=False)
-    for column in ("strategy", "position", "open", "orders", "filled", "volume"):
+    columns = ("strategy", "position", "open", "orders", "fills", "volume", "realised", "unreal.")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("strategy", "position") else "right")
     by_state = snapshot.orders_by_state()
     for s in snapshot.strategies:
         held = ", ".join(f"{sym} {qty:+}" for sym, qty in sorted(s.positions.items()) if qty)
         volume = ", ".join(f"{sym} {qty}" for sym, qty in sorted(s.volume.items()))
+        unrealised = "?" if s.unrealised is None else f"{s.unrealised:+.2f}"
         table.add_row(
-            s.name, held or "flat", str(s.open_orders), str(s.orders), str(s.filled_orders),
-            volume or "-",
+            s.name, held or "flat", str(s.open_orders), str(s.orders), str(s.fills),
+            volume or "-", f"{s.realised:+.2f}", unrealised,
         )  # fmt: skip
     states = " ".join(f"{k} {v}" for k, v in sorted(by_state.items()))
     return Panel(table, title=f"strategies · orders: {states or 'none'}", title_align="left")

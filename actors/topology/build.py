@@ -194,6 +194,8 @@ def build(
         snapshot_every=topology.desk.snapshot_every,
         retention=topology.desk.retention,
         retain_orders=topology.desk.retain_orders,
+        journal_sync=topology.journal.sync,
+        client_id_block=topology.journal.id_block,
     )
     budgets: dict[str, VenueBudget] = {}
     report = ShutdownReport()

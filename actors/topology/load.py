@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from actors.trading.risk import RiskLimits, SymbolLimits
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
-CLASS_PATH = re.compile(r"^[A-Za-z_][\w.]*([:.][A-Za-z_]\w*)$")
+CLASS_PATH = re.compile(r"^([A-Za-z_][\w.]*([:.][A-Za-z_]\w*)|[^:]+\.py:[A-Za-z_]\w*)$")
+"""A strategy class: ``pkg.mod:Class``, ``pkg.mod.Class`` or ``path/to/file.py:Class``."""
 MAX_DEPTH = 32
 """Tables and arrays nest at most this deep (a topology needs 5)."""
 
@@ -58,7 +60,23 @@ def load(path: str | Path) -> Topology:
         raise ConfigError(
             str(path), [f"not a usable TOML file: tables or arrays nest too deeply (> {MAX_DEPTH})"]
         ) from None
-    return parse(data, source=str(path))
+    return importable_from(parse(data, source=str(path)), path.parent)
+
+
+def importable_from(topology: Topology, folder: Path) -> Topology:
+    """``topology`` with its strategies' files (``file.py:Class``) taken from ``folder``
+    (the topology file's directory) and that directory on the import path, so a strategy
+    beside its topology loads as ``my_strategy.py:Class`` or ``my_strategy:Class``."""
+    folder = folder.resolve()
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))  # at the end: it cannot shadow the standard library
+    strategies = []
+    for strategy in topology.strategies:
+        file, sep, cls = strategy.class_.rpartition(":")
+        if file.endswith(".py") and sep and not Path(file).is_absolute():
+            strategy = msgspec.structs.replace(strategy, class_=f"{folder / file}:{cls}")
+        strategies.append(strategy)
+    return msgspec.structs.replace(topology, strategies=strategies)
 
 
 def parse(data: dict[str, Any], *, source: str = "<topology>") -> Topology:
@@ -280,7 +298,10 @@ def validate(topology: Topology) -> list[str]:
             problems.append(f"{at}.name: duplicate strategy name {strategy.name!r}")
         names.add(strategy.name)
         if not CLASS_PATH.match(strategy.class_):
-            problems.append(f"{at}.class: {strategy.class_!r} is not a dotted path")
+            problems.append(
+                f"{at}.class: {strategy.class_!r} is neither a dotted path (pkg.mod:Class) "
+                "nor a file (path/to/file.py:Class)"
+            )
         venues = strategy.venues or list(venue_symbols)
         for j, name in enumerate(strategy.venues):
             if name not in venue_symbols:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -24,6 +25,8 @@ from actors.observe.summary import (
     TradingFigures,
     figures_from_journal,
     figures_from_snapshot,
+    latency_summary,
+    recovery_lines,
     run_summary,
     summary_dict,
     trading_lines,
@@ -41,6 +44,7 @@ from actors.topology.nodes import join, supervise
 from actors.topology.schema import Topology
 from actors.trading.ccxt_bridge import open_loop
 from actors.trading.journal import Journal, JournalError
+from actors.trading.shutdown import ShutdownReport
 
 log = logging.getLogger("actors.run")
 
@@ -314,8 +318,19 @@ async def run_plan(
                 figures = await trio.to_thread.run_sync(
                     _figures, journal, wall_started, last, marks
                 )
+            if last is not None and last.order_stats is not None:
+                latency = latency_summary(last.order_stats.tick_to_order)
+                figures = dataclasses.replace(figures, tick_to_order=latency)
             faults = plan.faults.log if plan.faults is not None else None
-            _report(figures, system, time.monotonic() - started, summary_json, faults, node)
+            _report(
+                figures,
+                system,
+                time.monotonic() - started,
+                summary_json,
+                faults,
+                plan.report,
+                node,
+            )
             if report is not None:
                 _soak_report(plan, system, time.monotonic() - started, soak, report)
     assert system is not None
@@ -371,10 +386,14 @@ def _report(
     elapsed: float,
     path: str | None,
     faults: FaultLog | None = None,
+    router: ShutdownReport | None = None,
     node: Node | None = None,
 ) -> None:
     stats = system.all_stats()
-    lines = ["run summary:", *trading_lines(figures), run_summary(stats, elapsed)]
+    lines = ["run summary:", *trading_lines(figures)]
+    if router is not None:
+        lines += recovery_lines(router.lease_lookups, router.lease_adopted)
+    lines.append(run_summary(stats, elapsed))
     if faults is not None:
         lines.append(faults.summary_line())
     if node is not None:  # a split desk: which node this was, and how its peers were
@@ -382,6 +401,11 @@ def _report(
     print("\n".join(lines), file=sys.stderr, flush=True)
     if path is not None:
         content = summary_dict(figures, stats, elapsed)
+        if router is not None:
+            content["recovery"] = {
+                "lease_lookups": router.lease_lookups,
+                "lease_adopted": router.lease_adopted,
+            }
         if faults is not None:
             content["faults"] = {"injected": faults.counts(), "failed": faults.failed()}
         if node is not None:

@@ -187,6 +187,18 @@ class DeskSection(Section):
     """At most this many finished orders stay in the desk's state (the newest)."""
 
 
+class JournalSection(Section):
+    """How durable the journal's commits are (see :mod:`actors.trading.journal`)."""
+
+    sync: Literal["normal", "full"] = "normal"
+    """``normal``: a commit survives any crash of the process (SIGKILL included), and a power
+    loss is covered by the venue through durable client-id leases; ``full``: every commit
+    is fsync'd before the order leaves (slower, survives a power loss on its own)."""
+    id_block: Annotated[int, Meta(ge=1, le=4096)] = 16
+    """Client order ids per durable lease (one fsync per block; at start-up at most about
+    this many ids per strategy are looked up at the venues)."""
+
+
 class ObserveSection(Section):
     """What the process tells about itself while it runs."""
 
@@ -232,6 +244,7 @@ class Topology(Section):
 
     venues: list[VenueSection]
     desk: DeskSection = DeskSection()
+    journal: JournalSection = JournalSection()
     supervision: SupervisionSection = SupervisionSection()
     risk: RiskLimits = RiskLimits()
     cluster: ClusterSection = ClusterSection()

@@ -44,6 +44,7 @@ from actors.trading.messages import (
     FeedStatus,
     Fill,
     Message,
+    OrderIntent,
     OrderUpdate,
     RiskApproved,
     RiskRejected,
@@ -75,7 +76,17 @@ def _snapshot_now(view: BookView) -> BookView:
     return msgspec.structs.replace(view, snapshot=_received_now(view.snapshot))
 
 
+def _intent_now(intent: OrderIntent) -> OrderIntent:
+    # The strategy's decision time (book arrival -> intent) is kept; the hop is not counted.
+    now = trio.current_time()
+    book_at = intent.book_at
+    if book_at is not None:
+        book_at = now - max(0.0, intent.created_at - book_at)
+    return msgspec.structs.replace(intent, created_at=now, book_at=book_at)
+
+
 ARRIVAL: dict[type, Callable[[Any], Any]] = {
+    OrderIntent: _intent_now,
     BookSnapshot: _received_now,
     TopOfBook: _received_now,
     TradeTick: _received_now,
@@ -85,7 +96,9 @@ ARRIVAL: dict[type, Callable[[Any], Any]] = {
 }
 """Market data is stamped with the receiving node's clock as it arrives: its times are on the
 sender's trio clock, and each process's trio clock has an origin of its own (risk would find
-a fresh book 100,000 s old). A book's age on another node so counts from its arrival there."""
+a fresh book 100,000 s old). A book's age on another node so counts from its arrival there.
+An intent's ``created_at`` and ``book_at`` move to the receiving clock too, their gap kept, so
+the router's tick-to-order histogram stays meaningful (without the strategy node's hop)."""
 
 
 LATEST: dict[type, Callable[[Any], Hashable]] = {

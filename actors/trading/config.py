@@ -198,6 +198,11 @@ class DeskOptions:
     strategy), ``cancel`` it (adopted, then cancelled), or ``ignore`` it (logged)."""
     client_id_prefix: str = "ax"
     """The start of this desk's client order ids (see :mod:`actors.trading.ids`)."""
+    journal_sync: str = "normal"
+    """``normal`` (SQLite ``synchronous=NORMAL``: survives a process crash; a power loss is
+    covered by the client-id leases) or ``full`` (every commit fsync'd)."""
+    client_id_block: int = 16
+    """Client order ids per durable lease (:mod:`actors.trading.leases`)."""
     journal_flush_interval: float = 0.05
     """Non-durable journal appends are committed at most this late."""
     desk_name: str | None = None

@@ -30,6 +30,7 @@ crash-loops is stopped on its own while the rest of the desk goes on.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,7 +94,12 @@ def desk_specs(
     all_symbols = sorted({s for v in venues for s in v.symbols})
     strategy_paths = tuple(strategy_path(s.name) for s in strategies)
     markets = {v.name: v.symbols for v in venues}
-    client_ids = client_id_format(venues, strategies, options.client_id_prefix)
+    client_ids = client_id_format(
+        venues, strategies, options.client_id_prefix, block=options.client_id_block
+    )
+    # One name per run of the desk (kept across restarts of the journal actor): the leases
+    # of other runs are the ones looked up at the venues when the router starts.
+    run = uuid.uuid4().hex
 
     def leaf(group: str, name: str, factory: Any, **spec: Any) -> ChildSpec:
         """An actor of ``group``, with that group's backoff and grace."""
@@ -126,6 +132,8 @@ def desk_specs(
             snapshot_every=options.snapshot_every,
             retention=options.retention,
             retain_orders=options.retain_orders,
+            sync=options.journal_sync,
+            run=run,
         ),
         mailbox=MailboxSpec(capacity=4096),
     )
@@ -254,7 +262,7 @@ def _book_factory(
 
 
 def client_id_format(
-    venues: Sequence[VenueSpec], strategies: Sequence[StrategySpec], prefix: str
+    venues: Sequence[VenueSpec], strategies: Sequence[StrategySpec], prefix: str, block: int = 16
 ) -> ClientIdFormat:
     """The client ids every venue of the desk accepts (its dialects' strictest rules);
     ValueError naming the strategy and venue when one cannot fit.
@@ -263,7 +271,9 @@ def client_id_format(
     32
     """
     dialects = {v.name: dialect_for(v.exchange) for v in venues}
-    fmt = ClientIdFormat(prefix=prefix, max_len=strictest(list(dialects.values())).max_len)
+    fmt = ClientIdFormat(
+        prefix=prefix, max_len=strictest(list(dialects.values())).max_len, block=block
+    )
     for s in strategies:
         gen = fmt.generator(s.name)
         sample = gen.stem + "z" * (fmt.max_len - len(gen.stem))

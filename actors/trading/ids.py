@@ -14,6 +14,10 @@ Letters and digits are what the strictest exchanges accept (OKX's ``clOrdId``: a
 Binance allows 36 of ``[.A-Z:/a-z0-9_-]``); the length limit is the strictest of the desk's
 venues (``actors.trading.dialects``).
 
+On a desk the counters are leased (``leased=True``): a strategy uses only counters it was
+granted in durable blocks (:mod:`actors.trading.leases`) and asks for the next block before it
+runs out; :meth:`ClientOrderIdGenerator.next` raises :class:`IdsExhausted` when none is left.
+
 >>> gen = ClientOrderIdGenerator("mm", wall_clock=lambda: 1_700_000_000.0, rng=random.Random(1))
 >>> gen.next()
 'ax2mmloyw3v286sl0'
@@ -26,6 +30,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +55,13 @@ class ClientIdFormat:
 
     prefix: str = DESK_PREFIX
     max_len: int = MAX_LEN
+    block: int = 16
+    """Ids per durable lease (``journal.id_block``)."""
+
+    @property
+    def low_water(self) -> int:
+        """Leased ids left when the next lease is asked for."""
+        return max(1, self.block // 4)
 
     def generator(self, strategy: str, **kwargs: Any) -> ClientOrderIdGenerator:
         """A generator of ids in this format for ``strategy``."""
@@ -67,8 +79,34 @@ def base36(n: int, width: int = 0) -> str:
     return (out or "0").rjust(width, "0")
 
 
+class IdsExhausted(Exception):
+    """Every leased id of a generator is used: it needs another lease first."""
+
+
+def format_id(stem: str, counter: int) -> str:
+    """The client order id of ``counter`` in ``stem``.
+
+    >>> format_id("ax2mmloyw3v286sl", 37)
+    'ax2mmloyw3v286sl11'
+    """
+    return stem + base36(counter)
+
+
 class ClientOrderIdGenerator:
-    """Produces unique client order ids for one strategy in one process run."""
+    """Produces unique client order ids for one strategy in one process run.
+
+    ``leased``: ids only from counters granted with :meth:`grant` (a desk's durable leases).
+
+    >>> gen = ClientOrderIdGenerator("mm", leased=True, rng=random.Random(1))
+    >>> gen.grant(0, 2); gen.remaining
+    2
+    >>> [len(gen.next()) > 0 for _ in range(2)]
+    [True, True]
+    >>> gen.next()
+    Traceback (most recent call last):
+    ...
+    actors.trading.ids.IdsExhausted: no leased client order id left for strategy 'mm'
+    """
 
     def __init__(
         self,
@@ -78,6 +116,7 @@ class ClientOrderIdGenerator:
         max_len: int = MAX_LEN,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        leased: bool = False,
     ) -> None:
         if not re.fullmatch(r"[A-Za-z0-9]{1,4}", prefix):
             raise ValueError(f"client id prefix must be 1-4 letters/digits, got {prefix!r}")
@@ -96,19 +135,48 @@ class ClientOrderIdGenerator:
                 "desk's client-id prefix"
             )
         self.max_len = max_len
+        self.strategy = strategy
+        self.leased = leased
         self._counter = 0
+        self._leases: deque[tuple[int, int]] = deque()
+        """Granted counters not used yet: ``(next, end)`` ranges, oldest first."""
 
     @property
     def stem(self) -> str:
         """The per-run part every id of this generator starts with."""
         return self._stem
 
+    @property
+    def remaining(self) -> int:
+        """Leased ids not used yet (unleased: as many as the length budget allows)."""
+        if not self.leased:
+            return 36 ** (self.max_len - len(self._stem)) - self._counter
+        return sum(end - first for first, end in self._leases)
+
+    def grant(self, first: int, end: int) -> None:
+        """Counters ``first`` to ``end`` (exclusive) may be used (after those granted before)."""
+        if not 0 <= first < end:
+            raise ValueError(f"lease of {self._stem!r}: bad counters {first}..{end}")
+        self._leases.append((first, end))
+
     def next(self) -> str:
-        """A fresh id; raises OverflowError if the length budget is exhausted."""
-        cid = self._stem + base36(self._counter)
+        """A fresh id; :class:`IdsExhausted` when leased and none is left; OverflowError if
+        the length budget is exhausted."""
+        if self.leased:
+            if not self._leases:
+                raise IdsExhausted(f"no leased client order id left for strategy {self.strategy!r}")
+            first, end = self._leases[0]
+            if first + 1 < end:
+                self._leases[0] = (first + 1, end)
+            else:
+                self._leases.popleft()
+            counter = first
+        else:
+            counter = self._counter
+            self._counter += 1
+        cid = format_id(self._stem, counter)
         if len(cid) > self.max_len:
             raise OverflowError(f"client order ids of {self._stem!r} exhausted after {cid!r}")
-        self._counter += 1
         return cid
 
 

@@ -27,12 +27,19 @@ aside for a fresh one, or refused) and recovered from its newest snapshot plus t
 after it. ``ask(ReadState())`` answers the state as of the last record (a ``DeskState``): the
 router and risk rebuild from it, so none of them replays the history.
 
+It also keeps the desk's client-id leases (:mod:`actors.trading.leases`, ``<journal>.leases``):
+``LeaseIds`` grants the next block of a strategy's ids, fsync'd on a worker thread first (sent
+with ``reply_to``, the lease is sent there when it is on disk, and the journal's mailbox never
+waits for the fsync); ``ReadLeases`` answers the leases of earlier runs, which the router looks
+up at the venues at start-up and then settles (``SettleLeases``).
+
 >>> # await journal_ref.ask(Append(events=(submit,)))   # durable once this returns
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -40,18 +47,33 @@ from typing import Any
 import trio
 
 from actors.runtime import Actor
+from actors.trading.ids import format_id
 from actors.trading.journal import Journal, Quarantined, Recovery, kind_of
 from actors.trading.journal_session import Identify, VenueIdentity, open_journal
 from actors.trading.journal_state import DeskState, Replay
+from actors.trading.leases import LeaseStore, ids_of, leases_path_of
 from actors.trading.messages import Message
-from actors.trading.protocol import Append, Flush, ReadJournal, ReadState
+from actors.trading.protocol import (
+    Append,
+    Flush,
+    IdLease,
+    LeaseIds,
+    OutstandingLease,
+    ReadJournal,
+    ReadLeases,
+    ReadState,
+    SettleLeases,
+)
 
 
 class JournalActor(Actor):
-    """Append-only order-event journal at ``path`` (SQLite, WAL, synchronous=FULL).
+    """Append-only order-event journal at ``path`` (SQLite, WAL; ``sync`` as in
+    :class:`Journal`: ``"normal"`` or ``"full"``), and the desk's client-id leases.
 
-    ``identify`` (see :func:`actors.trading.journal_session.identify_for`) tells which venue
-    sessions and accounts this run trades on; ``desk`` and ``resume`` as in
+    ``run`` names this run of the desk (its leases are its own; the leases of other runs are
+    the ones looked up at start-up). ``identify`` (see
+    :func:`actors.trading.journal_session.identify_for`) tells which venue sessions and
+    accounts this run trades on; ``desk`` and ``resume`` as in
     :func:`open_journal`; ``snapshot_every``, ``retention`` and ``retain_orders`` as in
     :class:`actors.trading.config.DeskOptions`.
     """
@@ -67,8 +89,15 @@ class JournalActor(Actor):
         snapshot_every: int = 10_000,
         retention: float = 3600.0,
         retain_orders: int = 10_000,
+        sync: str = "normal",
+        run: str = "",
     ) -> None:
         self.path = path
+        self.sync = sync
+        self.run = run
+        self.leases: LeaseStore | None = None
+        self._lease_limiter = trio.CapacityLimiter(1)
+        self.leases_granted = 0
         self.flush_interval = flush_interval
         self.desk = desk
         self.identify = identify
@@ -125,6 +154,7 @@ class JournalActor(Actor):
                 identities=identities,
                 resume=self.resume,
                 may_rotate=self.ctx.incarnation == 1,
+                sync=self.sync,
             )
             try:
                 return opened.journal, opened.journal.recover(now), opened
@@ -193,7 +223,68 @@ class JournalActor(Actor):
         if isinstance(message, ReadJournal):
             await self._commit_now(())
             return await self._read()
+        if isinstance(message, LeaseIds):
+            if message.reply_to is None:
+                return await self._grant(message)
+            # The lease is sent when it is on disk; appends go on meanwhile.
+            self.ctx.start_soon(self._grant_and_send, message)
+            return None
+        if isinstance(message, ReadLeases):
+            return await self._leases_call(self._outstanding)
+        if isinstance(message, SettleLeases):
+            return await self._leases_call(lambda: self._store().settle(message.seqs))
         return await super().handle(message)
+
+    # --- client-id leases ----------------------------------------------------------------
+
+    def _store(self, *, create: bool = True) -> LeaseStore | None:
+        """The lease file (opened on first use, on a worker thread: a desk without
+        strategies never makes one); None if there is none and ``create`` is false."""
+        if self.leases is None:
+            path = leases_path_of(self.path)
+            if not create and path != ":memory:" and not os.path.exists(path):
+                return None
+            self.leases = LeaseStore(path)
+        return self.leases
+
+    async def _leases_call(self, fn: Callable[[], Any]) -> Any:
+        return await trio.to_thread.run_sync(fn, limiter=self._lease_limiter)
+
+    def _outstanding(self) -> tuple[OutstandingLease, ...]:
+        """Leases of earlier runs, each with its ids the journal does not account for."""
+        store = self._store(create=False)
+        if store is None:
+            return ()
+        leases = store.outstanding(self.run)
+        assert self.journal is not None
+        known = self.journal.accounted_ids(i for lease in leases for i in ids_of(lease, format_id))
+        return tuple(
+            OutstandingLease(
+                lease=lease,
+                unknown=tuple(i for i in ids_of(lease, format_id) if i not in known),
+            )
+            for lease in leases
+        )
+
+    async def _grant(self, request: LeaseIds) -> IdLease:
+        lease: IdLease = await self._leases_call(
+            lambda: self._store().grant(  # type: ignore[union-attr]
+                self.run, request.strategy, request.stem, request.count, request.venues,
+                request.symbols,
+            )
+        )  # fmt: skip
+        self.leases_granted += 1
+        return lease
+
+    async def _grant_and_send(self, request: LeaseIds) -> None:
+        lease = await self._grant(request)
+        assert request.reply_to is not None
+        target = self.ctx.lookup(request.reply_to)
+        if target is None:
+            self.ctx.log.warning("lease %d for %s: nobody at %s", lease.seq, lease.strategy,
+                                 request.reply_to)  # fmt: skip
+            return
+        await target.send(lease)
 
     async def _commit_now(self, events: Iterable[Message]) -> int:
         """Commit what is queued plus ``events`` on this thread; the last seq (0: nothing).
@@ -341,3 +432,6 @@ class JournalActor(Actor):
             async with self._state_limiter, self._compact_limiter:
                 journal, self.journal = self.journal, None
                 await trio.to_thread.run_sync(journal.close, limiter=self._limiter)
+            if self.leases is not None:
+                leases, self.leases = self.leases, None
+                await self._leases_call(leases.close)

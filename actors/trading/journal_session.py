@@ -44,6 +44,7 @@ from actors.trading.journal import (
     archive_path_of,
     read_header,
 )
+from actors.trading.leases import leases_path_of
 
 Kind = Literal["session", "account"]
 SESSION_TIMEOUT = 10.0
@@ -183,15 +184,16 @@ def account_problem(path: str | Path, venues: Sequence[VenueSpec]) -> str | None
 
 
 def rotate_aside(path: str, wall: float) -> str:
-    """Rename the (closed) journal at ``path`` and its archive with a UTC timestamp; the
-    new name of the journal."""
+    """Rename the (closed) journal at ``path``, its archive and its client-id leases with a
+    UTC timestamp; the new name of the journal."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall))
     aside = f"{path}.{stamp}"
     n = 0
-    while any(os.path.exists(p) for p in (aside, archive_path_of(aside))):
+    companions = (archive_path_of, leases_path_of)
+    while any(os.path.exists(p) for p in (aside, *(c(aside) for c in companions))):
         n += 1
         aside = f"{path}.{stamp}-{n}"
-    for source, target in ((path, aside), (archive_path_of(path), archive_path_of(aside))):
+    for source, target in ((path, aside), *((c(path), c(aside)) for c in companions)):
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(source + suffix):
                 os.rename(source + suffix, target + suffix)
@@ -216,15 +218,17 @@ def open_journal(
     resume: bool = False,
     may_rotate: bool = True,
     wall_clock: Callable[[], float] = time.time,
+    sync: str = "normal",
 ) -> Opened:
     """Open the journal at ``path`` for a run against venues of ``identities``.
 
     Rotates a journal of other embedded-venue sessions aside and opens a fresh one (unless
     ``resume``, or not ``may_rotate``: a restart of the journal actor within a run keeps the
     file the desk already reads); raises :class:`JournalOwnerMismatch` for another real
-    account; stamps the journal with ``desk`` and ``identities``.
+    account; stamps the journal with ``desk`` and ``identities``. ``sync`` as in
+    :class:`Journal`.
     """
-    journal = Journal(path, wall_clock=wall_clock)
+    journal = Journal(path, wall_clock=wall_clock, sync=sync)
     opened = Opened(journal)
     try:
         header = journal.header()
@@ -258,7 +262,7 @@ def open_journal(
                         "or `actors run --resume` continues a journal instead)",
                     )
                 )
-                journal = opened.journal = Journal(path, wall_clock=wall_clock)
+                journal = opened.journal = Journal(path, wall_clock=wall_clock, sync=sync)
         if header.desk is not None and desk is not None and header.desk != desk:
             opened.notes.append(
                 ("warning", f"journal {path} was written by desk {header.desk!r}, now {desk!r}")

@@ -67,6 +67,9 @@ class RejectReason(enum.StrEnum):
     RISK_UNAVAILABLE = "RISK_UNAVAILABLE"
     """Risk could not be reached (restarting, or its node is down): the intent was never seen
     by risk, so nothing was journaled or sent. Decided by the strategy's own ``submit``."""
+    NO_CLIENT_ID = "NO_CLIENT_ID"
+    """The strategy had no leased client order id left and the journal could not lease more
+    (restarting, or its node is down): nothing was journaled or sent. Decided by ``submit``."""
 
 
 class TradingState(enum.StrEnum):
@@ -130,6 +133,16 @@ class TopOfBook(Message, frozen=True, kw_only=True):
         if self.bid is None or self.ask is None:
             return None
         return (self.bid + self.ask) / 2
+
+    @property
+    def bid_price(self) -> Decimal | None:
+        """The best bid as a Decimal (the venue's digits, as an order wants them)."""
+        return None if self.bid is None else Decimal(repr(self.bid))
+
+    @property
+    def ask_price(self) -> Decimal | None:
+        """The best ask as a Decimal (the venue's digits, as an order wants them)."""
+        return None if self.ask is None else Decimal(repr(self.ask))
 
 
 class TradeTick(Message, frozen=True, kw_only=True):
@@ -213,6 +226,10 @@ class OrderIntent(Message, frozen=True, kw_only=True):
     price: Decimal | None = None
     time_in_force: TimeInForce = "GTC"
     created_at: float
+    book_at: float | None = None
+    """When the market data the decision answered arrived (its ``received_at``, same clock as
+    ``created_at``); None when it answered no book (a timer, a fill). The router measures
+    tick-to-order from it."""
 
 
 class _AboutIntent(Message, frozen=True, kw_only=True):

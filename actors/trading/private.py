@@ -75,6 +75,7 @@ from actors.trading.protocol import (
     FetchOrder,
     GetMarkets,
     GetOrders,
+    LookupOrder,
     OrderView,
     PlaceOrder,
     Quiesce,
@@ -84,7 +85,7 @@ from actors.trading.protocol import (
 )
 from actors.trading.ratelimit import VenueBudget
 
-QUERIES = (CancelAtVenue, FetchOrder, FetchOpenOrders, FetchFills, FetchBalances)
+QUERIES = (CancelAtVenue, FetchOrder, LookupOrder, FetchOpenOrders, FetchFills, FetchBalances)
 
 AUTH_RETRY_INITIAL = 5.0
 AUTH_RETRY_MAX = 300.0
@@ -433,6 +434,8 @@ class PrivateSession(Actor):
             return self.markets
         if isinstance(message, FetchOrder):
             return await self._fetch_order(message)
+        if isinstance(message, LookupOrder):
+            return await self._lookup(message)
         if isinstance(message, FetchOpenOrders):
             return await self._fetch_open(message)
         if isinstance(message, FetchFills):
@@ -568,23 +571,31 @@ class PrivateSession(Actor):
             raise
         return order_update_of(self.venue.name, {**order, "clientOrderId": message.client_order_id})
 
+    async def _lookup(self, message: LookupOrder) -> VenueOrder | None:
+        """The order of ``client_order_id`` on the first of ``symbols`` that has it (the
+        dialect's lookup by client id: Binance ``origClientOrderId``, OKX ``clOrdId``)."""
+        cid = message.client_order_id
+        for symbol in message.symbols:
+            try:
+                order = await aio(self.exchange.fetch_order)(
+                    None, symbol, self.dialect.lookup_params(cid)
+                )
+            except Exception as exc:
+                if is_order_not_found(exc):
+                    continue
+                raise
+            found = _venue_order(self.venue.name, {**order, "clientOrderId": cid})
+            if found is not None:
+                return found
+        return None
+
     async def _fetch_open(self, message: FetchOpenOrders) -> tuple[VenueOrder, ...]:
         out: list[VenueOrder] = []
         for symbol in message.symbols:
             for order in await aio(self.exchange.fetch_open_orders)(symbol):
-                update = order_update_of(self.venue.name, order)
-                if update is None:
-                    continue
-                out.append(
-                    VenueOrder(
-                        client_order_id=update.client_order_id,
-                        symbol=order["symbol"],
-                        side=order["side"],
-                        amount=dec(order.get("amount")),
-                        price=None if not order.get("price") else dec(order["price"]),
-                        update=update,
-                    )
-                )
+                found = _venue_order(self.venue.name, order)
+                if found is not None:
+                    out.append(found)
         return tuple(out)
 
     async def on_stop(self) -> None:
@@ -594,3 +605,18 @@ class PrivateSession(Actor):
         if self.exchange is not None:
             exchange, self.exchange = self.exchange, None
             await close_exchange(exchange)
+
+
+def _venue_order(venue: str, order: dict[str, Any]) -> VenueOrder | None:
+    """A ccxt order as a ``VenueOrder`` (None: no client order id)."""
+    update = order_update_of(venue, order)
+    if update is None:
+        return None
+    return VenueOrder(
+        client_order_id=update.client_order_id,
+        symbol=order["symbol"],
+        side=order["side"],
+        amount=dec(order.get("amount")),
+        price=None if not order.get("price") else dec(order["price"]),
+        update=update,
+    )

@@ -60,6 +60,57 @@ class Flush(Request, frozen=True, kw_only=True):
     """Commit whatever non-durable appends are queued."""
 
 
+class IdLease(Request, frozen=True, kw_only=True):
+    """Counters ``first`` up to (not including) ``end`` of the client-id stem ``stem``, leased
+    to ``strategy`` by run ``run``: on disk before any of its ids is used
+    (:mod:`actors.trading.leases`)."""
+
+    seq: int
+    run: str
+    strategy: str
+    stem: str
+    first: int
+    end: int
+    venues: tuple[str, ...] = ()
+    """Where its ids may be used (empty: every venue of the desk)."""
+    symbols: tuple[str, ...] = ()
+    """Which symbols (empty: every symbol of those venues)."""
+
+
+class LeaseIds(Request, frozen=True, kw_only=True):
+    """Ask the journal for the next ``count`` ids of ``stem`` (an ``IdLease``, fsync'd first).
+
+    Asked, the reply is the lease; sent with ``reply_to`` (a path), the journal writes it on
+    a worker thread and sends the ``IdLease`` there, its mailbox never waiting for the fsync.
+    """
+
+    strategy: str
+    stem: str
+    count: int
+    venues: tuple[str, ...] = ()
+    symbols: tuple[str, ...] = ()
+    reply_to: str | None = None
+
+
+class ReadLeases(Request, frozen=True, kw_only=True):
+    """Ask the journal for the leases of earlier runs not settled yet (``OutstandingLease``s,
+    oldest first)."""
+
+
+class OutstandingLease(Request, frozen=True, kw_only=True):
+    """A lease of an earlier run and those of its ids the journal has no record of: each
+    may be an order the venue holds whose records a power loss took (look it up)."""
+
+    lease: IdLease
+    unknown: tuple[str, ...]
+
+
+class SettleLeases(Request, frozen=True, kw_only=True):
+    """Every id of these leases is accounted for (journaled, or looked up at the venues)."""
+
+    seqs: tuple[int, ...]
+
+
 # --- books ---------------------------------------------------------------------------------
 
 
@@ -112,6 +163,14 @@ class FetchOrder(Request, frozen=True, kw_only=True):
     client_order_id: str
     symbol: str
     amount: Decimal | None = None
+
+
+class LookupOrder(Request, frozen=True, kw_only=True):
+    """Find an order of ours the journal may not know, by client order id, on any of
+    ``symbols``: the ``VenueOrder`` (with its side, amount and price), or None."""
+
+    client_order_id: str
+    symbols: tuple[str, ...]
 
 
 class FetchOpenOrders(Request, frozen=True, kw_only=True):
@@ -175,9 +234,46 @@ class ReconcileVenue(Request, frozen=True, kw_only=True):
 
 
 class GetOrders(Request, frozen=True, kw_only=True):
-    """Ask the router for its orders (``active_only``: only possibly-live ones)."""
+    """Ask the router for its orders (a tuple of ``OrderView``), all or some of them.
+
+    ``active_only``: only possibly-live ones; ``strategy``: only that strategy's; ``since``:
+    only those changed at or after this time of the router's clock (an ``OrderView``'s
+    ``updated_at``), so a poller gets what changed instead of every order each time.
+    """
 
     active_only: bool = False
+    strategy: str | None = None
+    since: float | None = None
+
+
+class GetBalances(Request, frozen=True, kw_only=True):
+    """Ask the router for the latest ``Balances`` of ``venue`` it has heard (None: none yet);
+    the sessions push them as they change, so asking costs the venue nothing."""
+
+    venue: str
+
+
+class GetOrderStats(Request, frozen=True, kw_only=True):
+    """Ask the router for its order counters (an ``OrderStatsView``)."""
+
+
+class LatencyHistogram(Request, frozen=True, kw_only=True):
+    """Counts of values (seconds) per bucket: ``buckets[i]`` counts values <= ``bounds[i]``
+    and above the bound before; the last bucket is beyond every bound."""
+
+    bounds: tuple[float, ...]
+    buckets: tuple[int, ...]
+    count: int
+    sum: float
+
+
+class OrderStatsView(Request, frozen=True, kw_only=True):
+    """The router's order counters: submits, executions, tick-to-order latency."""
+
+    submitted: int
+    fills: int
+    tick_to_order: LatencyHistogram
+    """Seconds from the arrival of the book a decision answered to the submit's send."""
 
 
 class CancelAll(Request, frozen=True, kw_only=True):
@@ -205,6 +301,12 @@ class OrderView(Request, frozen=True, kw_only=True):
     filled: Decimal
     venue_order_id: str | None
     reason: str = ""
+    average_price: Decimal | None = None
+    """Volume-weighted price of its fills (None: not filled)."""
+    fills: int = 0
+    """How many executions it had."""
+    updated_at: float = 0.0
+    """When it last changed (the router's trio clock; see ``GetOrders.since``)."""
 
 
 class Adopted(Request, frozen=True, kw_only=True):
@@ -243,6 +345,23 @@ class GetRiskState(Request, frozen=True, kw_only=True):
     """Ask the risk actor for a ``RiskView``."""
 
 
+class SymbolPnL(Request, frozen=True, kw_only=True):
+    """PnL of one symbol over every venue (quote currency)."""
+
+    realised: Decimal
+    """Realised on closed quantity, gross of fees (FIFO lots)."""
+    unrealised: Decimal | None
+    """The open position valued at the latest mid (None: open but no mark yet)."""
+    fees: Decimal
+    average_price: Decimal | None = None
+    """Average entry price of the open position (None when flat)."""
+
+    @property
+    def total(self) -> Decimal:
+        """Realised minus fees plus unrealised (an unmarked position counts 0)."""
+        return self.realised - self.fees + (self.unrealised or 0)
+
+
 class RiskView(Request, frozen=True, kw_only=True):
     """Trading state, positions (net base quantity per symbol) and counters of the risk actor."""
 
@@ -253,6 +372,8 @@ class RiskView(Request, frozen=True, kw_only=True):
     approved: int
     rejected: dict[str, int]
     total_pnl: Decimal
+    pnl: dict[str, SymbolPnL] = {}
+    """PnL per symbol traded, realised and unrealised apart."""
 
 
 # --- shutdown ------------------------------------------------------------------------------

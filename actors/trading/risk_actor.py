@@ -35,7 +35,7 @@ from actors.trading.messages import (
     TradingState,
 )
 from actors.trading.orders import ACTIVE
-from actors.trading.positions import PositionError
+from actors.trading.positions import PositionError, SymbolSummary
 from actors.trading.protocol import (
     Adopted,
     Append,
@@ -43,6 +43,7 @@ from actors.trading.protocol import (
     ReadState,
     ReleaseOrder,
     RiskView,
+    SymbolPnL,
 )
 from actors.trading.risk import RiskEngine, RiskLimits
 
@@ -180,4 +181,15 @@ class RiskActor(Actor):
             approved=self.approved,
             rejected=dict(self.rejected),
             total_pnl=portfolio.total_pnl(),
+            pnl={s: symbol_pnl(portfolio.summary(s)) for s in portfolio.symbols()},
         )
+
+
+def symbol_pnl(summary: SymbolSummary) -> SymbolPnL:
+    """A symbol's PnL as the risk view carries it."""
+    return SymbolPnL(
+        realised=summary.realized_pnl,
+        unrealised=summary.unrealized_pnl,
+        fees=summary.fees,
+        average_price=summary.average_price,
+    )

@@ -43,6 +43,7 @@ from actors.trading.messages import (
     SubmitOrder,
     SubmitUnknown,
 )
+from actors.trading.order_log import OrderStats, order_event
 from actors.trading.orders import IN_FLIGHT, Order, OrderError
 from actors.trading.protocol import (
     Adopted,
@@ -55,16 +56,22 @@ from actors.trading.protocol import (
     FetchFills,
     FetchOpenOrders,
     FetchOrder,
+    GetBalances,
     GetConsolidated,
     GetOrders,
+    GetOrderStats,
+    LookupOrder,
+    OrderStatsView,
     OrderView,
     ParkedExpired,
     PlaceOrder,
+    ReadLeases,
     ReadState,
     ReconcileOrder,
     ReconcileVenue,
     ReleaseOrder,
     SessionUp,
+    SettleLeases,
     VenueFill,
     VenueOrder,
 )
@@ -107,6 +114,11 @@ class Router(Actor):
         self.strategy_names = strategy_names
         """The desk's strategies (adopted orders are given to the one whose tag they carry)."""
         self.adopted = 0
+        self.lease_lookups = 0
+        """Leased client ids of earlier runs looked up at the venues (start-up)."""
+        self.lease_adopted = 0
+        """Orders found by those lookups and adopted (a lost journal tail)."""
+        self._leases_pending = False
         self.duplicates = 0
         """Venue updates that said nothing new (not journaled again)."""
         self.report = report
@@ -116,6 +128,8 @@ class Router(Actor):
         self._drain_tries: dict[str, int] = {}
         self._parked: dict[str, tuple[RiskApproved, set[str]]] = {}
         """Orders held until the resting orders they would trade against have ended."""
+        self.order_stats = OrderStats()
+        """Submits, executions and tick-to-order latency (kept by ``order_event``)."""
 
     async def on_start(self) -> None:
         """Rebuild orders from the journal, then reconcile every venue."""
@@ -138,6 +152,9 @@ class Router(Actor):
             self.options.unknown_grace,
             wall_now=time.time(),  # in-flight submits keep their age across the restart
         )
+        # Orders a power loss took from the journal come back first, so reconciliation
+        # fetches their fills and does not take the live ones for orphans.
+        await self._recover_leases()
         for venue in self.venues:
             await self._reconcile_venue(venue)
         self.ctx.start_soon(self._watch_in_flight)
@@ -168,6 +185,8 @@ class Router(Actor):
         elif kind is ReconcileOrder:
             await self._reconcile_order(message.client_order_id)
         elif kind is SessionUp:
+            if self._leases_pending:
+                await self._recover_leases()
             await self._reconcile_venue(message.venue)
         elif kind is ReconcileVenue:
             for venue in self.venues if message.venue is None else (message.venue,):
@@ -182,8 +201,15 @@ class Router(Actor):
         elif kind is CancelAll:
             return await self._cancel_all(message)
         elif kind is GetOrders:
-            return tuple(
-                self._view(o) for o in self.table if not message.active_only or o.is_active
+            return self._views(message)
+        elif kind is GetBalances:
+            return self.balances.get(message.venue)
+        elif kind is GetOrderStats:
+            stats = self.order_stats
+            return OrderStatsView(
+                submitted=stats.submitted,
+                fills=stats.fills,
+                tick_to_order=stats.tick_to_order.view(),
             )
         else:
             return await super().handle(message)
@@ -238,11 +264,13 @@ class Router(Actor):
             return
         assert venue is not None
         submit = SubmitOrder(intent=intent, venue=venue, sent_at=now, sent_wall=time.time())
-        self.table.apply(submit, now)
+        order = self.table.apply(submit, now)
         # Write-ahead: the submit record (and the risk decision queued before it) is on disk
         # before the order can reach the venue, so a crash can never forget a live order.
         await self.journal.ask(Append(events=(submit,), durable=True))
         await session.send(PlaceOrder(submit=submit))
+        if order is not None:
+            order_event(order, submit, self.order_stats, trio.current_time())
 
     async def _release_parked(self) -> None:
         """Send every parked order whose resting counterparts have all ended."""
@@ -345,12 +373,14 @@ class Router(Actor):
             # a cancel): journaled and forwarded once.
             self.duplicates += 1
             return False
+        order_event(order, msg, self.order_stats)
         await self.journal.send(Append(events=(msg,), durable=False))
         if type(msg) is Fill or type(msg) is OrderUpdate:
             await self.risk.send(msg)
             await self._tell_strategy(order, msg)
-        elif order.is_terminal:
+        elif order.is_terminal:  # cancelled before it left: no venue will report its end
             await self.risk.send(ReleaseOrder(client_order_id=order.client_order_id))
+            await self._tell_strategy(order, ended_update(order))
         if self._parked and order.is_terminal:
             await self._release_parked()
         if self._drain_cancels and order.status in CANCELLABLE:
@@ -439,6 +469,8 @@ class Router(Actor):
             if result.update is not None:
                 await self.risk.send(result.update)
                 await self._tell_strategy(order, result.update)
+            elif order.is_terminal:  # it never reached the venue: the strategy hears so
+                await self._tell_strategy(order, ended_update(order))
             if order.is_terminal:
                 await self.risk.send(ReleaseOrder(client_order_id=order.client_order_id))
 
@@ -518,39 +550,112 @@ class Router(Actor):
                 "%s: open order %s unknown to the journal (not adopted)", venue, cid
             )
             return
+        if await self._adopt(venue, vo, owner):
+            self.ctx.log.warning(
+                "%s: adopted open order %s of strategy %s unknown to the journal (%s %s %s @ %s)",
+                venue, cid, owner, vo.side, vo.amount, vo.symbol, vo.price,
+            )  # fmt: skip
+
+    async def _adopt(self, venue: str, vo: VenueOrder, owner: str) -> bool:
+        """Journal the records of a venue order the journal lacks (all of them, or only the
+        submit of an order it knows as never sent), count it in risk and apply what the
+        venue says of it; cancel it if ``orphans = "cancel"`` and it is live."""
+        cid = vo.client_order_id
         now = trio.current_time()
-        intent = OrderIntent(
-            client_order_id=cid,
-            strategy=owner,
-            venue=venue,
-            symbol=vo.symbol,
-            side=vo.side,
-            order_type="limit" if vo.price is not None else "market",
-            amount=vo.amount,
-            price=vo.price,
-            created_at=now,
-        )
-        events: list[Message] = [
-            intent,
-            RiskApproved(intent=intent, at=now),
-            SubmitOrder(intent=intent, venue=venue, sent_at=now, sent_wall=time.time()),
-        ]
+        known = self.table.get(cid)
+        if known is not None and known.status is not OrderStatus.NEW:
+            return False  # sent, as far as the journal knows: reconciliation's business
+        if known is not None:
+            intent = known.intent
+            events: list[Message] = []
+        else:
+            intent = OrderIntent(
+                client_order_id=cid,
+                strategy=owner,
+                venue=venue,
+                symbol=vo.symbol,
+                side=vo.side,
+                order_type="limit" if vo.price is not None else "market",
+                amount=vo.amount,
+                price=vo.price,
+                created_at=now,
+            )
+            events = [intent, RiskApproved(intent=intent, at=now)]
+        events.append(SubmitOrder(intent=intent, venue=venue, sent_at=now, sent_wall=time.time()))
         try:
             for event in events:
                 self.table.apply(event, now)
         except OrderError as exc:
             self._refused(exc)
-            return
+            return False
         await self.journal.ask(Append(events=tuple(events), durable=True))
         self.adopted += 1
-        self.ctx.log.warning(
-            "%s: adopted open order %s of strategy %s unknown to the journal (%s %s %s @ %s)",
-            venue, cid, owner, vo.side, vo.amount, vo.symbol, vo.price,
-        )  # fmt: skip
         await self.risk.send(Adopted(intent=intent, remaining=vo.amount - vo.update.filled))
         await self._apply(vo.update)
-        if self.options.orphans == "cancel":
+        order = self.table.get(cid)
+        if self.options.orphans == "cancel" and order is not None and not order.is_terminal:
             await self._cancel(CancelOrder(client_order_id=cid, reason="orphan", at=now))
+        return True
+
+    async def _recover_leases(self) -> None:
+        """Look up at the venues, by client order id, every id of earlier runs' leases that
+        the journal has no submit record of (a power loss may have taken it), adopt what the
+        venues hold, then settle those leases (:mod:`actors.trading.leases`).
+
+        A lease whose lookups could not all be made (a session down) is kept: it is tried
+        again when that session comes up, and at the next start.
+        """
+        outstanding = await self.journal.ask(ReadLeases(), timeout=60.0)
+        if not outstanding:
+            self._leases_pending = False
+            return
+        settled: list[int] = []
+        looked = found = 0
+        for item in outstanding:
+            lease = item.lease
+            venues = [v for v in (lease.venues or self.venues) if v in self._sessions]
+            complete = True
+            for cid in item.unknown:
+                looked += 1
+                try:
+                    for venue in venues:
+                        symbols = tuple(
+                            s for s in self.symbols.get(venue, ())
+                            if not lease.symbols or s in lease.symbols
+                        )  # fmt: skip
+                        vo = await self._sessions[venue].ask(
+                            LookupOrder(client_order_id=cid, symbols=symbols),
+                            timeout=QUERY_TIMEOUT,
+                        )
+                        if vo is not None:
+                            if await self._adopt(venue, vo, lease.strategy):
+                                found += 1
+                                self.ctx.log.warning(
+                                    "%s: adopted order %s of strategy %s the journal had lost"
+                                    " (%s %s %s @ %s, %s)",
+                                    venue, cid, lease.strategy, vo.side, vo.amount, vo.symbol,
+                                    vo.price, vo.update.status.value,
+                                )  # fmt: skip
+                            break
+                except Exception as exc:
+                    complete = False
+                    self.ctx.log.warning("lookup of leased id %s failed: %r", cid, exc)
+                    break
+            if complete:
+                settled.append(lease.seq)
+        if settled:
+            await self.journal.ask(SettleLeases(seqs=tuple(settled)), timeout=60.0)
+        self._leases_pending = len(settled) < len(outstanding)
+        self.lease_lookups += looked
+        self.lease_adopted += found
+        if self.report is not None:
+            self.report.lease_lookups = self.lease_lookups
+            self.report.lease_adopted = self.lease_adopted
+        self.ctx.log.info(
+            "client-id leases of earlier runs: %d ids the journal lacks looked up at the"
+            " venues, %d orders adopted, %d leases settled, %d kept",
+            looked, found, len(settled), len(outstanding) - len(settled),
+        )  # fmt: skip
 
     async def _watch_in_flight(self) -> None:
         # A session that crashed mid-submit never answers: look such orders up ourselves.
@@ -568,6 +673,16 @@ class Router(Actor):
 
     # --- queries and shutdown ------------------------------------------------------------
 
+    def _views(self, query: GetOrders) -> tuple[OrderView, ...]:
+        orders = self.table.open_orders() if query.active_only else self.table
+        strategy, since = query.strategy, query.since
+        return tuple(
+            self._view(o)
+            for o in orders
+            if (strategy is None or o.intent.strategy == strategy)
+            and (since is None or o.updated_at >= since)
+        )
+
     def _view(self, order: Order) -> OrderView:
         intent = order.intent
         return OrderView(
@@ -582,6 +697,9 @@ class Router(Actor):
             filled=order.filled,
             venue_order_id=order.venue_order_id,
             reason=order.reason,
+            average_price=order.average_price,
+            fills=len(order.trade_ids),
+            updated_at=order.updated_at,
         )
 
     async def _drain(self, cancel: bool) -> int:
@@ -635,3 +753,18 @@ class Router(Actor):
                 await self.journal.send(Append(events=(cancel, result), durable=False))
             except (ActorError, OrderError) as exc:
                 self.ctx.log.warning("cancel on shutdown of %s: %r", order.client_order_id, exc)
+
+
+def ended_update(order: Order) -> OrderUpdate:
+    """An order that ended without a venue report (it never reached the venue, or was
+    cancelled before it left), as an update for its strategy, which otherwise hears only
+    what the venue reports."""
+    return OrderUpdate(
+        client_order_id=order.client_order_id,
+        venue=order.venue or "",
+        venue_order_id=order.venue_order_id,
+        status=order.status,
+        filled=order.filled,
+        remaining=order.open_quantity,
+        reason=order.reason or order.cancel_reason,
+    )

@@ -48,6 +48,11 @@ class ShutdownReport:
     """Client order ids possibly still live at a venue: each ``venue:cid STATUS``."""
     stopped: bool = False
     """Whether the router has stopped (and this report is final)."""
+    lease_lookups: int = 0
+    """Filled in at start-up: leased client ids of earlier runs the journal had no submit
+    record of, looked up at the venues (:meth:`Router._recover_leases`)."""
+    lease_adopted: int = 0
+    """Orders those lookups found at the venues and adopted (a lost journal tail)."""
 
 
 class Shutdown(Actor):

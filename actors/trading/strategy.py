@@ -13,6 +13,11 @@ Prices and amounts come from each venue's market: ``self.market(venue, symbol)``
 session) with ``price(x, "down")``, ``amount(x)`` and ``problem(amount, price)``; it is None
 until the venue's session has loaded it (``on_markets`` says when).
 
+What a strategy has, without overriding ``handle``: ``self.position(symbol)`` (its net filled
+quantity), ``self.open_orders(symbol)`` (its orders that may still be live), ``await
+self.balances(venue)`` (the account's latest balances, as the venue pushed them) and timers,
+``self.every(seconds, callback)``, whose callbacks run between messages like any hook.
+
 Parameters are typed: a strategy declares them as a ``Params`` struct (a subclass of
 :class:`StrategyParams`, so msgspec converts and checks them, and ``actors check`` names the
 key of a bad one), and reads them as attributes of ``self.p``. Where it trades
@@ -32,10 +37,14 @@ topology's ``[[strategies]]`` entry into the same struct.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import math
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
@@ -43,7 +52,7 @@ import trio
 from msgspec import Meta
 
 from actors.runtime import Actor, ActorError, ActorUnavailable, Ref
-from actors.trading.config import RISK, ROUTER, exec_path
+from actors.trading.config import JOURNAL, RISK, ROUTER, exec_path
 from actors.trading.ids import ClientIdFormat
 from actors.trading.markets import MarketInfo, Markets
 from actors.trading.messages import (
@@ -63,7 +72,16 @@ from actors.trading.messages import (
     TradeTick,
     validate_intent,
 )
-from actors.trading.protocol import GetMarkets, GetOrders, OrderView
+from actors.trading.own_orders import OwnOrders
+from actors.trading.protocol import (
+    Balances,
+    GetBalances,
+    GetMarkets,
+    GetOrders,
+    IdLease,
+    LeaseIds,
+    OrderView,
+)
 
 MARKETS_TIMEOUT = 1.0
 """Seconds a starting strategy waits for a venue's markets; a session that is busy or not up
@@ -71,11 +89,11 @@ sends them when it is (``Markets``), so the strategy never waits longer at start
 
 
 OPEN_ORDERS_RETRY = 1.0
-"""Seconds between asks for our open orders while the router cannot be asked (split desk)."""
+"""Seconds between asks for our orders while the router cannot be asked (split desk)."""
 
 
 class _AskOpenOrders(msgspec.Struct, frozen=True):
-    """A strategy's timer to itself: ask the router for our open orders again."""
+    """A strategy's timer to itself: ask the router for our orders again."""
 
 
 class StrategyParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -121,6 +139,33 @@ class InvalidParams(ValueError):
     """Strategy parameters that do not fit the strategy's ``Params``; names the key."""
 
 
+class _Tick(msgspec.Struct, frozen=True):
+    """A strategy's timer fired (sent to itself, so the callback runs between messages)."""
+
+    timer: int
+
+
+class Timer:
+    """A repeating timer of a strategy (``Strategy.every``); ``cancel()`` stops it."""
+
+    __slots__ = ("callback", "cancelled", "id", "pending", "scope", "seconds")
+
+    def __init__(self, id: int, seconds: float, callback: Callable[[], Awaitable[Any]]) -> None:
+        self.id = id
+        self.seconds = seconds
+        self.callback = callback
+        self.pending = False
+        """A tick is waiting in the mailbox: the next is skipped, not queued behind it."""
+        self.cancelled = False
+        self.scope: trio.CancelScope | None = None
+
+    def cancel(self) -> None:
+        """Stop firing (a tick already waiting is dropped)."""
+        self.cancelled = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
 def positive(name: str, value: Decimal | float | None) -> None:
     """Raise ``ValueError("name: ...")`` unless ``value`` is None or a finite number > 0.
 
@@ -163,8 +208,17 @@ class Strategy(Actor):
         self.submitted = 0
         self.rejected = 0
         self.risk_timeout = float(self.p.risk_timeout)
+        self._journal: Ref | None = None
+        self._lease_pending = False
+        self.lease_waits = 0
+        """Orders that had to wait for a client-id lease (the refill came too late)."""
+        self.orders = OwnOrders()
+        """Its orders, open ones and positions (see ``open_orders`` and ``position``)."""
+        self._timers: dict[int, Timer] = {}
+        self._book_at: float | None = None
+        """``received_at`` of the market data being handled (an intent carries it)."""
         self.open_orders_asks = 0
-        """Asks for our orders left open (more than one: the router was not reachable)."""
+        """Asks for our orders (more than one: the router was not reachable at start)."""
         self._since_start: set[str] | None = None
 
     @classmethod
@@ -186,9 +240,14 @@ class Strategy(Actor):
             raise RuntimeError("a strategy needs /risk and /router")
         self.risk: Ref = risk
         self.router: Ref = router
-        self.ids = self.client_ids.generator(self.name)
+        # Client ids come from durable leases granted by the journal (none: not leased).
+        self._journal = self.ctx.lookup(JOURNAL)
+        self.ids = self.client_ids.generator(self.name, leased=self._journal is not None)
+        self._lease_pending = False
+        if self._journal is not None:
+            await self._lease(wait=True)
         await self._ask_markets()
-        views = await self._ask_open_orders()
+        views = await self._ask_orders()
         if views is None:
             # A split desk whose execution node is down or restarting: start without them
             # (risk refuses our intents meanwhile) and ask again, rather than crash-loop.
@@ -198,22 +257,24 @@ class Strategy(Actor):
         if views is not None:
             await self._existing_orders(views)
 
-    async def _ask_open_orders(self) -> list[OrderView] | None:
-        """Our orders the router holds as open (it reconciled every venue before it answered);
-        None when it cannot be asked now."""
+    async def _ask_orders(self) -> list[OrderView] | None:
+        """Our orders the router holds (it reconciled every venue before it answered); None
+        when it cannot be asked now."""
         self.open_orders_asks += 1
         try:
-            views = await self.router.ask(GetOrders(active_only=True), timeout=self.risk_timeout)
+            views = await self.router.ask(GetOrders(strategy=self.name), timeout=self.risk_timeout)
         except ActorError as exc:
             log = self.ctx.log.warning if self.open_orders_asks == 1 else self.ctx.log.debug
-            log("cannot ask the router for our open orders (%s): asking again", exc)
+            log("cannot ask the router for our orders (%s): asking again", exc)
             return None
         return [v for v in views or () if isinstance(v, OrderView) and v.strategy == self.name]
 
-    async def _existing_orders(self, mine: list[OrderView]) -> None:
+    async def _existing_orders(self, views: list[OrderView]) -> None:
         if self._since_start:  # submitted by this incarnation while the router was away
-            mine = [v for v in mine if v.client_order_id not in self._since_start]
+            views = [v for v in views if v.client_order_id not in self._since_start]
         self._since_start = None
+        self.orders.seed(views)  # open orders and the position they add up to
+        mine = self.orders.open_orders()
         if mine and self.p.existing_orders == "cancel":
             self.ctx.log.info("cancelling %d order(s) left open before this start", len(mine))
             for view in mine:
@@ -257,19 +318,31 @@ class Strategy(Actor):
         """Hook: runs at the end of ``on_start``."""
 
     async def handle(self, message: Any) -> Any:
-        """Dispatch to the ``on_*`` hooks."""
+        """Dispatch to the ``on_*`` hooks (and keep open orders and positions up to date)."""
         kind = type(message)
+        self._book_at = None
         if kind is TopOfBook:
+            self._book_at = message.received_at
             await self.on_book(message)
         elif kind is OrderUpdate:
+            self.orders.update(message)
             await self.on_order_update(message)
         elif kind is Fill:
+            self.orders.fill(message)
             await self.on_fill(message)
+        elif kind is _Tick:
+            timer = self._timers.get(message.timer)
+            if timer is not None:
+                timer.pending = False
+                if not timer.cancelled:
+                    await timer.callback()
         elif kind is ConsolidatedTop:
             await self.on_consolidated(message)
         elif kind is TradeTick:
+            self._book_at = message.received_at
             await self.on_trade(message)
         elif kind is BookSnapshot:
+            self._book_at = message.received_at
             await self.on_snapshot(message)
         elif kind is Ticker:
             await self.on_ticker(message)
@@ -277,15 +350,74 @@ class Strategy(Actor):
             self._store_markets(message)
             await self.on_markets(message)
         elif kind is _AskOpenOrders:
-            views = await self._ask_open_orders()
+            views = await self._ask_orders()
             if views is None:
                 self.ctx.send_after(OPEN_ORDERS_RETRY, message)
             else:
                 self.ctx.log.info("the router answered (ask %d)", self.open_orders_asks)
                 await self._existing_orders(views)
+        elif kind is IdLease:
+            self._lease_pending = False
+            if message.stem == self.ids.stem:  # not one of an earlier incarnation's
+                self.ids.grant(message.first, message.end)
         else:
             return await super().handle(message)
         return None
+
+    # --- what a strategy knows -----------------------------------------------------------
+
+    def position(self, symbol: str, venue: str | None = None) -> Decimal:
+        """Its net filled base quantity of ``symbol`` (buys minus sells), on ``venue`` or all.
+
+        Counted from its own fills; after a restart, from the orders the router still holds
+        (``desk.retention``). The desk's position (all strategies) is risk's.
+
+        >>> # if self.position("BTC/USDT") < self.p.max_position: ...
+        """
+        return self.orders.position(symbol, venue)
+
+    def open_orders(self, symbol: str | None = None, venue: str | None = None) -> list[OrderView]:
+        """Its orders that may still be live at a venue (of ``symbol``/``venue``), oldest first.
+
+        An order is here from the moment risk approved it until its venue reports its end.
+        """
+        return self.orders.open_orders(symbol, venue)
+
+    async def balances(self, venue: str) -> Balances | None:
+        """The account's latest balances on ``venue`` (free and total per asset), as its
+        session last reported them to the router; None before the first report.
+
+        >>> # usdt = (await self.balances("sim-a")).free.get("USDT", 0.0)
+        """
+        found = await self.router.ask(GetBalances(venue=venue), timeout=self.risk_timeout)
+        return found if isinstance(found, Balances) else None
+
+    def every(self, seconds: float, callback: Callable[[], Awaitable[Any]]) -> Timer:
+        """Call ``await callback()`` every ``seconds`` until the strategy stops (or
+        ``cancel()`` on the returned :class:`Timer`).
+
+        The callback runs between messages, like any hook, so it needs no locks; a tick
+        that comes while the previous one still waits is skipped, never queued. Start timers
+        in ``setup`` (a restarted strategy starts them again).
+
+        >>> # self.every(5.0, self.rebalance)
+        """
+        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+            raise ValueError(f"{self.name}: every() needs a finite number of seconds > 0, "
+                             f"got {seconds!r}")  # fmt: skip
+        timer = Timer(len(self._timers) + 1, float(seconds), callback)
+        self._timers[timer.id] = timer
+        timer.scope = self.ctx.start_soon(self._run_timer, timer)
+        return timer
+
+    async def _run_timer(self, timer: Timer) -> None:
+        deadline = trio.current_time()
+        while not timer.cancelled:
+            deadline = max(deadline + timer.seconds, trio.current_time())
+            await trio.sleep_until(deadline)
+            if not timer.pending:
+                timer.pending = True
+                await self.ctx.ref.send(_Tick(timer.id))  # a full mailbox: wait, never crash
 
     # --- hooks ---------------------------------------------------------------------------
 
@@ -345,7 +477,23 @@ class Strategy(Actor):
         type, time in force, venue or symbol) raises :class:`InvalidIntent` here, before
         anything is journaled or asked: it is the strategy's bug, and it sees it.
         """
+        if self.ids.leased and not self.ids.remaining:
+            # The refill asked for at the low-water mark has not come (the journal is slow
+            # or was restarting): this order waits for a lease's fsync.
+            self.lease_waits += 1
+            if self.lease_waits in (1, 10) or self.lease_waits % 100 == 0:
+                self.ctx.log.warning(
+                    "%d order(s) waited for a client-id lease (the refill came too late; "
+                    "journal.id_block %d may be too small for this order rate)",
+                    self.lease_waits, self.client_ids.block,
+                )  # fmt: skip
+            await self._lease(wait=True)
+            if not self.ids.remaining:
+                return await self._no_client_id(symbol, side, amount, price, venue, order_type,
+                                                time_in_force)  # fmt: skip
         cid = self.ids.next()
+        if self.ids.leased and self.ids.remaining <= self.client_ids.low_water:
+            await self._lease(wait=False)
         intent = OrderIntent(
             client_order_id=cid,
             strategy=self.name,
@@ -357,6 +505,7 @@ class Strategy(Actor):
             price=None if price is None else _decimal(price),
             time_in_force=time_in_force,
             created_at=trio.current_time(),
+            book_at=self._book_at,
         )
         problem = validate_intent(intent) or self._unknown_market(intent)
         if problem:
@@ -380,7 +529,57 @@ class Strategy(Actor):
             self.rejected += 1
             await self.on_reject(decision)
             return None
+        self.orders.submitted(intent)
         return cid
+
+    async def _lease(self, *, wait: bool) -> None:
+        """Get the next block of client ids from the journal (fsync'd there first).
+
+        ``wait``: ask, and have it when this returns (at start, or when none is left);
+        otherwise ask for it to be sent here (it arrives as an ``IdLease`` message) before
+        the ids run out, so an order never waits for a lease's fsync.
+        """
+        journal = self._journal
+        if journal is None or (not wait and self._lease_pending):
+            return
+        request = LeaseIds(
+            strategy=self.name,
+            stem=self.ids.stem,
+            count=self.client_ids.block,
+            venues=tuple(self.p.venues),
+            symbols=tuple(self.p.symbols),
+            reply_to=None if wait else self.ctx.path,
+        )
+        try:
+            if wait:
+                lease = await journal.ask(request, timeout=self.risk_timeout)
+                self.ids.grant(lease.first, lease.end)
+                # A refill asked for earlier may have been lost with a journal restart.
+                self._lease_pending = False
+            else:
+                await journal.send(request)
+                self._lease_pending = True
+        except ActorError as exc:
+            self.ctx.log.warning("no client-id lease from the journal (yet): %r", exc)
+
+    async def _no_client_id(self, *args: Any) -> None:
+        """Refuse an intent for want of a leased client id (the journal is unreachable)."""
+        symbol, side, amount, price, venue, order_type, tif = args
+        intent = OrderIntent(
+            client_order_id="", strategy=self.name, venue=venue, symbol=symbol, side=side,
+            order_type=order_type, amount=_decimal(amount),
+            price=None if price is None else _decimal(price), time_in_force=tif,
+            created_at=trio.current_time(),
+        )  # fmt: skip
+        self.rejected += 1
+        await self.on_reject(
+            RiskRejected(
+                intent=intent,
+                reason=RejectReason.NO_CLIENT_ID,
+                detail="no leased client order id left and the journal cannot lease more",
+                at=trio.current_time(),
+            )
+        )
 
     def _unknown_market(self, intent: OrderIntent) -> str | None:
         if self.markets is None:
@@ -401,17 +600,69 @@ class Strategy(Actor):
 
 
 def resolve(path: str) -> Any:
-    """The object at ``pkg.mod:Name`` or ``pkg.mod.Name``."""
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
-        raise ValueError(f"strategy path must be 'pkg.mod:Class' or 'pkg.mod.Class', got {path!r}")
-    module = importlib.import_module(module_name)
+    """The object at ``pkg.mod:Name``, ``pkg.mod.Name`` or ``path/to/file.py:Name``.
+
+    A file is imported by its path (see :func:`import_file`); a relative one is taken from
+    the current directory (a topology's loader makes its files relative to the topology).
+    """
+    if ".py:" in path:
+        file, _, attr = path.rpartition(":")
+        module = import_file(Path(file))
+        module_name = file
+    else:
+        module_name, sep, attr = path.partition(":")
+        if not sep:
+            module_name, _, attr = path.rpartition(".")
+        if not module_name or not attr:
+            raise ValueError(
+                "strategy path must be 'pkg.mod:Class', 'pkg.mod.Class' or "
+                f"'path/to/file.py:Class', got {path!r}"
+            )
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            raise
+        except SyntaxError as exc:
+            raise ImportError(f"{exc.filename}:{exc.lineno}: {exc.msg}") from None
+        except Exception as exc:
+            raise ImportError(f"{module_name}: {type(exc).__name__}: {exc}") from exc
     try:
         return getattr(module, attr)
     except AttributeError:
         raise ValueError(f"module {module_name!r} has no {attr!r}") from None
+
+
+def import_file(file: Path) -> Any:
+    """The module of a Python file, imported once per file under a name of its own.
+
+    Its directory goes on the import path (at the end, so it cannot shadow the standard
+    library), so the file can import its neighbours. A file that is missing or fails to
+    import is an ``ImportError`` naming the file (and the line of a syntax error).
+    """
+    file = file.resolve()
+    if not file.is_file():
+        raise ImportError(f"no such file: {file}")
+    digest = hashlib.sha256(str(file).encode()).hexdigest()[:10]
+    stem = "".join(c if c.isalnum() else "_" for c in file.stem)
+    name = f"actors_user_{stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {file}")
+    module = importlib.util.module_from_spec(spec)
+    if str(file.parent) not in sys.path:
+        sys.path.append(str(file.parent))
+    sys.modules[name] = module  # msgspec resolves a Params' annotations through it
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise ImportError(f"{file}:{exc.lineno}: {exc.msg}") from None
+    except Exception as exc:
+        del sys.modules[name]
+        raise ImportError(f"{file}: {type(exc).__name__}: {exc}") from exc
+    return module
 
 
 def load_strategy(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
+import msgspec
 import pytest
 from rich.console import Console
 
@@ -15,6 +17,7 @@ from actors.cli import main, parser
 from actors.observe.collect import (
     BookLine,
     DeskSnapshot,
+    OrderFigures,
     book_line,
     changes,
     readiness,
@@ -22,7 +25,13 @@ from actors.observe.collect import (
 )
 from actors.observe.lines import trading_status
 from actors.observe.logs import JsonFormatter, configure_logging
-from actors.observe.summary import figures_from_journal, figures_from_snapshot, trading_lines
+from actors.observe.summary import (
+    TradingFigures,
+    figures_from_journal,
+    figures_from_snapshot,
+    latency_summary,
+    trading_lines,
+)
 from actors.observe.view import render
 from actors.trading.messages import (
     BookSnapshot,
@@ -37,7 +46,7 @@ from actors.trading.messages import (
     TradingState,
     TradingStateChanged,
 )
-from actors.trading.protocol import BookView, OrderView, RiskView
+from actors.trading.protocol import BookView, LatencyHistogram, OrderView, RiskView
 
 SYM = "BTC/USDT"
 
@@ -223,7 +232,9 @@ def test_summary_and_status_line_from_a_snapshot() -> None:
     assert figures.orders_by_state == {"OPEN": 1, "FILLED": 1}
     assert figures.open_orders == ["m1"] and figures.total_pnl == D("1.5")
     text, fields = trading_status(snap)
-    assert text.startswith("trading ACTIVE | ready | open orders 1 | filled orders 1 | PnL 1.5")
+    assert text.startswith("trading ACTIVE | ready | open orders 1 | filled orders 1 | PnL +1.50")
+    assert text.endswith("| books fresh 1/1 | mm fills 0 PnL +0.00")
+    assert fields["strategies"]["mm"]["open_orders"] == 1
     assert fields["rejected"] == {"PRICE_BAND": 2} and fields["books_fresh"] == 1
     record = logging.LogRecord("actors.x", logging.INFO, __file__, 1, text, (), None)
     record.__dict__.update(fields)
@@ -243,6 +254,21 @@ def test_the_view_renders_books_strategies_and_events() -> None:
     assert "actors · paper" in out and "trading ACTIVE" in out and "PnL +1.50" in out
     assert "99.00" in out and "101.00" in out and "fresh" in out
     assert "mm" in out and "careful" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ctl", "--log-level", "debug", "status", "--log-format", "json"],
+        ["--log-format", "json", "ctl", "status", "--log-level", "DEBUG"],
+        ["verify", "c.toml", "--log-level", "DEBUG", "--log-format", "json"],
+        ["sim-exchange", "--port", "0", "--log-level", "DEBUG", "--log-format", "json"],
+        ["--log-level", "DEBUG", "run", "c.toml", "--log-format", "json"],
+    ],
+)
+def test_global_options_work_before_or_after_any_command(argv: list[str]) -> None:
+    args = parser().parse_args(argv)
+    assert (args.log_level, args.log_format) == ("DEBUG", "json")
 
 
 def test_global_options_go_anywhere_and_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -317,3 +343,52 @@ def test_ctl_explains_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixt
     assert f"no control file at {tmp_path}/j.sqlite.control.json: is the desk running?" in err
     assert main(["ctl", "status"]) == 2
     assert "give --config TOPOLOGY or --control FILE" in capsys.readouterr().err
+
+
+def test_order_figures_fold_changes_into_fills_and_pnl_per_strategy() -> None:
+    def view(cid: str, side: str, filled: str, avg: str | None, fills: int, at: float) -> OrderView:
+        return msgspec.structs.replace(
+            order(cid, OrderStatus.FILLED if filled == "1" else OrderStatus.OPEN, filled, side),
+            amount=D("1"),
+            average_price=None if avg is None else D(avg),
+            fills=fills,
+            updated_at=at,
+        )
+
+    figures = OrderFigures()
+    changed = figures.apply([view("m1", "buy", "0", None, 0, 1.0)])
+    assert [(before, after.client_order_id) for before, after in changed] == [(None, "m1")]
+    figures.apply([view("m1", "buy", "0.5", "100", 1, 2.0)])
+    figures.apply([view("m1", "buy", "0.5", "100", 1, 2.0)])  # unchanged: nothing counted
+    figures.apply([view("m1", "buy", "1", "101", 2, 3.0)])  # the second half at 102
+    figures.apply([view("m2", "sell", "1", "110", 1, 4.0), view("m3", "buy", "0", None, 0, 4.5)])
+    assert figures.since == 4.5
+    (mm,) = figures.lines(["mm"], {("sim", SYM): 105.0})
+    assert (mm.orders, mm.open_orders, mm.filled_orders, mm.fills) == (3, 1, 2, 3)
+    assert mm.positions == {} and mm.volume == {SYM: D("2")}
+    assert mm.realised == D("9") and mm.unrealised == 0 and mm.pnl == D("9")  # 110 - 101
+    figures.apply([view("m3", "buy", "1", "100", 1, 5.0)])
+    (mm,) = figures.lines([], {("sim", SYM): 105.0})
+    assert mm.positions == {SYM: D("1")} and mm.unrealised == D("5") and mm.pnl == D("14")
+    snap = snapshot(tuple(figures.views.values()), risk({}), [])
+    snap = replace(snap, strategies=[mm])
+    console = Console(file=io.StringIO(), width=160, record=True)
+    console.print(render(snap, "paper", 0.0, []))
+    out = console.export_text()
+    assert "realised" in out and "+9.00" in out and "+5.00" in out
+
+
+def test_the_summary_tells_the_tick_to_order_latency() -> None:
+    hist = LatencyHistogram(
+        bounds=(0.001, 0.002, 0.005), buckets=(50, 40, 9, 1), count=100, sum=0.2
+    )
+    latency = latency_summary(hist)
+    assert latency == {"count": 100, "mean": 0.002, "p50": 0.001, "p90": 0.002, "p99": 0.005}
+    assert latency_summary(msgspec.structs.replace(hist, buckets=(0, 0, 0, 0), count=0)) is None
+    beyond = latency_summary(msgspec.structs.replace(hist, buckets=(0, 0, 0, 100)))
+    assert beyond is not None and beyond["p50"] == float("inf")
+    figures = TradingFigures(source="journal", tick_to_order=latency)
+    assert "tick-to-order: 100 orders answered a book, mean 2 ms, p50 <= 1 ms, p99 <= 5 ms" in (
+        trading_lines(figures)
+    )
+    assert figures.as_dict()["tick_to_order"]["p99"] == 0.005

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from actors.observe.logs import JsonFormatter
 from actors.observe.metrics import serve_metrics
 from actors.observe.status import status_line
-from actors.observe.summary import run_summary
+from actors.observe.summary import recovery_lines, run_summary
 from actors.runtime import Backoff, ChildSpec, MailboxSpec, Overflow, Started, open_system
 
 from ..runtime.helpers import next_event, of, probe
@@ -43,6 +43,14 @@ async def test_status_line_and_summary_report_what_happened(autojump_clock: Any)
     assert summary.splitlines()[0].startswith("ran 42.0s: 2 actors")
     assert "/p: restarts 1, dropped 2, dead letters 1" in summary
     assert "last crash RuntimeError: p crashed on purpose" in summary
+
+
+def test_the_summary_says_what_a_lost_journal_tail_cost_only_when_there_was_one() -> None:
+    assert recovery_lines(0, 0) == []
+    assert recovery_lines(16, 3) == [
+        "lost journal tail: 16 leased client ids of earlier runs looked up at the venues, "
+        "3 orders adopted"
+    ]
 
 
 def test_json_log_lines_parse() -> None:

@@ -60,6 +60,13 @@ def test_broken_toml_names_the_line(tmp_path: Path) -> None:
             r"venues\[0\]\.kind: invalid enum value 'paper'",
         ),
         (minimal(risk={"max_positon": 1}), r"risk\.max_positon: unknown key"),
+        (minimal(journal={"sync": "off"}), r"journal\.sync: invalid enum value 'off'"),
+        (minimal(journal={"id_block": 0}), r"journal\.id_block: expected an integer >= 1, got 0"),
+        (
+            minimal(journal={"id_block": 5000}),
+            r"journal\.id_block: expected an integer <= 4096, got 5000",
+        ),
+        (minimal(journal={"id_block": 1.5}), r"journal\.id_block: expected an integer, got 1.5"),
         (
             minimal(risk={"symbols": {"BTC/USDT": {"max_open_orders": 1}}}),
             r'risk\.symbols\."BTC/USDT"\.max_open_orders: unknown key',
@@ -148,7 +155,7 @@ def test_type_errors_name_the_key(data: dict[str, Any], message: str) -> None:
         ),
         (
             minimal(strategies=[{"name": "s", "class": "not a path"}]),
-            r"strategies\[0\]\.class: 'not a path' is not a dotted path",
+            r"strategies\[0\]\.class: 'not a path' is neither a dotted path",
         ),
         (
             minimal(strategies=[{"name": "s", "class": "m:C"}, {"name": "s", "class": "m:C"}]),
@@ -284,6 +291,20 @@ def test_venue_knobs_reach_the_desk(tmp_path: Path) -> None:
     assert len(venue.ccxt["apiKey"]) >= 32
     assert venue.ccxt["urls"]["api"]["public"].startswith("http://127.0.0.1:1234/")
     assert plan.specs[0].name == "venues"
+
+
+def test_journal_knobs_reach_the_journal_and_the_strategies() -> None:
+    from actors.topology.build import build
+
+    data = minimal(journal={"sync": "full", "id_block": 64})
+    mm = "actors.trading.strategies.market_maker:MarketMaker"
+    params = {"venue": "sim", "symbol": "BTC/USDT", "amount": "0.001"}
+    data["strategies"] = [{"name": "mm", "class": mm, "params": params}]
+    plan = build(parse(data), pick_port=lambda: 1234)
+    journal = next(s for s in plan.specs if s.name == "journal").factory()
+    assert journal.sync == "full" and journal.run
+    strategies = next(s for s in plan.specs if s.name == "strategies")
+    assert strategies.children[0].factory().client_ids.block == 64
 
 
 def test_bad_venue_knob_names_the_venue() -> None:

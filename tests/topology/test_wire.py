@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import trio
 
 from actors.remote import Direct, Durable, Latest
@@ -92,7 +93,8 @@ def test_order_flow_and_query_replies_round_trip() -> None:
         filled=Decimal(0),
         venue_order_id="7",
     )
-    for message in (RiskApproved(intent=INTENT), update(OrderStatus.OPEN, "0"), INTENT):
+    # (an intent on its own is stamped with the receiving clock: see below)
+    for message in (RiskApproved(intent=INTENT), update(OrderStatus.OPEN, "0")):
         _, data = registry.encode(message)
         assert registry.decode(data, "s").message == message
     reply = registry.encode_reply((view, view))
@@ -125,3 +127,22 @@ async def test_market_data_is_stamped_with_the_receiving_nodes_clock(
     _, data = registry.encode(far_clock)
     here = registry.decode(data, "s").message
     assert here.received_at == trio.current_time() and here.bid == far_clock.bid
+
+
+async def test_an_intent_keeps_its_decision_time_on_the_receiving_nodes_clock(
+    autojump_clock: object,
+) -> None:
+    registry = desk_registry()
+    await trio.sleep(10.0)
+    far_clock = OrderIntent(
+        client_order_id="c1", strategy="s", venue="sim-a", symbol="BTC/USDT", side="buy",
+        order_type="limit", amount=Decimal("1"), price=Decimal("10"),
+        created_at=123_456.5, book_at=123_456.0,
+    )  # fmt: skip
+    _, data = registry.encode(far_clock)
+    here = registry.decode(data, "s").message
+    now = trio.current_time()
+    assert (here.created_at, here.book_at) == (now, now - 0.5)
+    assert msgspec.structs.replace(here, created_at=123_456.5, book_at=123_456.0) == far_clock
+    _, data = registry.encode(msgspec.structs.replace(far_clock, book_at=None))
+    assert registry.decode(data, "s").message.book_at is None

@@ -2,8 +2,8 @@
 
 ``--mode trade`` runs a market maker against the venue on ``--port`` and prints ``READY``;
 ``--mode recover`` runs no strategy: once start-up reconciliation is done and no order or
-cancel is in flight it prints ``RECOVERED <json of the router's active orders>`` and keeps
-running.
+cancel is in flight it prints ``LEASES <json: leased ids looked up, orders adopted>`` and
+``RECOVERED <json of the router's active orders>`` and keeps running.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from actors.trading.desk import desk_specs
 from actors.trading.messages import OrderStatus
 from actors.trading.protocol import GetOrders
 from actors.trading.risk import RiskLimits
+from actors.trading.shutdown import ShutdownReport
 from actors.venues import ccxt_config
 
 MM = "actors.trading.strategies.market_maker:MarketMaker"
@@ -55,7 +56,8 @@ async def main(port: int, journal: str, mode: str, cancel_on_shutdown: bool = Fa
         unknown_retry=0.2,
         cancel_on_shutdown=cancel_on_shutdown,
     )
-    specs = desk_specs([venue], strategies, RiskLimits(), options)
+    report = ShutdownReport()
+    specs = desk_specs([venue], strategies, RiskLimits(), options, report=report)
     async with open_plan(Plan(specs, max_restarts=20, within=30), handle_signals=True) as system:
         print("READY", flush=True)
         if mode == "recover":
@@ -71,6 +73,8 @@ async def main(port: int, journal: str, mode: str, cancel_on_shutdown: bool = Fa
                     break
                 await trio.sleep(0.2)
             payload = {v.client_order_id: v.status.value for v in views}
+            leases = {"lookups": report.lease_lookups, "adopted": report.lease_adopted}
+            print("LEASES " + json.dumps(leases), flush=True)
             print("RECOVERED " + json.dumps(payload), flush=True)
         await system.stopped.wait()  # SIGINT/SIGTERM: a graceful stop
 

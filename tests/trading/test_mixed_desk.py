@@ -53,6 +53,7 @@ async def paper_desk(tmp_path: Path, strategies: tuple[str, ...] = ("arb",)) -> 
         risk=msgspec.structs.replace(topology.risk, max_book_age=None),
         strategies=[s for s in topology.strategies if s.name in strategies],
         observe=msgspec.structs.replace(topology.observe, status_interval=0.0),
+        faults=None,  # the demo's periodic feed crash has no place in a frozen market
     )
     assert [(v.name, v.embedded.protocol) for v in topology.venues] == [
         ("sim-a", "binance"),

@@ -62,3 +62,31 @@ async def test_a_buy_crossing_our_resting_sell_follows_the_policy(
 
 async def _is(value, want) -> bool:  # type: ignore[no-untyped-def]
     return (await value) is want
+
+
+async def test_an_order_cancelled_while_parked_ends_for_its_strategy_too(tmp_path: Path) -> None:
+    journal = str(tmp_path / "j.sqlite")
+    async with open_venue(VenueConfig(seed=52, rate_hz=30.0, symbols=(SYM,))) as venue:
+        limits = RiskLimits(self_trade="cancel_resting")
+        async with running_desk([venue], journal, limits=limits, **FROZEN(journal)) as desk:
+            view = await frozen_book(desk, venue)
+            bid, ask = view.snapshot.bids[0][0], view.snapshot.asks[0][0]
+            inside = price_of((bid + ask) / 2)
+            order = {"venue": "sim", "symbol": SYM, "amount": Decimal("0.001"), "price": inside}
+            sell = await desk.submit(side="sell", **order)
+            assert isinstance(sell, str)
+            probe = desk.peek("/strategies/probe")
+            await wait_for(lambda: probe.orders.get(sell).status is OrderStatus.OPEN)
+            venue.faults.add_latency(3.0)  # the resting sell's cancel takes a while
+            buy = await desk.submit(side="buy", **order)  # parked until the sell has ended
+            assert isinstance(buy, str) and {o.client_order_id for o in probe.open_orders()} == {
+                sell,
+                buy,
+            }
+            await desk.ref("/strategies/probe").ask(("cancel", buy))
+            # It never left the router: the strategy hears of its end from the router.
+            await wait_for(lambda: probe.orders.get(buy).status is OrderStatus.CANCELLED)
+            assert (await desk.orders())[buy].status is OrderStatus.CANCELLED
+            venue.faults.add_latency(0.0)
+            await wait_for(lambda: not probe.open_orders(), timeout=20.0)
+            assert buy not in {o.client_id for o in venue.engine.account_orders.values()}

@@ -12,6 +12,7 @@ import trio
 
 from actors.observe.logs import LEVELS, configure_logging
 from actors.runtime import ChildSpec, GiveUp, SupervisorGaveUp
+from actors.topology.schema import VenueSection
 
 DESCRIPTION = """\
 Run a crypto trading desk: venues, order books, strategies, risk and an order router, each a
@@ -338,6 +339,8 @@ def _check(path: str) -> int:
         f"journal {topology.desk.journal}: sync {journal.sync} ({durable}); client ids "
         f"leased {journal.id_block} at a time, the unused ones looked up at the next start"
     )
+    for venue in topology.venues:
+        print(f"venue {venue.name}: {venue_line(venue)}")
     for name, node in topology.nodes.items():
         print(f"node {name}: {', '.join(node.groups)}")
     faults = topology.faults
@@ -350,6 +353,19 @@ def _check(path: str) -> int:
         for fault in faults.inject:
             print(f"  {fault.describe()}, {fault.trigger()}")
     return ExitCode.OK
+
+
+def venue_line(venue: VenueSection) -> str:
+    """How the desk reaches one venue: its protocol and where its orders go."""
+    from actors.topology.load import ws_entry_available
+
+    exchange = venue.embedded.protocol if venue.kind == "embedded" else venue.exchange or "binance"
+    available = ws_entry_available(exchange)
+    if venue.order_entry == "rest" or not available:
+        entry = "REST" + ("" if available else " (no websocket order entry in ccxt)")
+    else:
+        entry = "websocket API, REST while its socket is down"
+    return f"{venue.kind} {exchange}, orders and cancels over {entry}"
 
 
 def tree_lines(specs: Sequence[ChildSpec], indent: str = "  ") -> list[str]:

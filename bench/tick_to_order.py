@@ -11,8 +11,22 @@ Two takers run as their own processes, one at a time, in alternating blocks (A B
 
 * ``bare``: ``asyncio.run`` of ccxt.pro ``watch_order_book`` -> decide -> ``create_order``;
 * ``desk``: the full desk (``desk_specs``: market-data connection -> book actor -> strategy ->
-  risk -> journal (fsync'd write-ahead) -> router -> private session -> ``create_order``),
-  on trio with trio-asyncio.
+  risk -> journal (write-ahead) -> router -> private session -> ``create_order``), on trio
+  with trio-asyncio, ``order_entry = "rest"``;
+* ``desk-ws``: the same desk with ``order_entry = "ws"`` (``create_order_ws`` on the private
+  session's socket);
+* ``bare-ws``: the bare script with ``create_order_ws``.
+
+For the desks, each trial is also cut into stages (medians printed per kind): the venue's
+depth update -> the book actor accepted it (``TopOfBook.received_at``: websocket, ccxt's
+parse, the pump, one hop) -> the strategy decided (one hop) -> risk approved
+(``RiskApproved.at``, read back from the journal: one hop and the checks) -> the router
+sent (``SubmitOrder.sent_at``: one hop and routing) -> the venue received the order (the
+write-ahead commit, the hop to the session, ccxt's request and the wire). Desk times are
+trio's clock, which is ``perf_counter`` plus a constant the desk prints at start.
+
+The venue counts which transport served each block's orders (``ws.place``/``rest.place``),
+printed per block, so a desk-ws figure can be trusted to be the websocket path.
 
 Both use the same ccxt options and the same rule: buy when the best ask is below the trigger,
 once per book update (nonce) showing it. ccxt's REST limiter is on in both; ``--ccxt-limiter``
@@ -28,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import subprocess
@@ -108,7 +123,8 @@ class BenchTaker(Strategy):
         nonce = top.nonce if top.nonce is not None else 0
         if ask < self.trigger and nonce > self.fired_nonce:
             self.fired_nonce = nonce
-            await self.submit(
+            decided = trio.current_time()
+            cid = await self.submit(
                 SYM,
                 "buy",
                 self.amount,
@@ -116,6 +132,8 @@ class BenchTaker(Strategy):
                 venue="sim",
                 time_in_force="IOC",
             )
+            # stage stamps for the parent (trio's clock; see CLOCK)
+            print(f"STAGE {cid} {top.received_at!r} {decided!r}", flush=True)
 
 
 async def bare_client(
@@ -167,8 +185,9 @@ SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
 other group (journal, risk, router, sessions, and the strategy unless placed elsewhere)."""
 
 
-def split_node(kind: str, node: str, specs: list[Any], nats_url: str) -> Any:
-    """Node ``node``'s ``NodePlan`` of split desk ``kind`` (see ``SPLITS``)."""
+def split_node(kind: str, node: str, specs: list[Any], nats_url: str, cluster: str) -> Any:
+    """Node ``node``'s ``NodePlan`` of split desk ``kind`` (see ``SPLITS``) in ``cluster``
+    (one per block: a killed block's lease must not hold up the next)."""
     from actors.topology.nodes import COMPANIONS, FEEDS, NodePlan, prefixes
 
     layout = dict(SPLITS[kind])
@@ -177,7 +196,7 @@ def split_node(kind: str, node: str, specs: list[Any], nats_url: str) -> Any:
     layout["exec"] = tuple(s.name for s in specs if s.name not in placed | companions)
     return NodePlan(
         name=node,
-        cluster="bench",
+        cluster=cluster,
         servers=(nats_url,),
         groups=layout[node],
         peers={n: prefixes(g) for n, g in layout.items() if n != node},
@@ -196,10 +215,12 @@ async def desk_client(
     amount: str,
     journal: str,
     limiter: str,
-    split: tuple[str, str, str] | None = None,
+    ws: bool = False,
+    split: tuple[str, str, str, str] | None = None,
 ) -> None:
-    """The actor pipeline: a full desk with one ``BenchTaker`` strategy; with ``split``
-    (kind, node, NATS URL), that node's share of split desk ``kind``."""
+    """The actor pipeline: a full desk with one ``BenchTaker`` strategy (``ws``: orders
+    over the websocket API); with ``split`` (kind, node, NATS URL, cluster), that node's
+    share of split desk ``kind``."""
     from actors.topology.build import Plan
     from actors.topology.nodes import place
     from actors.topology.run import open_plan
@@ -215,6 +236,7 @@ async def desk_client(
         watch_trades=False,
         rate=1000.0,
         burst=100,
+        order_entry="ws" if ws else "rest",
     )
     strategy = StrategySpec(
         "taker", "bench.tick_to_order:BenchTaker", {"trigger": trigger, "amount": amount}
@@ -223,9 +245,10 @@ async def desk_client(
     specs = desk_specs([venue], [strategy], RiskLimits(), options)
     node = None
     if split is not None:
-        node = split_node(split[0], split[1], specs, split[2])
+        node = split_node(split[0], split[1], specs, split[2], split[3])
         specs = place(specs, node)
     async with open_plan(Plan(specs, max_restarts=3, within=5.0, node=node)):
+        print(f"CLOCK {trio.current_time() - time.perf_counter()!r}", flush=True)
         print("READY", flush=True)
         await trio.sleep_forever()
 
@@ -245,6 +268,7 @@ class Probe:
         """Forget the last trial."""
         self.emitted: float | None = None
         self.received: float | None = None
+        self.client_order_id: str | None = None
         self.order = trio.Event()
 
     def on_depth(self, market_id: str, update_id: int, at: float) -> None:
@@ -256,31 +280,20 @@ class Probe:
         """Stop it at the taker's first order of the trial (the maker's are not the taker's)."""
         if api_key == self.taker_key and self.received is None:
             self.received = at
+            self.client_order_id = client_order_id
             self.order.set()
-
-
-@contextmanager
-def nats_for(kinds: tuple[str, ...], tmp: str) -> Iterator[str | None]:
-    """A nats-server on 127.0.0.1 while the block runs if a split desk is among ``kinds``;
-    its URL (else None)."""
-    if not any(kind in SPLITS for kind in kinds):
-        yield None
-        return
-    from actors.remote import NatsServer
-
-    with NatsServer(Path(tmp) / "nats") as server:
-        yield server.url
 
 
 async def main(
     trials: int, blocks: int, limiter: str, kinds: tuple[str, ...]
 ) -> dict[str, list[float]]:
-    """Run the venue (and NATS for a split desk) and alternate blocks of the takers."""
+    """Run the venue and alternate blocks of both takers."""
     from actors.venues import VenueConfig, open_venue
     from actors.venues.accounts import Account
 
     config = VenueConfig(seed=1, symbols=(SYM,), rate_hz=50.0, order_limit_10s=100000)
     results: dict[str, list[float]] = {kind: [] for kind in kinds}
+    STAGES.clear()
     with tempfile.TemporaryDirectory() as tmp, nats_for(kinds, tmp) as nats_url:
         async with open_venue(config) as venue:
             venue.accounts.add(
@@ -300,6 +313,30 @@ async def main(
     return results
 
 
+async def _ready(proc: trio.Process, kind: str) -> None:
+    """Wait for ``READY`` on ``proc``'s stdout."""
+    assert proc.stdout is not None
+    buf = b""
+    while b"READY" not in buf:
+        chunk = await proc.stdout.receive_some(4096)
+        if not chunk:
+            raise RuntimeError(f"{kind} taker exited before READY")
+        buf += chunk
+
+
+@contextmanager
+def nats_for(kinds: tuple[str, ...], tmp: str) -> Iterator[str | None]:
+    """A nats-server on 127.0.0.1 while the block runs if a split desk is among ``kinds``;
+    its URL (else None)."""
+    if not any(kind in SPLITS for kind in kinds):
+        yield None
+        return
+    from actors.remote import NatsServer
+
+    with NatsServer(Path(tmp) / "nats") as server:
+        yield server.url
+
+
 async def _block(
     venue: Any,
     kind: str,
@@ -310,58 +347,149 @@ async def _block(
     limiter: str,
     nats_url: str | None = None,
 ) -> list[float]:
-    """Start the taker's process(es: one per node of a split desk), run ``trials``
-    opportunities, return latencies in ms."""
+    """Start the taker's process (one per node of a split desk: the execution node's is the
+    one read), run ``trials`` opportunities, return latencies in ms."""
     from actors.venues.accounts import Account
 
     maker: Account = venue.accounts.by_key[MAKER_KEY]
     cmd = [sys.executable, SCRIPT, "--client", kind, "--ccxt-limiter", limiter]
     cmd += ["--port", str(venue.port), "--trigger", repr(trigger)]
-    cmd += ["--journal", os.path.join(tmp, f"journal-{kind}-{time.time_ns()}.sqlite")]
-    nodes: list[list[str]] = [[]]
+    journal = os.path.join(tmp, f"journal-{kind}-{time.time_ns()}.sqlite")
+    cmd += ["--journal", journal]
+    others: list[trio.Process] = []
     if kind in SPLITS:
         assert nats_url is not None
-        nodes = [["--node", node, "--nats", nats_url] for node in ("exec", *SPLITS[kind])]
-    procs = [
-        await trio.lowlevel.open_process(cmd + extra, stdout=subprocess.PIPE, cwd=str(ROOT))
-        for extra in nodes
-    ]
+        cmd += ["--nats", nats_url, "--cluster", f"bench-{time.time_ns()}"]
+        for node in SPLITS[kind]:
+            extra = ["--node", node]
+            others.append(
+                await trio.lowlevel.open_process(cmd + extra, stdout=subprocess.PIPE, cwd=str(ROOT))
+            )
+        cmd += ["--node", "exec"]
+    proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE, cwd=str(ROOT))
+    assert proc.stdout is not None
     latencies: list[float] = []
+    served_before = dict(venue.entry.requests)
+    lines: list[str] = []
+    trials_at: list[tuple[float, float, str | None]] = []
     try:
         with trio.fail_after(90):
-            for proc in procs:
-                assert proc.stdout is not None
-                buf = b""
-                while b"READY" not in buf:
-                    chunk = await proc.stdout.receive_some(4096)
-                    if not chunk:
-                        raise RuntimeError(f"{kind} taker exited before READY")
-                    buf += chunk
-        await trio.sleep(1.5)  # let subscriptions and start-up reconciliation settle
-        tick = Decimal("0.01")
-        for _ in range(trials):
-            book = venue.book(SYM, limit=1)
-            ask = Decimal(str(book["asks"][0][0]))
-            price = ask - tick
-            probe.reset()
-            venue.orders.place(
-                maker,
-                {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
-                 "quantity": AMOUNT, "price": str(price)},
-            )  # fmt: skip
-            venue.publish_depth()  # the opportunity goes out: on_depth_published starts the clock
-            with trio.move_on_after(2.0):
-                await probe.order.wait()
-            if probe.emitted is not None and probe.received is not None:
-                latencies.append((probe.received - probe.emitted) * 1000)
-            venue.orders.cancel_all(maker, {"symbol": "BTCUSDT"})
-            venue.publish_depth()
-            await trio.sleep(0.12)
+            for other in others:  # every node of a split desk is up before the trials
+                await _ready(other, kind)
+            buf = b""
+            while b"READY" not in buf:
+                chunk = await proc.stdout.receive_some(4096)
+                if not chunk:
+                    raise RuntimeError(f"{kind} taker exited before READY")
+                buf += chunk
+        lines += buf.decode().splitlines()
+        reader = trio.CancelScope()
+
+        async def read_rest() -> None:
+            rest = b""
+            with reader:
+                while chunk := await proc.stdout.receive_some(4096):  # type: ignore[union-attr]
+                    rest += chunk
+                    *done, rest = rest.split(b"\n")
+                    lines.extend(line.decode() for line in done)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_rest)
+            latencies = await _trials(venue, maker, trials, probe, trials_at)
+            await trio.sleep(0.2)  # the last stamps' lines
+            reader.cancel()
     finally:
-        for proc in procs:
-            proc.kill()
-            await proc.wait()
+        for process in (proc, *others):
+            process.kill()
+            await process.wait()
+    if kind.startswith("desk") and kind not in SPLITS:  # one process: one clock
+        STAGES.setdefault(kind, []).extend(_stages(lines, trials_at, journal))
+    served = {
+        k: n - served_before.get(k, 0)
+        for k, n in venue.entry.requests.items()
+        if k.endswith(".place") and n - served_before.get(k, 0)
+    }
+    print(f"block {kind}: {len(latencies)} samples, taker orders served by {served}", flush=True)
     return latencies
+
+
+async def _trials(
+    venue: Any, maker: Any, trials: int, probe: Probe, trials_at: list[Any]
+) -> list[float]:
+    """Post ``trials`` opportunities one after another; latencies in ms."""
+    latencies: list[float] = []
+    await trio.sleep(1.5)  # let subscriptions and start-up reconciliation settle
+    tick = Decimal("0.01")
+    for _ in range(trials):
+        book = venue.book(SYM, limit=1)
+        ask = Decimal(str(book["asks"][0][0]))
+        price = ask - tick
+        probe.reset()
+        venue.orders.place(
+            maker,
+            {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
+             "quantity": AMOUNT, "price": str(price)},
+        )  # fmt: skip
+        venue.publish_depth()  # the opportunity goes out: on_depth_published starts the clock
+        with trio.move_on_after(2.0):
+            await probe.order.wait()
+        if probe.emitted is not None and probe.received is not None:
+            latencies.append((probe.received - probe.emitted) * 1000)
+            trials_at.append((probe.emitted, probe.received, probe.client_order_id))
+        venue.orders.cancel_all(maker, {"symbol": "BTCUSDT"})
+        venue.publish_depth()
+        await trio.sleep(0.12)
+    return latencies
+
+
+STAGE_NAMES = ("venue->book", "book->strategy", "strategy->risk", "risk->router", "router->venue")
+STAGES: dict[str, list[tuple[float, ...]]] = {}
+"""Per desk kind, each trial's stage durations (ms, in ``STAGE_NAMES`` order)."""
+
+
+def _stages(
+    lines: list[str], trials_at: list[tuple[float, float, str | None]], journal: str
+) -> list[tuple[float, ...]]:
+    """Cut each desk trial into stages from the taker's stamps and its journal."""
+    from actors.trading.journal import Journal
+    from actors.trading.messages import RiskApproved, SubmitOrder
+
+    offset = next(float(x.split()[1]) for x in lines if x.startswith("CLOCK "))
+    stamps = {
+        p[1]: (float(p[2]) - offset, float(p[3]) - offset)
+        for p in (x.split() for x in lines if x.startswith("STAGE "))
+    }
+    approved: dict[str, float] = {}
+    sent: dict[str, float] = {}
+    with Journal(journal) as j:
+        for event in j.events():
+            msg = event.message
+            if isinstance(msg, RiskApproved):
+                approved[msg.intent.client_order_id] = msg.at - offset
+            elif isinstance(msg, SubmitOrder):
+                sent[msg.intent.client_order_id] = msg.sent_at - offset
+    out = []
+    for emitted, received, cid in trials_at:
+        if cid in stamps and cid in approved and cid in sent:
+            book, decided = stamps[cid]
+            points = (emitted, book, decided, approved[cid], sent[cid], received)
+            out.append(tuple((b - a) * 1000 for a, b in itertools.pairwise(points)))
+    return out
+
+
+def stage_report() -> str:
+    """Median ms per stage of each desk kind."""
+    if not STAGES:
+        return ""
+    lines = [
+        "| desk | trials | " + " | ".join(STAGE_NAMES) + " |",
+        "|---|---:|" + "---:|" * len(STAGE_NAMES),
+    ]
+    for kind, rows in STAGES.items():
+        medians = [statistics.median(col) for col in zip(*rows, strict=True)] if rows else []
+        cells = " | ".join(f"{m:.3f}" for m in medians) or " - " * len(STAGE_NAMES)
+        lines.append(f"| {kind} | {len(rows)} | {cells} |")
+    return "\n".join(lines)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -370,31 +498,38 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-KINDS = ("bare", "bare-ws", "bare-trio", "bare-trio-batch", "desk", *SPLITS)
+KINDS = ("bare", "bare-ws", "bare-trio", "bare-trio-batch", "desk", "desk-ws", *SPLITS)
 """``bare``: asyncio script, REST orders; ``bare-ws``: the same with ``create_order_ws``;
 ``bare-trio`` / ``bare-trio-batch``: the bare script on trio through trio-asyncio's plain loop /
-the desk's batching loop (what the bridge costs); ``desk``: the whole desk; ``desk-split``:
-the same desk with market data on a node (process) of its own, joined by NATS;
-``desk-split3``: the strategy on a third node (tops in, intents out over NATS)."""
+the desk's batching loop (what the bridge costs); ``desk``: the whole desk, REST order entry;
+``desk-ws``: the whole desk, websocket order entry; ``desk-split``: the desk (REST order
+entry) with market data on a node (process) of its own, joined by NATS; ``desk-split3``: the
+strategy on a third node (tops in, intents out over NATS)."""
 
 
 def report(results: dict[str, list[float]], trials: int, blocks: int) -> str:
     """A markdown table of the figures."""
-    base_kind = "bare" if "bare" in results else next(iter(results), "bare")
     lines = [
-        f"| taker | samples | p50 ms | p99 ms | mean ms | p50 vs {base_kind} |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| taker | samples | p50 ms | p99 ms | mean ms | p50 vs bare | p99 vs bare "
+        "| p50 vs bare-ws | p99 vs bare-ws |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    first = results.get(base_kind, [])
-    base = statistics.median(first) if first else float("nan")
+    nan = float("nan")
+
+    def base(kind: str) -> tuple[float, float]:
+        v = results.get(kind) or []
+        return (statistics.median(v), pct(v, 0.99)) if v else (nan, nan)
+
+    (rest50, rest99), (ws50, ws99) = base("bare"), base("bare-ws")
     for kind, v in results.items():
         if not v:
-            lines.append(f"| {kind} | 0 | - | - | - | - |")
+            lines.append(f"| {kind} | 0 | - | - | - | - | - | - | - |")
             continue
-        p50 = statistics.median(v)
+        p50, p99 = statistics.median(v), pct(v, 0.99)
         lines.append(
-            f"| {kind} | {len(v)}/{trials * blocks} | {p50:.3f} | {pct(v, 0.99):.3f} | "
-            f"{statistics.fmean(v):.3f} | {p50 / base:.2f} |"
+            f"| {kind} | {len(v)}/{trials * blocks} | {p50:.3f} | {p99:.3f} | "
+            f"{statistics.fmean(v):.3f} | {p50 / rest50:.2f} | {p99 / rest99:.2f} | "
+            f"{p50 / ws50:.2f} | {p99 / ws99:.2f} |"
         )
     return "\n".join(lines)
 
@@ -412,6 +547,7 @@ if __name__ == "__main__":
     parser.add_argument("--journal")
     parser.add_argument("--node", help="a split taker's node (internal)")
     parser.add_argument("--nats", help="a split taker's NATS URL (internal)")
+    parser.add_argument("--cluster", help="a split taker's cluster (internal)")
     parser.add_argument(
         "--ccxt-limiter",
         choices=LIMITERS,
@@ -431,11 +567,12 @@ if __name__ == "__main__":
     elif args.client in ("bare-trio", "bare-trio-batch"):
         batching = args.client == "bare-trio-batch"
         trio.run(bare_under_trio, args.port, args.trigger, float(AMOUNT), limiter, batching)
-    elif args.client == "desk":
-        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter)
+    elif args.client in ("desk", "desk-ws"):
+        ws = args.client == "desk-ws"
+        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter, ws)
     elif args.client in SPLITS:
-        split = (args.client, args.node, args.nats)
-        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter, split)
+        split = (args.client, args.node, args.nats, args.cluster)
+        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter, False, split)
     else:
         kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
         unknown = [k for k in kinds if k not in KINDS]
@@ -445,4 +582,5 @@ if __name__ == "__main__":
         res = trio.run(main, args.trials, args.blocks, limiter, kinds)
         print(f"ccxt limiter: {limiter}")
         print(report(res, args.trials, args.blocks))
+        print(stage_report())
         print(f"wall time {time.perf_counter() - started:.1f}s")

@@ -38,6 +38,10 @@ def test_check_prints_the_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "  books/ (permanent supervisor, one_for_one, max 10 restarts within 10s" in out
     assert "      BTC-USDT (permanent, backoff 0.05s x2 to 2s" in out
     assert (
+        "venue sim: embedded binance, orders and cancels over websocket API, "
+        "REST while its socket is down"
+    ) in out
+    assert (
         "  strategies/ (permanent supervisor, one_for_one, max 5 restarts within 60s per child, "
         "then stop_child)"
     ) in out

@@ -155,6 +155,7 @@ def build(
                     user_streams=venue.user_streams,
                     liveness_interval=venue.liveness_interval,
                     submit_timeout=venue.submit_timeout,
+                    order_entry=venue.order_entry or "ws",
                     rate=venue.rate,
                     burst=venue.burst,
                     self_trade_mode=None

@@ -280,6 +280,13 @@ def validate(topology: Topology) -> list[str]:
             problems += _exchange_problems(
                 at, venue.exchange or "binance", venue.api_key_env, venue.secret_env
             )
+        if venue.order_entry == "ws":
+            problems += ws_entry_problems(
+                at,
+                venue.embedded.protocol
+                if venue.kind == "embedded"
+                else venue.exchange or "binance",
+            )
 
     all_symbols = set().union(*venue_symbols.values()) if venue_symbols else set()
     for name in topology.risk.venues:
@@ -342,6 +349,32 @@ def fault_problems(topology: Topology) -> list[str]:
                     f"faults.inject[{i}].symbol: {fault.symbol!r} is not traded on {fault.venue!r}"
                 )
     return problems
+
+
+def ws_entry_problems(at: str, exchange: str) -> list[str]:
+    """``order_entry = "ws"`` on an exchange whose ccxt class or dialect has no websocket
+    order entry."""
+    return (
+        []
+        if ws_entry_available(exchange)
+        else [
+            f'{at}.order_entry: "ws", but ccxt\'s {exchange} has no websocket order entry '
+            f'(createOrderWs); use "rest" or leave it out'
+        ]
+    )
+
+
+def ws_entry_available(exchange: str) -> bool:
+    """Whether orders to ccxt id ``exchange`` can go over its websocket API."""
+    import ccxt.pro
+
+    from actors.trading.dialects import dialect_for
+
+    cls = getattr(ccxt.pro, exchange, None)
+    if cls is None:
+        return False  # an unknown exchange is reported on its own line
+    # ``has`` is filled in by the constructor (no connection is opened by it)
+    return dialect_for(exchange).ws_order_entry(cls())
 
 
 def _exchange_problems(

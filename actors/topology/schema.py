@@ -142,6 +142,10 @@ class VenueSection(Section):
     """Seconds between checks that a quiet user stream is still alive (0: no checks)."""
     submit_timeout: Annotated[float, Meta(gt=0, le=600)] = 5.0
     """An order submit with no answer within this long is UNKNOWN and gets reconciled."""
+    order_entry: Literal["ws", "rest"] | None = None
+    """``ws``: orders and cancels over the exchange's websocket API (ccxt's
+    ``createOrderWs``), REST while that socket is down; ``rest``: always REST. Default: ``ws``
+    where the exchange has it (both embedded protocols do), else ``rest``."""
     rate: Annotated[float, Meta(gt=0, le=100_000)] = 20.0
     """REST requests per second to this venue, shared by all its connections."""
     burst: Annotated[int, Meta(ge=1, le=100_000)] = 10

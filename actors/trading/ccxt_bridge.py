@@ -31,7 +31,7 @@ from actors.trading.dialects import DEFAULT as DEFAULT_DIALECT
 from actors.trading.dialects import Dialect, dialect_for
 from actors.trading.markets import MarketInfo
 from actors.trading.messages import BookSnapshot, Fill, OrderStatus, OrderUpdate, TradeTick
-from actors.trading.ratelimit import VenueBudget, retry_after
+from actors.trading.ratelimit import DEFAULT_RETRY_AFTER, VenueBudget, retry_after
 
 log = logging.getLogger("actors.trading.ccxt")
 
@@ -63,7 +63,16 @@ async def open_loop(*, batching: bool = True) -> AsyncIterator[asyncio.AbstractE
 
 
 def log_asyncio_error(loop: object, context: dict[str, Any]) -> None:
-    """An asyncio exception handler that logs the error and keeps the loop running."""
+    """An asyncio exception handler that logs the error and keeps the loop running.
+
+    A refused websocket dial leaves ccxt with a rejected future nobody awaits ("Future
+    exception was never retrieved", a ``NetworkError``): the actor that dialled got the same
+    error and reported it, so that one is logged at debug only.
+    """
+    exc = context.get("exception")
+    if isinstance(exc, ccxt.NetworkError) and "never retrieved" in str(context.get("message")):
+        log.debug("unawaited ccxt connection error: %r", exc)
+        return
     log.error(
         "error in an asyncio callback: %s (%r)", context.get("message"), context.get("exception")
     )
@@ -111,6 +120,27 @@ def _budgeted_class(name: str) -> type[Any]:
             if self.actors_budget is not None:
                 await self.actors_budget.acquire_async()
             return await super().fetch(url, method, headers, body)
+
+        async def create_order_ws(self, *args: Any, **kwargs: Any) -> Any:
+            return await self._budgeted_ws(super().create_order_ws, *args, **kwargs)
+
+        async def cancel_order_ws(self, *args: Any, **kwargs: Any) -> Any:
+            return await self._budgeted_ws(super().cancel_order_ws, *args, **kwargs)
+
+        async def _budgeted_ws(
+            self, call: Callable[..., Awaitable[Any]], *args: Any, **kw: Any
+        ) -> Any:
+            # Order entry over the websocket API shares the venue's budget and its pause with
+            # REST (exchanges count both against one limit); a rate-limit answer pauses all.
+            budget = self.actors_budget
+            if budget is not None:
+                await budget.acquire_async()
+            try:
+                return await call(*args, **kw)
+            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+                if budget is not None:
+                    budget.pause(DEFAULT_RETRY_AFTER, f"rate limited over the websocket: {exc}")
+                raise
 
         def handle_errors(
             self,
@@ -261,7 +291,7 @@ def classify_submit_error(exc: BaseException) -> SubmitOutcome:
     connections and anything unexpected leave the outcome open: ``unknown``. A refused
     timestamp (-1021, ``InvalidNonce``) is ``rejected``: the venue checks it first.
     """
-    if isinstance(exc, ccxt.DDoSProtection):
+    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
         return "rate_limited"
     if isinstance(exc, ccxt.InvalidNonce):
         # -1021: the venue refused the request's timestamp before looking at the order
@@ -272,6 +302,30 @@ def classify_submit_error(exc: BaseException) -> SubmitOutcome:
     if isinstance(exc, ccxt.ExchangeError):
         return "rejected"
     return "unknown"
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """A connection that failed or dropped (not a venue's answer, not a refused timestamp)."""
+    return isinstance(exc, ccxt.NetworkError) and not isinstance(
+        exc, (ccxt.InvalidNonce, ccxt.DDoSProtection, ccxt.RateLimitExceeded)
+    )
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """The websocket itself failed (closed, or a dial refused or timed out), as opposed to a
+    venue's answer that ccxt files under a ``NetworkError`` subclass (a -1007 back-end
+    time-out is ``RequestTimeout``, a 5xx ``ExchangeNotAvailable``): ccxt.pro raises the
+    plain ``NetworkError`` for a lost or refused connection, ``RequestTimeout('Connection
+    timeout')`` for a dial that timed out.
+
+    >>> is_connection_lost(ccxt.NetworkError("Connection closed by remote server, code 1006"))
+    True
+    >>> is_connection_lost(ccxt.RequestTimeout('binance {"code":-1007}'))
+    False
+    """
+    if type(exc) is ccxt.NetworkError:
+        return True
+    return isinstance(exc, ccxt.RequestTimeout) and str(exc) == "Connection timeout"
 
 
 def is_order_not_found(exc: BaseException) -> bool:

@@ -136,6 +136,9 @@ class VenueSpec:
     """The desk's self-trade policy (``RiskLimits.self_trade``: reject, cancel_resting,
     cancel_both) that the exchange backs up with its own prevention, where its dialect knows
     the parameter (Binance ``selfTradePreventionMode``, OKX ``stpMode``); None sends nothing."""
+    order_entry: Literal["ws", "rest"] = "ws"
+    """``ws``: orders and cancels over the exchange's websocket API where its dialect and
+    ccxt have it (``createOrderWs``), REST while that socket is down; ``rest``: always REST."""
     sandbox: bool = False
     """Use the exchange's test environment (ccxt's sandbox mode: Binance spot testnet, OKX
     demo trading)."""

@@ -250,7 +250,9 @@ def _consolidated_factory(symbol: str, subscribers: tuple[str, ...]) -> object:
 def _book_factory(
     venue: str, symbol: str, options: DeskOptions, strategies: tuple[str, ...]
 ) -> object:
-    subscribers = (RISK, consolidated_path(symbol), *strategies)
+    # The strategies first: the tick-to-order path starts there. Risk still has the top
+    # before any intent it causes: every copy is queued before any subscriber runs.
+    subscribers = (*strategies, RISK, consolidated_path(symbol))
     return lambda: OrderBookActor(
         venue,
         symbol,

@@ -9,14 +9,24 @@ to :class:`GetMarkets`).
 A separate ccxt.pro instance from the market-data connection, so a market-data crash does not
 drop order updates. It runs ``watch_orders`` / ``watch_my_trades`` / ``watch_balance`` and
 sends what they report to the router as :class:`OrderUpdate`, :class:`Fill` and
-:class:`Balances`. Order entry is REST: :class:`PlaceOrder` (sent, not asked) starts the
-``create_order`` in a task and the outcome goes back to the router as an ``OrderUpdate``
-(ack or venue rejection) or a :class:`SubmitUnknown` (time-out, 5xx, dropped connection: the
-venue may or may not have it; never retried here). The router's reconciliation asks are
-answered from the venue by client order id. A stream error is a crash; after a restart the
-session first waits until the venue confirms the new user-data subscription, then tells the
-router (:class:`SessionUp`), which reconciles the venue: subscribe first, reconcile second, so
-nothing that happens in between can fall through the gap.
+:class:`Balances`. :class:`PlaceOrder` (sent, not asked) starts the order at once and the
+outcome goes back to the router as an ``OrderUpdate`` (ack or venue rejection) or a
+:class:`SubmitUnknown` (time-out, 5xx, dropped connection: the venue may or may not have it;
+never retried here).
+
+Orders and cancels go over the exchange's websocket API (``create_order_ws``,
+``cancel_order_ws``: the private socket the user streams use, one hop less than HTTP) where
+the venue's ``order_entry`` is ``ws`` and the exchange has it (:class:`EntryPath`), and over
+REST while that socket is down: a private socket the venue refuses at start-up (while REST
+answers) does not crash the session; it trades over REST, without user streams, and retries
+the socket with backoff; once back, the streams start and the router reconciles
+(:class:`SessionUp`). An order sent over the socket with no answer within
+``submit_timeout`` is UNKNOWN, as over REST; a cancel the socket fails is retried over REST.
+The router's reconciliation asks are answered from the venue by client order id. A stream
+error is a crash; after a restart the session first waits until the venue confirms the new
+user-data subscription, then tells the router (:class:`SessionUp`), which reconciles the
+venue: subscribe first, reconcile second, so nothing that happens in between can fall
+through the gap.
 
 A user stream can also die silently (connected, but no events). Silence proves nothing on a
 quiet account, so the liveness check compares facts instead: every
@@ -51,6 +61,8 @@ from actors.trading.ccxt_bridge import (
     dec,
     fetch_all_trades,
     fill_of,
+    is_connection_lost,
+    is_network_error,
     is_order_not_found,
     make_exchange,
     market_info_of,
@@ -58,6 +70,7 @@ from actors.trading.ccxt_bridge import (
 )
 from actors.trading.config import ROUTER, VenueSpec
 from actors.trading.dialects import dialect_for
+from actors.trading.entry import EntryPath, Transport
 from actors.trading.markets import Markets
 from actors.trading.messages import (
     CancelRejected,
@@ -90,6 +103,9 @@ QUERIES = (CancelAtVenue, FetchOrder, LookupOrder, FetchOpenOrders, FetchFills, 
 AUTH_RETRY_INITIAL = 5.0
 AUTH_RETRY_MAX = 300.0
 """Seconds between credential retries of a venue marked down (doubling up to the max)."""
+SOCKET_RETRY_INITIAL = 0.5
+SOCKET_RETRY_MAX = 10.0
+"""Seconds between attempts to reopen a refused private socket while REST serves orders."""
 
 LIVE_STATUSES = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
 """Router states the liveness check compares: acknowledged and not being cancelled. In-flight
@@ -126,9 +142,9 @@ class PrivateSession(Actor):
         self.market_subscribers = market_subscribers
         """Paths told the venue's :class:`Markets` whenever this session (re)loads them."""
         self.markets: Markets | None = None
-        self.ws_order_entry = False
-        """Whether the venue takes orders over its websocket (its dialect and ccxt's
-        ``createOrderWs``); orders go over REST here either way."""
+        self.entry = EntryPath(ws_enabled=False)
+        """Which path orders take (websocket or REST) and what each carried."""
+        self._reopening = False
         self.exchange: Any = None
         self.submits = 0
         self.unknown = 0
@@ -152,7 +168,9 @@ class PrivateSession(Actor):
         self.exchange = make_exchange(
             self.venue.exchange, config, self.budget, sandbox=self.venue.sandbox
         )
-        self.ws_order_entry = self.dialect.ws_order_entry(self.exchange)
+        self.entry = EntryPath(
+            ws_enabled=self.venue.order_entry == "ws" and self.dialect.ws_order_entry(self.exchange)
+        )
         problem = await self._check_credentials()
         if problem is not None:
             # Wrong keys or a clock the venue refuses: restarting cannot fix that, so the
@@ -177,25 +195,83 @@ class PrivateSession(Actor):
         )
         Fanout(self, self.market_subscribers).publish(self.markets)
         self.ctx.log.info(
-            "venue %s: %s (%s dialect), %d market(s) loaded, websocket order entry %s",
+            "venue %s: %s (%s dialect), %d market(s) loaded, order entry %s",
             self.venue.name,
             self.venue.exchange,
             "generic" if self.dialect.generic else "its own",
             len(self.markets.markets),
-            "available" if self.ws_order_entry else "not available",
+            "over the websocket API (REST while it is down)"
+            if self.entry.ws_enabled
+            else "over REST",
         )
 
     async def _go_live(self) -> None:
+        if not await self._open_private():
+            # REST serves orders; the socket is retried, and the router reconciles once back.
+            self._reopen_private()
+            return
+        self._start_streams()
+        if self.ctx.incarnation > 1 or self.auth_failures:
+            # Updates may have been missed while we were down: the router reconciles.
+            await self._tell(SessionUp(venue=self.venue.name, incarnation=self.ctx.incarnation))
+
+    def _start_streams(self) -> None:
         if self.venue.user_streams:
-            await self._subscribe_user_stream()
             self._spawn(self._orders_loop)
             self._spawn(self._trades_loop)
             self._spawn(self._balance_loop)
             if self.venue.liveness_interval > 0:
                 self._spawn(self._liveness_loop)
-        if self.ctx.incarnation > 1 or self.auth_failures:
-            # Updates may have been missed while we were down: the router reconciles.
-            await self._tell(SessionUp(venue=self.venue.name, incarnation=self.ctx.incarnation))
+
+    # --- the private socket ----------------------------------------------------------------
+
+    async def _open_private(self) -> bool:
+        """Open the private socket (user streams, websocket order entry) and wait for the
+        venue's confirmation; False when the venue refuses the socket while websocket entry
+        is on (REST then serves; without websocket entry that is a crash, as before)."""
+        if not self.venue.user_streams and not self.entry.ws_enabled:
+            return True
+        try:
+            await self._subscribe_user_stream()
+        except Exception as exc:
+            if not (self.entry.ws_enabled and is_network_error(exc)):
+                raise
+            self._socket_down(f"{type(exc).__name__}: {str(exc)[:200]}")
+            return False
+        self.entry.mark_up()
+        return True
+
+    def _socket_down(self, reason: str) -> None:
+        """The private socket failed: orders and cancels go over REST from now on."""
+        if self.entry.mark_down(reason):
+            self.ctx.log.warning(
+                "venue %s: private websocket down (%s): orders over REST until it is back",
+                self.venue.name,
+                reason,
+            )
+
+    def _reopen_private(self) -> None:
+        """Retry the socket with backoff (once at a time) until the venue confirms it."""
+        if not self._reopening:
+            self._reopening = True
+            self._spawn(self._reopen_loop)
+
+    async def _reopen_loop(self) -> None:
+        delay = SOCKET_RETRY_INITIAL
+        try:
+            while True:
+                await trio.sleep(delay)
+                delay = min(delay * 2, SOCKET_RETRY_MAX)
+                if await self._open_private():
+                    break
+        finally:
+            self._reopening = False
+        self.ctx.log.warning(
+            "venue %s: private websocket back: orders over it again", self.venue.name
+        )
+        self._start_streams()
+        # Fills and updates of the outage came over no stream: the router reconciles.
+        await self._tell(SessionUp(venue=self.venue.name, incarnation=self.ctx.incarnation))
 
     # --- credentials ---------------------------------------------------------------------
 
@@ -400,7 +476,7 @@ class PrivateSession(Actor):
     # --- requests ------------------------------------------------------------------------
 
     async def handle(self, message: Any) -> Any:
-        """Order entry (sent) and reconciliation queries (asked)."""
+        """Order entry (sent), reconciliation queries (asked) and ``"stats"``."""
         if isinstance(message, PlaceOrder):
             submit = message.submit
             if self.down is not None:
@@ -408,10 +484,15 @@ class PrivateSession(Actor):
                 intent = submit.intent
                 await self._tell(self._rejected(intent.client_order_id, intent.amount, self.down))
                 return None
-            # create_order starts on the asyncio side right now; a trio task awaits its outcome
+            # The order starts on the asyncio side right now; a trio task awaits its outcome
             # (starting it from that task would cost one more scheduler pass before the send).
-            self.ctx.start_soon(self._place, submit, self._start_create_order(submit))
+            transport = self.entry.transport()
+            self.ctx.start_soon(
+                self._place, submit, transport, self._start_create_order(submit, transport)
+            )
             return None
+        if message == "stats":
+            return self.stats()
         if self.down is not None and isinstance(message, QUERIES):
             # A venue that refuses our keys answers nothing; say why instead of crashing.
             if isinstance(message, CancelAtVenue) and message.notify:
@@ -462,8 +543,20 @@ class PrivateSession(Actor):
             return None
         return await super().handle(message)
 
-    def _start_create_order(self, submit: SubmitOrder) -> asyncio.Future[Any]:
-        """Start ccxt's ``create_order`` for ``submit`` as an asyncio task (not awaited here)."""
+    def stats(self) -> dict[str, Any]:
+        """Counters of this session: order requests per path, fallbacks, unknown outcomes."""
+        return {
+            "order_entry": self.entry.transport(),
+            "requests": dict(sorted(self.entry.requests.items())),
+            "fallbacks": self.entry.fallbacks,
+            "submits": self.submits,
+            "unknown": self.unknown,
+            "incarnation": self.ctx.incarnation,
+        }
+
+    def _start_create_order(self, submit: SubmitOrder, transport: Transport) -> asyncio.Future[Any]:
+        """Start ccxt's ``create_order`` (``create_order_ws`` over the websocket) for
+        ``submit`` as an asyncio task (not awaited here)."""
         intent = submit.intent
         params = self.dialect.order_params(
             intent.client_order_id,
@@ -472,8 +565,9 @@ class PrivateSession(Actor):
         )
         price = float(intent.price) if intent.price is not None else None
         self.submits += 1
+        self.entry.sent(transport, "place")
         return aio_start(
-            self.exchange.create_order,
+            self.exchange.create_order_ws if transport == "ws" else self.exchange.create_order,
             intent.symbol,
             intent.order_type,
             intent.side,
@@ -482,16 +576,29 @@ class PrivateSession(Actor):
             params,
         )
 
-    async def _place(self, submit: SubmitOrder, pending: asyncio.Future[Any]) -> None:
-        """Report the outcome of a started ``create_order`` to the router."""
+    async def _place(
+        self, submit: SubmitOrder, transport: Transport, pending: asyncio.Future[Any]
+    ) -> None:
+        """Report the outcome of a started order to the router."""
         intent = submit.intent
         cid = intent.client_order_id
         try:
-            # Cancelling this task (session stopping) cancels the asyncio task too.
-            order = await aio_wait(pending)
+            # Cancelling this task (session stopping) cancels the asyncio task too. ccxt
+            # bounds a REST request by its timeout; a websocket request only by this.
+            if transport == "ws":
+                with trio.fail_after(self.venue.submit_timeout):
+                    order = await aio_wait(pending)
+            else:
+                order = await aio_wait(pending)
         except Exception as exc:
-            outcome = classify_submit_error(exc)
+            if transport == "ws" and is_connection_lost(exc):
+                self._socket_down(f"{type(exc).__name__}: {str(exc)[:200]}")
+                self._reopen_private()
+            timed_out = isinstance(exc, trio.TooSlowError)
+            outcome = "unknown" if timed_out else classify_submit_error(exc)
             reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+            if timed_out:
+                reason = f"no answer over {transport} within {self.venue.submit_timeout:g}s"
             if outcome == "unknown":
                 self.unknown += 1
                 self.ctx.log.warning("submit %s outcome unknown: %s", cid, reason)
@@ -543,10 +650,14 @@ class PrivateSession(Actor):
 
     async def _cancel(self, message: CancelAtVenue) -> OrderUpdate | CancelRejected:
         cid = message.client_order_id
+        params = self.dialect.lookup_params(cid)
         try:
-            order = await aio(self.exchange.cancel_order)(
-                None, message.symbol, self.dialect.lookup_params(cid)
-            )
+            order = None
+            if self.entry.transport() == "ws":
+                order = await self._cancel_ws(message.symbol, params)
+            if order is None:
+                self.entry.sent("rest", "cancel")
+                order = await aio(self.exchange.cancel_order)(None, message.symbol, params)
         except Exception as exc:
             result: OrderUpdate | CancelRejected = CancelRejected(
                 client_order_id=cid,
@@ -559,6 +670,23 @@ class PrivateSession(Actor):
             assert update is not None
             result = update
         return result
+
+    async def _cancel_ws(self, symbol: str, params: dict[str, Any]) -> Any:
+        """Cancel over the websocket; None when the socket failed or did not answer in time
+        (the caller retries over REST: a cancel is safe to repeat)."""
+        self.entry.sent("ws", "cancel")
+        try:
+            with trio.fail_after(self.venue.submit_timeout):
+                return await aio(self.exchange.cancel_order_ws)(None, symbol, params)
+        except trio.TooSlowError:
+            reason = f"no answer to a cancel within {self.venue.submit_timeout:g}s"
+        except Exception as exc:
+            if not is_connection_lost(exc):
+                raise
+            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+        self._socket_down(reason)
+        self._reopen_private()
+        return None
 
     async def _fetch_order(self, message: FetchOrder) -> OrderUpdate | None:
         try:

@@ -73,6 +73,7 @@ class Faults:
         venue.faults.skip_update_ids("BTC/USDT", 5)
         venue.faults.rate_limit_next(3, then_418=1)
         venue.faults.fail_next_order("error_after")
+        venue.faults.refuse_private_websockets(5)   # order entry over the socket is down
     """
 
     def __init__(self, venue: Venue) -> None:
@@ -82,6 +83,7 @@ class Faults:
         self.stall_until = 0.0
         self._stall_changed = trio.Event()
         self.refuse_until = 0.0
+        self.refuse_private_until = 0.0
         self.order_fault: OrderFault | None = None
         self.forced_429 = 0
         self.forced_418 = 0
@@ -172,6 +174,20 @@ class Faults:
         if drop_existing:
             self._venue.hub.drop_all()
 
+    def refuse_private_websockets(self, seconds: float) -> int:
+        """Drop every private websocket (Binance ws-api and user streams, OKX private) and
+        refuse new ones for ``seconds``; REST and market data go on. Returns how many were
+        dropped. A client's order entry over the socket must fall back to REST meanwhile."""
+        self.refuse_private_until = trio.current_time() + check_seconds("seconds", seconds)
+        dropped = self._venue.hub.private_conns()
+        for c in dropped:
+            c.scope.cancel()
+        return len(dropped)
+
+    def refusing_private(self) -> bool:
+        """Whether private websockets are refused now (used by their endpoints)."""
+        return trio.current_time() < self.refuse_private_until
+
     def rate_limit_next(self, n: int, then_418: int = 0, retry_after: int = 1) -> None:
         """Answer the next ``n`` REST requests with the protocol's rate-limit answer (429),
         then ``then_418`` more with Binance's IP ban (418; OKX has none and answers 429)."""
@@ -227,6 +243,7 @@ class Faults:
         self.clock_skew_ms = 0
         self.resume_streams()
         self.refuse_until = 0.0
+        self.refuse_private_until = 0.0
         self.order_fault = None
         self.rate_limit_next(0)
 
@@ -239,6 +256,7 @@ class Faults:
             "stalled_for_s": max(0.0, self.stall_until - now),
             "user_streams_stalled": sum(1 for c in self._venue.hub.conns if c.stalled_until > now),
             "refusing_for_s": max(0.0, self.refuse_until - now),
+            "refusing_private_for_s": max(0.0, self.refuse_private_until - now),
             "order_fault": None
             if self.order_fault is None
             else {"mode": self.order_fault.mode, "remaining": self.order_fault.remaining},
@@ -257,6 +275,7 @@ CONTROL_ACTIONS = frozenset(
         "skip_update_ids",
         "send_malformed_frame",
         "refuse_connections",
+        "refuse_private_websockets",
         "rate_limit_next",
         "fail_next_order",
         "add_latency",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import trio
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 if TYPE_CHECKING:
@@ -142,6 +143,15 @@ class Hub:
     def private_conns(self) -> list[Conn]:
         """Connections carrying account events."""
         return [c for c in self.conns if c.private]
+
+
+async def refuse_private(venue: Venue, websocket: WebSocket) -> bool:
+    """Deny a private websocket handshake while ``refuse_private_websockets`` is on (503);
+    True when it was denied."""
+    if not venue.faults.refusing_private():
+        return False
+    await websocket.send_denial_response(Response("private websockets refused", status_code=503))
+    return True
 
 
 async def close_quietly(websocket: WebSocket, code: int) -> None:

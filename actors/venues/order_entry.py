@@ -8,7 +8,8 @@ moves locked funds) are the venue's, the same whatever the wire format.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections import Counter
+from typing import TYPE_CHECKING, Literal
 
 from actors.venues.accounts import Account
 from actors.venues.engine import LIMIT_MAKER, MARKET, Fill, Order
@@ -17,6 +18,8 @@ from actors.venues.rules import Market
 
 if TYPE_CHECKING:
     from actors.venues.server import Venue
+
+Transport = Literal["rest", "ws"]
 
 
 class OrderEntry:
@@ -30,6 +33,13 @@ class OrderEntry:
 
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
+        self.requests: Counter[str] = Counter()
+        """Order requests by ``transport.operation`` (``ws.place``, ``rest.cancel``...), as
+        they arrived, whatever their outcome: which path served a client's orders."""
+
+    def count(self, transport: Transport, operation: str, n: int = 1) -> None:
+        """Count ``n`` order requests of ``operation`` (place, cancel, amend) over ``transport``."""
+        self.requests[f"{transport}.{operation}"] += n
 
     def received(self, api_key: str, client_id: object) -> None:
         """Tell the ``on_order_received`` observer an order request arrived (benchmarks)."""

@@ -211,6 +211,7 @@ class Venue:
             "connections": len(self.hub.conns),
             "update_ids": {m.id: self.engine.books[m.id].update_id for m in self.markets},
             "faults": self.faults.state(),
+            "order_requests": dict(sorted(self.entry.requests.items())),
         }
 
     # -- engine listener ------------------------------------------------------------------------

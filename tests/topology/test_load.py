@@ -316,3 +316,31 @@ def test_bad_venue_knob_names_the_venue() -> None:
         ConfigError, match=r"my\.toml: venues\[0\]\.submit_timeout: expected a number > 0, got 0"
     ):
         build(parse(data, source="my.toml"), source="my.toml", pick_port=lambda: 1234)
+
+
+@pytest.mark.parametrize(("entry", "expected"), [(None, "ws"), ("ws", "ws"), ("rest", "rest")])
+def test_order_entry_reaches_the_session(entry: str | None, expected: str) -> None:
+    from actors.topology.build import build
+
+    data = minimal()
+    if entry is not None:
+        data["venues"][0]["order_entry"] = entry
+    (venue,) = build(parse(data), pick_port=lambda: 1234).venues
+    assert venue.order_entry == expected
+
+
+@pytest.mark.parametrize(
+    ("venue", "message"),
+    [
+        ({"order_entry": "tcp"}, r"venues\[0\]\.order_entry: invalid enum value 'tcp'"),
+        (
+            {"kind": "exchange", "exchange": "coinbase", "order_entry": "ws"},
+            r"venues\[0\]\.order_entry: \"ws\", but ccxt's coinbase has no websocket order entry",
+        ),
+    ],
+)
+def test_order_entry_a_venue_cannot_do_is_refused(venue: dict[str, Any], message: str) -> None:
+    data = minimal()
+    data["venues"][0].update(venue)
+    with pytest.raises(ConfigError, match=rf"my\.toml: {message}"):
+        parse(data, source="my.toml")

@@ -19,7 +19,7 @@ from actors.topology.run import open_plan
 from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
 from actors.trading.desk import desk_specs
 from actors.trading.messages import OrderStatus
-from actors.trading.protocol import GetOrders
+from actors.trading.protocol import GetOrders, ReconcileVenue
 from actors.trading.risk import RiskLimits
 from actors.trading.shutdown import ShutdownReport
 from actors.venues import ccxt_config
@@ -63,6 +63,9 @@ async def main(port: int, journal: str, mode: str, cancel_on_shutdown: bool = Fa
         if mode == "recover":
             router = system.lookup("/router")
             assert router is not None
+            # The start-up reconciliation runs when the session is up; asking for one
+            # returns once a whole pass is done (orders the journal thinks open included).
+            await router.ask(ReconcileVenue(), timeout=60.0)
             while True:
                 views = await router.ask(GetOrders(active_only=True))
                 if not any(

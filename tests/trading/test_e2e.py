@@ -149,11 +149,16 @@ async def _venue_orders(venue, cid: str) -> list:  # type: ignore[no-untyped-def
 
 
 @pytest.mark.parametrize(
-    ("mode", "streams"),
-    [("error_after", False), ("timeout_after", False), ("error_after", True)],
+    ("mode", "streams", "entry"),
+    [
+        ("error_after", False, "ws"),
+        ("timeout_after", False, "ws"),
+        ("error_after", True, "ws"),
+        ("timeout_after", False, "rest"),
+    ],
 )
 async def test_5xx_or_timeout_after_accept_is_unknown_then_reconciled_once(
-    tmp_path: Path, mode: str, streams: bool
+    tmp_path: Path, mode: str, streams: bool, entry: str
 ) -> None:
     # Without user streams the 5xx is the only news, so UNKNOWN is certain; with them the
     # stream's ack may beat the 5xx (then UNKNOWN is skipped, rightly): either way one order.
@@ -162,7 +167,7 @@ async def test_5xx_or_timeout_after_accept_is_unknown_then_reconciled_once(
         running_desk(
             [venue],
             str(tmp_path / "j.sqlite"),
-            venue_overrides={"user_streams": streams},
+            venue_overrides={"user_streams": streams, "order_entry": entry},
             quiet_ok=True,
         ) as desk,
     ):
@@ -181,6 +186,9 @@ async def test_5xx_or_timeout_after_accept_is_unknown_then_reconciled_once(
         if not streams:
             assert OrderStatus.UNKNOWN in seen
         assert len(await _venue_orders(venue, cid)) == 1
+        assert venue.entry.requests[f"{entry}.place"] == 1  # the path under test served it
+        # A venue's answer (a 5xx, -1007, no answer in time) is not a lost socket.
+        assert desk.peek("/exec/sim").entry.fallbacks == 0
         # Later reconciliations change nothing and never resubmit.
         before = await desk.ref("/router").ask(ReconcileVenue(venue=None))
         after = await desk.ref("/router").ask(ReconcileVenue(venue=None))
@@ -190,13 +198,18 @@ async def test_5xx_or_timeout_after_accept_is_unknown_then_reconciled_once(
         await desk.verify(hit=["sim"])
 
 
-@pytest.mark.parametrize("mode", ["error_before", "timeout_before"])
+@pytest.mark.parametrize(
+    ("mode", "entry"),
+    [("error_before", "ws"), ("timeout_before", "ws"), ("error_before", "rest")],
+)
 async def test_error_or_timeout_before_accept_is_rejected_after_grace(
-    tmp_path: Path, mode: str
+    tmp_path: Path, mode: str, entry: str
 ) -> None:
     async with (
         open_venue(VenueConfig(seed=6, rate_hz=40.0, symbols=(SYM,))) as venue,
-        running_desk([venue], str(tmp_path / "j.sqlite")) as desk,
+        running_desk(
+            [venue], str(tmp_path / "j.sqlite"), venue_overrides={"order_entry": entry}
+        ) as desk,
     ):
         order = await _limit_far(desk)
         # A time-out: the venue holds the reply past the desk's 2 s submit timeout.
@@ -209,6 +222,7 @@ async def test_error_or_timeout_before_accept_is_rejected_after_grace(
         await wait_for(rejected, timeout=30.0)
         assert (await desk.orders())[cid].reason == "never reached venue"
         assert await _venue_orders(venue, cid) == []
+        assert venue.entry.requests[f"{entry}.place"] == 1
         await desk.verify(hit=["sim"])
 
 

@@ -255,3 +255,34 @@ async def test_truncated_json_frame_escapes_ccxt_into_the_asyncio_loop(venue: Ve
     # abandoned with the loop. Say so, rather than have GC complain at interpreter exit.
     loop.set_exception_handler(lambda _loop, _context: None)
     exchange.session = None
+
+
+async def test_order_requests_counted_per_transport_and_private_sockets_refused(
+    any_venue: Venue,
+) -> None:
+    """The venue says which path served each order request; refusing the private sockets
+    leaves REST taking orders."""
+    v = any_venue
+    v.pause_market()
+    async with ccxt_client(v) as c:
+        await c.load_markets()
+        price = round(v.book(SYM)["bids"][0][0] - 100, 2)
+        by_rest = await c.create_order(SYM, "limit", "buy", 0.01, price, {"clientOrderId": "r1"})
+        by_ws = await c.create_order_ws(SYM, "limit", "buy", 0.01, price, {"clientOrderId": "w1"})
+        await c.cancel_order_ws(by_ws["id"], SYM)
+        await c.cancel_order(by_rest["id"], SYM)
+        expected = {"rest.place": 1, "ws.place": 1, "ws.cancel": 1, "rest.cancel": 1}
+        assert dict(v.entry.requests) == expected
+        assert v.status()["order_requests"] == dict(sorted(expected.items()))
+
+        assert v.faults.refuse_private_websockets(30) == 1  # the order-entry socket
+        assert v.faults.state()["refusing_private_for_s"] > 0
+        with pytest.raises(ccxt.NetworkError):
+            await c.create_order_ws(SYM, "limit", "buy", 0.01, price, {"clientOrderId": "w2"})
+        await c.create_order(SYM, "limit", "buy", 0.01, price, {"clientOrderId": "r2"})
+        assert v.entry.requests["ws.place"] == 1 and v.entry.requests["rest.place"] == 2
+        with pytest.raises(ValueError, match="seconds"):
+            v.faults.refuse_private_websockets(float("nan"))
+        v.faults.reset()
+        await c.create_order_ws(SYM, "limit", "buy", 0.01, price, {"clientOrderId": "w3"})
+        assert v.entry.requests["ws.place"] == 2

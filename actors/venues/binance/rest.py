@@ -85,6 +85,8 @@ def _endpoint(
                 )
             elif auth == API_KEY:
                 account = account_of(venue.accounts, request.headers.get("x-mbx-apikey"))
+            if is_order:  # counted as it arrives, whatever a fault then makes of it
+                venue.entry.count("rest", "place")
             fault = faults.take_order_fault() if is_order else None
             if fault is not None and fault.mode.endswith("before"):
                 if fault.mode == "timeout_before":
@@ -252,11 +254,14 @@ def routes(protocol: BinanceProtocol) -> list[Route]:
         rows = [{"symbol": i, "price": ticker_json(venue, i)["lastPrice"]} for i in _symbols(p)]
         return rows[0] if p.get("symbol") else rows
 
-    def signed(method: Callable[[Account, Params], Any]) -> Handler:
-        """A handler for an authenticated endpoint: the account is known by the time it runs."""
+    def signed(method: Callable[[Account, Params], Any], counted: str | None = None) -> Handler:
+        """A handler for an authenticated endpoint: the account is known by the time it runs;
+        ``counted`` names the order operation the venue counts as a REST request."""
 
         async def handler(p: Params, a: Account | None) -> Any:
             assert a is not None
+            if counted is not None:
+                venue.entry.count("rest", counted)
             return method(a, p)
 
         return handler
@@ -327,7 +332,7 @@ def routes(protocol: BinanceProtocol) -> list[Route]:
             by_method(
                 POST=E("op", signed(svc.place), auth=SIGNED, weight=1, is_order=True),
                 GET=E("og", signed(svc.query), auth=SIGNED, weight=4),
-                DELETE=E("od", signed(svc.cancel), auth=SIGNED, weight=1),
+                DELETE=E("od", signed(svc.cancel, "cancel"), auth=SIGNED, weight=1),
             ),
         ),
         (

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 
 from actors.venues.binance.market_data import kline_event, ticker_json
 from actors.venues.candles import INTERVALS_MS
-from actors.venues.hub import Conn, dumps, receive_text, serve_conn
+from actors.venues.hub import Conn, dumps, receive_text, refuse_private, serve_conn
 
 if TYPE_CHECKING:
     from actors.venues.binance import BinanceProtocol
@@ -95,6 +95,8 @@ async def market_endpoint(protocol: BinanceProtocol, websocket: WebSocket) -> No
                 Response(dumps(body), status_code=400, media_type="application/json")
             )
             return
+    if listen_keys and await refuse_private(venue, websocket):
+        return
     conn = Conn(websocket, "combined" if combined else "market", private=bool(listen_keys))
     await websocket.accept()
     for s in market_streams:

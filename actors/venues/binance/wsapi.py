@@ -10,7 +10,7 @@ from starlette.websockets import WebSocket
 
 from actors.venues.binance import errors
 from actors.venues.binance.auth import verify_wsapi
-from actors.venues.hub import Conn, dumps, receive_text, serve_conn
+from actors.venues.hub import Conn, dumps, receive_text, refuse_private, serve_conn
 
 if TYPE_CHECKING:
     from actors.venues.binance import BinanceProtocol
@@ -21,6 +21,8 @@ _decode = msgspec.json.decode
 
 async def wsapi_endpoint(protocol: BinanceProtocol, websocket: WebSocket) -> None:
     """Serve one ws-api connection until it closes or is dropped."""
+    if await refuse_private(protocol.venue, websocket):
+        return
     conn = Conn(websocket, "wsapi", private=True)
     conn.state["protocol"] = protocol
     await websocket.accept()
@@ -78,6 +80,7 @@ async def _handle(protocol: BinanceProtocol, conn: Conn, req: dict[str, Any]) ->
             result = {}
         elif method == "order.place":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
+            venue.entry.count("ws", "place")
             fault = faults.take_order_fault()
             if fault is not None and fault.mode.endswith("before"):
                 if fault.mode == "timeout_before":
@@ -95,6 +98,7 @@ async def _handle(protocol: BinanceProtocol, conn: Conn, req: dict[str, Any]) ->
                 )
         elif method == "order.cancel":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())
+            venue.entry.count("ws", "cancel")
             result = orders.cancel(account, params)
         elif method == "order.status":
             account = verify_wsapi(venue.accounts, params, venue.now_ms())

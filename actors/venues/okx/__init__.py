@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from actors.venues.engine import same_price_runs
-from actors.venues.hub import Conn, dumps, serve_conn
+from actors.venues.hub import Conn, dumps, refuse_private, serve_conn
 from actors.venues.okx import rest
 from actors.venues.okx.books import top_frame
 from actors.venues.okx.orders import OrderService
@@ -77,6 +77,8 @@ class OkxProtocol(VenueProtocol):
 
         async def serve(endpoint: Endpoint, websocket: WebSocket) -> None:
             private = endpoint.name == "private"
+            if private and await refuse_private(self.venue, websocket):
+                return
             conn = Conn(websocket, f"okx-{endpoint.name}", private=private)
             conn.state["connId"] = new_conn_id()
             await websocket.accept()

@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 
 INST_TYPES = ("SPOT", "ANY", "MARGIN", "SWAP", "FUTURES", "OPTION")
 PLACING = ("order", "batch-orders")
+OPERATIONS = {
+    "order": "place",
+    "batch-orders": "place",
+    "cancel-order": "cancel",
+    "batch-cancel-orders": "cancel",
+    "amend-order": "amend",
+    "batch-amend-orders": "amend",
+}
+"""Order-entry ops of the private socket -> the operation the venue counts per transport."""
 
 
 class PrivateEndpoint(Endpoint):
@@ -111,6 +120,7 @@ class PrivateEndpoint(Endpoint):
         handler, batch = ops[op]
         if not isinstance(args, list) or not args or (not batch and len(args) != 1):
             raise WsError("60013", "Invalid args")
+        venue.entry.count("ws", OPERATIONS[op], len(args))
         if len(args) > 20:
             raise WsError("51111", "Maximum 20 orders can be placed in bulk.")
         try:

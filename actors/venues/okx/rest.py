@@ -128,6 +128,10 @@ def routes(protocol: OkxProtocol) -> list[Route]:
                         raise errors.body_not_json() from None
                 else:
                     payload = dict(parse_qsl(request.url.query, keep_blank_values=True))
+                if places:  # counted as they arrive, whatever a fault then makes of them
+                    venue.entry.count(
+                        "rest", "place", len(payload) if isinstance(payload, list) else 1
+                    )
                 fault = faults.take_order_fault() if places else None
                 if fault is not None and fault.mode.endswith("before"):
                     if fault.mode == "timeout_before":
@@ -292,12 +296,17 @@ def routes(protocol: OkxProtocol) -> list[Route]:
             }
         ]
 
-    def orders_op(op: Callable[[Account, Any], dict[str, Any]], batch: bool) -> Handler:
+    def orders_op(
+        op: Callable[[Account, Any], dict[str, Any]], batch: bool, counted: str | None = None
+    ) -> Handler:
+        # placements are counted on arrival (before faults), by ``endpoint``
         async def handler(body: Any, a: Account | None) -> Any:
             assert a is not None
             args = body if batch else [body]
             if not isinstance(args, list) or (batch and not args):
                 raise errors.body_not_json()
+            if counted is not None:
+                venue.entry.count("rest", counted, len(args))
             if len(args) > 20:
                 raise OkxError("51111", "Maximum 20 orders can be placed in bulk.")
             results = run_orders(args, lambda arg: op(a, arg), venue.now_ms())
@@ -342,10 +351,10 @@ def routes(protocol: OkxProtocol) -> list[Route]:
     private_post: list[tuple[str, Handler, bool]] = [
         ("trade/order", orders_op(svc.place, batch=False), True),
         ("trade/batch-orders", orders_op(svc.place, batch=True), True),
-        ("trade/cancel-order", orders_op(svc.cancel, batch=False), False),
-        ("trade/cancel-batch-orders", orders_op(svc.cancel, batch=True), False),
-        ("trade/amend-order", orders_op(svc.amend, batch=False), False),
-        ("trade/amend-batch-orders", orders_op(svc.amend, batch=True), False),
+        ("trade/cancel-order", orders_op(svc.cancel, batch=False, counted="cancel"), False),
+        ("trade/cancel-batch-orders", orders_op(svc.cancel, batch=True, counted="cancel"), False),
+        ("trade/amend-order", orders_op(svc.amend, batch=False, counted="amend"), False),
+        ("trade/amend-batch-orders", orders_op(svc.amend, batch=True, counted="amend"), False),
     ]
     result = [Route(v + path, endpoint(path, h), methods=["GET"]) for path, h in public]
     gets = {path: endpoint(path, h, private=True) for path, h in private_get}

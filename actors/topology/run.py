@@ -323,14 +323,10 @@ async def run_plan(
                 figures = dataclasses.replace(figures, tick_to_order=latency)
             faults = plan.faults.log if plan.faults is not None else None
             _report(
-                figures,
-                system,
-                time.monotonic() - started,
-                summary_json,
-                faults,
-                plan.report,
-                node,
-            )
+                figures, system, time.monotonic() - started, summary_json, faults, plan.report,
+                malformed={v: b.malformed_frames for v, b in plan.budgets.items()},
+                node=node,
+            )  # fmt: skip
             if report is not None:
                 _soak_report(plan, system, time.monotonic() - started, soak, report)
     assert system is not None
@@ -387,6 +383,7 @@ def _report(
     path: str | None,
     faults: FaultLog | None = None,
     router: ShutdownReport | None = None,
+    malformed: dict[str, int] | None = None,
     node: Node | None = None,
 ) -> None:
     stats = system.all_stats()
@@ -394,6 +391,10 @@ def _report(
     if router is not None:
         lines += recovery_lines(router.lease_lookups, router.lease_adopted)
     lines.append(run_summary(stats, elapsed))
+    dropped = {venue: n for venue, n in sorted((malformed or {}).items()) if n}
+    if dropped:
+        counts = ", ".join(f"{venue} {n}" for venue, n in dropped.items())
+        lines.append(f"malformed venue frames dropped: {counts}")
     if faults is not None:
         lines.append(faults.summary_line())
     if node is not None:  # a split desk: which node this was, and how its peers were
@@ -408,6 +409,7 @@ def _report(
             }
         if faults is not None:
             content["faults"] = {"injected": faults.counts(), "failed": faults.failed()}
+        content["malformed_frames"] = dict(sorted((malformed or {}).items()))
         if node is not None:
             content["node"] = node.status()
         try:

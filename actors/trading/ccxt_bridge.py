@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
@@ -372,12 +373,21 @@ def market_info_of(venue: str, market: Mapping[str, Any], precision_mode: int) -
     )
 
 
+def _positive(x: float) -> bool:
+    """Finite and above zero (NaN fails every comparison, so it fails this too)."""
+    return 0.0 < x < math.inf
+
+
 def snapshot_of(
     venue: str, symbol: str, book: Mapping[str, Any], depth: int, now: float
 ) -> BookSnapshot:
     """Copy the top ``depth`` levels of a ccxt order book into a ``BookSnapshot``."""
     bids = tuple((float(level[0]), float(level[1])) for level in book["bids"][:depth])
     asks = tuple((float(level[0]), float(level[1])) for level in book["asks"][:depth])
+    for side, levels in (("bids", bids), ("asks", asks)):
+        for price, amount in levels:
+            if not (_positive(price) and _positive(amount)):
+                raise ValueError(f"{venue} {symbol} book: {side} level {price} x {amount}")
     return BookSnapshot(
         venue=venue,
         symbol=symbol,
@@ -392,11 +402,14 @@ def snapshot_of(
 def trade_tick_of(venue: str, trade: Mapping[str, Any], now: float) -> TradeTick:
     """A public ccxt trade as a ``TradeTick``."""
     side = trade.get("side")
+    price, amount = float(trade["price"]), float(trade["amount"])
+    if not (_positive(price) and _positive(amount)):
+        raise ValueError(f"{venue} trade {trade.get('id')}: {amount} at {price}")
     return TradeTick(
         venue=venue,
         symbol=trade["symbol"],
-        price=float(trade["price"]),
-        amount=float(trade["amount"]),
+        price=price,
+        amount=amount,
         side=side if side in ("buy", "sell") else None,
         trade_id=None if trade.get("id") is None else str(trade["id"]),
         timestamp_ms=trade.get("timestamp"),

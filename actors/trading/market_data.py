@@ -17,6 +17,7 @@ connected). On the way down, also after a crash, the books are told their feed i
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import trio
@@ -37,6 +38,11 @@ from actors.trading.ratelimit import VenueBudget
 
 CREDENTIALS = frozenset({"apiKey", "secret", "password", "uid", "privateKey", "token"})
 """ccxt constructor options that are credentials (kept from the market-data connection)."""
+
+
+class MalformedBook(Exception):
+    """ccxt's book of a symbol holds an impossible level (a NaN, a negative amount) that a
+    frame put there: the feed restarts and resynchronises from a snapshot."""
 
 
 class FeedStalled(Exception):
@@ -128,7 +134,14 @@ class MarketDataConnection(Actor):
             last_nonce = nonce
             self.snapshots += 1
             # The copy happens here, before anything yields: ccxt mutates `book` in place.
-            send(snapshot_of(venue, symbol, book, depth, now))
+            try:
+                snapshot = snapshot_of(venue, symbol, book, depth, now)
+            except (TypeError, ValueError, KeyError, IndexError) as exc:
+                # ccxt's book now holds what a frame put there: drop it, count it, and
+                # resynchronise from a fresh snapshot (the restart does that).
+                self._malformed("book", exc)
+                raise MalformedBook(f"{venue} {symbol}: {exc}") from exc
+            send(snapshot)
             # Yield first, so the book actor (just woken) is not kept waiting behind the work
             # ccxt's next watch call does before it suspends: update -> strategy ~0.06 ms
             # sooner in bench/tick_to_order.py. Under trio-asyncio this is one scheduler pass.
@@ -149,7 +162,12 @@ class MarketDataConnection(Actor):
             trades = await watch(symbol)
             now = trio.current_time()
             for trade in trades:
-                ref.send_nowait(trade_tick_of(venue, trade, now))
+                try:
+                    tick = trade_tick_of(venue, trade, now)
+                except (TypeError, ValueError, KeyError) as exc:
+                    self._malformed("trade", exc)
+                    continue
+                ref.send_nowait(tick)
 
     async def _ticker_loop(self, symbol: str) -> None:
         # The venue's dialect knows what its watch_ticker needs (binance: the full ticker,
@@ -160,7 +178,19 @@ class MarketDataConnection(Actor):
         venue = self.venue.name
         while True:
             raw = await watch(symbol, params)
-            fanout.publish(ticker_of(venue, symbol, raw, trio.current_time()))
+            try:
+                ticker = ticker_of(venue, symbol, raw, trio.current_time())
+            except (TypeError, ValueError) as exc:
+                self._malformed("ticker", exc)
+                continue
+            fanout.publish(ticker)
+
+    def _malformed(self, what: str, exc: Exception) -> None:
+        """A frame ccxt parsed into something impossible: counted with the frames it could
+        not parse (``malformed_frames``), logged, dropped."""
+        if self.budget is not None:
+            self.budget.malformed_frames += 1
+        self.ctx.log.warning("malformed %s from %s dropped: %s", what, self.venue.name, exc)
 
     async def handle(self, message: Any) -> Any:
         """Answers ``"stats"`` with counters (snapshots, malformed frames)."""
@@ -200,7 +230,12 @@ def ticker_of(venue: str, symbol: str, ticker: Any, now: float) -> Ticker:
 
     def num(key: str) -> float | None:
         value = ticker.get(key)
-        return None if value is None else float(value)
+        if value is None:
+            return None
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{venue} {symbol} ticker: {key} {value!r}")
+        return number
 
     stamp = ticker.get("timestamp")
     return Ticker(

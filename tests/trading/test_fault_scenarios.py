@@ -197,6 +197,31 @@ async def _frames_through_a_desk(journal: str, junk: list[str], shaped: list[str
         await desk.verify(hit=["sim"])
 
 
+async def test_a_trade_ccxt_parsed_into_nonsense_is_a_counted_drop_not_a_restart(
+    tmp_path: Path,
+) -> None:
+    # ccxt turns "p": "NaN" into a float NaN and "q": null into None; the desk counts and
+    # drops such a trade where it converts it, and the feed goes on.
+    def trade(price: Any, amount: Any, tid: int) -> str:
+        fields = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": tid, "p": price, "q": amount,
+                  "T": 1, "m": True, "M": True}  # fmt: skip
+        return json.dumps(fields)
+
+    async with (
+        open_venue(VenueConfig(seed=84, rate_hz=20.0, symbols=(SYM,))) as venue,
+        running_desk([venue], str(tmp_path / "j.sqlite")) as desk,
+    ):
+        await desk.wait_fresh("sim", SYM)
+        budget = desk.budgets["sim"]
+        before = budget.malformed_frames
+        frames = [trade("NaN", "0.1", 900001), trade("100", None, 900002), trade("-5", "1", 900003)]
+        delivered = sum(venue.hub.broadcast_raw(frame) for frame in frames)
+        assert delivered >= 3
+        await wait_for(lambda: budget.malformed_frames >= before + 3, timeout=20.0)
+        assert desk.restarts("/market/sim") == 0, desk.last_crash("/market/sim")
+        await desk.wait_fresh("sim", SYM)
+
+
 async def _recovered(desk: Desk, venue: Venue) -> Any:
     view = await desk.book("sim", SYM)
     running = desk.system.stats()["/market/sim"].state == "running"

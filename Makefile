@@ -38,12 +38,41 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
-	$(BIN)/python bench/mailbox_relay.py --rounds 3
+# Every benchmark, then the plots of the suite (bench/*.json -> PNG in $(BENCH_OUT)); 13 min
+# measured on 2 cores at load 6-15 with the scripts' default sizes, ~11 with these (BENCHMARKS.md
+# names the sizes behind each figure). QUICK=1: tiny parameters, a smoke run (3-5 min).
+QUICK ?=
+ifeq ($(QUICK),1)
+BENCH_OUT ?= var/bench
+BENCH_QUICK := --quick
+LOAD_ARGS :=
+RECOVERY_ARGS :=
+RELAY_ARGS := --rounds 1 --messages 50000
+T2O_ARGS := --trials 10 --blocks 1
+HOP_ARGS := --asks 200 --messages 5000 --durable 50
+JC_ARGS := --orders 20 --blocks 1
+else
+BENCH_OUT ?= docs/bench
+BENCH_QUICK :=
+RELAY_ARGS := --rounds 3
+T2O_ARGS := --trials 100 --blocks 2
+HOP_ARGS :=
+JC_ARGS :=
+LOAD_ARGS := --trials 10
+RECOVERY_ARGS := --trials 6
+endif
+
+bench: $(VENV)/.bench
+	$(BIN)/python bench/mailbox_relay.py $(RELAY_ARGS)
 	$(BIN)/python bench/venue_depth.py
-	$(BIN)/python bench/tick_to_order.py --trials 100 --blocks 2
-	$(BIN)/python bench/remote_hop.py
-	$(BIN)/python bench/journal_commit.py --dir var
+	$(BIN)/python bench/tick_to_order.py $(T2O_ARGS)
+	$(BIN)/python bench/remote_hop.py $(HOP_ARGS)
+	$(BIN)/python bench/journal_commit.py --dir var $(JC_ARGS)
+	$(BIN)/python bench/market_load.py $(BENCH_QUICK) $(LOAD_ARGS) --out $(BENCH_OUT)/market_load.json
+	$(BIN)/python bench/recovery.py $(BENCH_QUICK) $(RECOVERY_ARGS) --out $(BENCH_OUT)/recovery.json
+	$(BIN)/python bench/desk_load.py scale $(BENCH_QUICK) --out $(BENCH_OUT)/scale.json
+	$(BIN)/python bench/desk_load.py burst $(BENCH_QUICK) --out $(BENCH_OUT)/burst.json
+	$(BIN)/python bench/plots.py $(BENCH_OUT)
 
 # The 30-minute chaos run of RELIABILITY.md, its report and plots (matplotlib: the bench extra).
 SOAK ?= 1800

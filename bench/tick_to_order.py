@@ -49,6 +49,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -175,12 +177,52 @@ async def bare_under_trio(
         await trio_asyncio.aio_as_trio(bare_client)(port, trigger, amount, limiter)
 
 
+SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
+    "desk-split": {"md": ("market", "books", "consolidated")},
+    "desk-split3": {"md": ("market", "books", "consolidated"), "strategies": ("strategies",)},
+}
+"""Split desks (``[nodes]``) of the benchmark: the nodes other than ``exec``, which runs every
+other group (journal, risk, router, sessions, and the strategy unless placed elsewhere)."""
+
+
+def split_node(kind: str, node: str, specs: list[Any], nats_url: str, cluster: str) -> Any:
+    """Node ``node``'s ``NodePlan`` of split desk ``kind`` (see ``SPLITS``) in ``cluster``
+    (one per block: a killed block's lease must not hold up the next)."""
+    from actors.topology.nodes import COMPANIONS, FEEDS, NodePlan, prefixes
+
+    layout = dict(SPLITS[kind])
+    companions = {c for cs in COMPANIONS.values() for c in cs}
+    placed = {g for groups in layout.values() for g in groups}
+    layout["exec"] = tuple(s.name for s in specs if s.name not in placed | companions)
+    return NodePlan(
+        name=node,
+        cluster=cluster,
+        servers=(nats_url,),
+        groups=layout[node],
+        peers={n: prefixes(g) for n, g in layout.items() if n != node},
+        accounts=("sim",) if "exec" in layout[node] else (),
+        feeds={n: (("sim", SYM),) for n, g in layout.items() if set(g) & set(FEEDS)},
+        heartbeat=0.5,
+        node_timeout=5.0,
+        lease_ttl=10.0,
+        ack_wait=10.0,
+    )
+
+
 async def desk_client(
-    port: int, trigger: float, amount: str, journal: str, limiter: str, ws: bool = False
+    port: int,
+    trigger: float,
+    amount: str,
+    journal: str,
+    limiter: str,
+    ws: bool = False,
+    split: tuple[str, str, str, str] | None = None,
 ) -> None:
     """The actor pipeline: a full desk with one ``BenchTaker`` strategy (``ws``: orders
-    over the websocket API)."""
+    over the websocket API); with ``split`` (kind, node, NATS URL, cluster), that node's
+    share of split desk ``kind``."""
     from actors.topology.build import Plan
+    from actors.topology.nodes import place
     from actors.topology.run import open_plan
     from actors.trading.config import DeskOptions, StrategySpec, VenueSpec
     from actors.trading.desk import desk_specs
@@ -201,7 +243,11 @@ async def desk_client(
     )
     options = DeskOptions(journal_path=journal, book_stale_after=3600.0)
     specs = desk_specs([venue], [strategy], RiskLimits(), options)
-    async with open_plan(Plan(specs, max_restarts=3, within=5.0)):
+    node = None
+    if split is not None:
+        node = split_node(split[0], split[1], specs, split[2], split[3])
+        specs = place(specs, node)
+    async with open_plan(Plan(specs, max_restarts=3, within=5.0, node=node)):
         print(f"CLOCK {trio.current_time() - time.perf_counter()!r}", flush=True)
         print("READY", flush=True)
         await trio.sleep_forever()
@@ -248,7 +294,7 @@ async def main(
     config = VenueConfig(seed=1, symbols=(SYM,), rate_hz=50.0, order_limit_10s=100000)
     results: dict[str, list[float]] = {kind: [] for kind in kinds}
     STAGES.clear()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, nats_for(kinds, tmp) as nats_url:
         async with open_venue(config) as venue:
             venue.accounts.add(
                 Account(MAKER_KEY, MAKER_SECRET, {"BTC": Decimal(100), "USDT": Decimal(10**7)})
@@ -261,14 +307,48 @@ async def main(
             venue.on_order_received = probe.on_order
             for _ in range(blocks):
                 for kind in kinds:
-                    results[kind] += await _block(venue, kind, trials, trigger, tmp, probe, limiter)
+                    results[kind] += await _block(
+                        venue, kind, trials, trigger, tmp, probe, limiter, nats_url
+                    )
     return results
 
 
+async def _ready(proc: trio.Process, kind: str) -> None:
+    """Wait for ``READY`` on ``proc``'s stdout."""
+    assert proc.stdout is not None
+    buf = b""
+    while b"READY" not in buf:
+        chunk = await proc.stdout.receive_some(4096)
+        if not chunk:
+            raise RuntimeError(f"{kind} taker exited before READY")
+        buf += chunk
+
+
+@contextmanager
+def nats_for(kinds: tuple[str, ...], tmp: str) -> Iterator[str | None]:
+    """A nats-server on 127.0.0.1 while the block runs if a split desk is among ``kinds``;
+    its URL (else None)."""
+    if not any(kind in SPLITS for kind in kinds):
+        yield None
+        return
+    from actors.remote import NatsServer
+
+    with NatsServer(Path(tmp) / "nats") as server:
+        yield server.url
+
+
 async def _block(
-    venue: Any, kind: str, trials: int, trigger: float, tmp: str, probe: Probe, limiter: str
+    venue: Any,
+    kind: str,
+    trials: int,
+    trigger: float,
+    tmp: str,
+    probe: Probe,
+    limiter: str,
+    nats_url: str | None = None,
 ) -> list[float]:
-    """Start one taker process, run ``trials`` opportunities, return latencies in ms."""
+    """Start the taker's process (one per node of a split desk: the execution node's is the
+    one read), run ``trials`` opportunities, return latencies in ms."""
     from actors.venues.accounts import Account
 
     maker: Account = venue.accounts.by_key[MAKER_KEY]
@@ -276,6 +356,16 @@ async def _block(
     cmd += ["--port", str(venue.port), "--trigger", repr(trigger)]
     journal = os.path.join(tmp, f"journal-{kind}-{time.time_ns()}.sqlite")
     cmd += ["--journal", journal]
+    others: list[trio.Process] = []
+    if kind in SPLITS:
+        assert nats_url is not None
+        cmd += ["--nats", nats_url, "--cluster", f"bench-{time.time_ns()}"]
+        for node in SPLITS[kind]:
+            extra = ["--node", node]
+            others.append(
+                await trio.lowlevel.open_process(cmd + extra, stdout=subprocess.PIPE, cwd=str(ROOT))
+            )
+        cmd += ["--node", "exec"]
     proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE, cwd=str(ROOT))
     assert proc.stdout is not None
     latencies: list[float] = []
@@ -283,7 +373,9 @@ async def _block(
     lines: list[str] = []
     trials_at: list[tuple[float, float, str | None]] = []
     try:
-        with trio.fail_after(60):
+        with trio.fail_after(90):
+            for other in others:  # every node of a split desk is up before the trials
+                await _ready(other, kind)
             buf = b""
             while b"READY" not in buf:
                 chunk = await proc.stdout.receive_some(4096)
@@ -307,9 +399,10 @@ async def _block(
             await trio.sleep(0.2)  # the last stamps' lines
             reader.cancel()
     finally:
-        proc.kill()
-        await proc.wait()
-    if kind.startswith("desk"):
+        for process in (proc, *others):
+            process.kill()
+            await process.wait()
+    if kind.startswith("desk") and kind not in SPLITS:  # one process: one clock
         STAGES.setdefault(kind, []).extend(_stages(lines, trials_at, journal))
     served = {
         k: n - served_before.get(k, 0)
@@ -405,11 +498,13 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-KINDS = ("bare", "bare-ws", "bare-trio", "bare-trio-batch", "desk", "desk-ws")
+KINDS = ("bare", "bare-ws", "bare-trio", "bare-trio-batch", "desk", "desk-ws", *SPLITS)
 """``bare``: asyncio script, REST orders; ``bare-ws``: the same with ``create_order_ws``;
 ``bare-trio`` / ``bare-trio-batch``: the bare script on trio through trio-asyncio's plain loop /
 the desk's batching loop (what the bridge costs); ``desk``: the whole desk, REST order entry;
-``desk-ws``: the whole desk, websocket order entry."""
+``desk-ws``: the whole desk, websocket order entry; ``desk-split``: the desk (REST order
+entry) with market data on a node (process) of its own, joined by NATS; ``desk-split3``: the
+strategy on a third node (tops in, intents out over NATS)."""
 
 
 def report(results: dict[str, list[float]], trials: int, blocks: int) -> str:
@@ -450,6 +545,9 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int)
     parser.add_argument("--trigger", type=float)
     parser.add_argument("--journal")
+    parser.add_argument("--node", help="a split taker's node (internal)")
+    parser.add_argument("--nats", help="a split taker's NATS URL (internal)")
+    parser.add_argument("--cluster", help="a split taker's cluster (internal)")
     parser.add_argument(
         "--ccxt-limiter",
         choices=LIMITERS,
@@ -472,6 +570,9 @@ if __name__ == "__main__":
     elif args.client in ("desk", "desk-ws"):
         ws = args.client == "desk-ws"
         trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter, ws)
+    elif args.client in SPLITS:
+        split = (args.client, args.node, args.nats, args.cluster)
+        trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter, False, split)
     else:
         kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
         unknown = [k for k in kinds if k not in KINDS]

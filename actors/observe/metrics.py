@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from prometheus_client.core import (
@@ -41,6 +41,9 @@ from actors.runtime import System
 from actors.testing.faultlog import FaultLog
 from actors.trading.messages import OrderStatus, TradingState
 from actors.trading.protocol import LatencyHistogram
+
+if TYPE_CHECKING:
+    from actors.remote import Node
 
 log = logging.getLogger("actors.metrics")
 
@@ -206,6 +209,31 @@ def _trading(snapshot: Any) -> Iterator[Metric]:
     yield state
 
 
+class NodeCollector(Collector):
+    """A split desk's node: its peers' liveness and its transport counters."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def collect(self) -> Iterator[Metric]:
+        """``actors_node_peer_up{node,peer}``, ``actors_node_transport_total{node,counter}``."""
+        name = self.node.name
+        up = GaugeMetricFamily(
+            "actors_node_peer_up", "1 if the peer node is up", labels=["node", "peer"]
+        )
+        for peer, state in self.node.peers().items():
+            up.add_metric([name, peer], int(state == "up"))
+        yield up
+        transport = CounterMetricFamily(
+            "actors_node_transport",
+            "the node's NATS transport counters (actors.remote.stats)",
+            labels=["node", "counter"],
+        )
+        for counter, value in self.node.counters().items():
+            transport.add_metric([name, counter], value)
+        yield transport
+
+
 def _histogram(name: str, help_text: str, hist: LatencyHistogram) -> HistogramMetricFamily:
     """A ``LatencyHistogram`` (counts per bucket) as Prometheus' cumulative buckets."""
     buckets: list[tuple[str, float]] = []
@@ -235,13 +263,18 @@ class FaultCollector(Collector):
 
 
 def metrics_app(
-    system: System, observer: DeskObserver | None = None, faults: FaultLog | None = None
+    system: System,
+    observer: DeskObserver | None = None,
+    faults: FaultLog | None = None,
+    node: Node | None = None,
 ) -> Starlette:
     """The ASGI app: ``GET /metrics``, ``/health``, ``/ready``."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DeskCollector(system, observer))
     if faults is not None:
         registry.register(FaultCollector(faults))
+    if node is not None:
+        registry.register(NodeCollector(node))
 
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -272,6 +305,7 @@ async def serve_metrics(
     port: int = 0,
     observer: DeskObserver | None = None,
     faults: FaultLog | None = None,
+    node: Node | None = None,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -285,4 +319,4 @@ async def serve_metrics(
             log.info("metrics on http://127.0.0.1:%d/metrics (/health, /ready)", bound)
             task_status.started(bound)
 
-    await serve_local(metrics_app(system, observer, faults), port, task_status=_Announce())  # type: ignore[arg-type]
+    await serve_local(metrics_app(system, observer, faults, node), port, task_status=_Announce())  # type: ignore[arg-type]

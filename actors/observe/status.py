@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import trio
 
 from actors.runtime import RestartScheduled, System
 from actors.runtime.stats import ActorStats
+
+if TYPE_CHECKING:
+    from actors.remote import Node
 
 log = logging.getLogger("actors.status")
 
@@ -48,3 +52,11 @@ async def _log_events(events: object) -> None:
     async for event in events:  # type: ignore[attr-defined]
         if isinstance(event, RestartScheduled):
             log.info("restart of %s in %.2fs (attempt %d)", event.path, event.delay, event.attempt)
+
+
+async def report_node(node: Node, interval: float) -> None:
+    """Log the node's ``status_line`` (its peers' liveness, leases, transport counters) every
+    ``interval`` seconds, for a node of a split desk."""
+    while True:
+        await trio.sleep(interval)
+        log.info("%s", node.status_line())

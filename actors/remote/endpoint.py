@@ -33,6 +33,13 @@ into a mailbox is the node's responsibility from then on: if the process dies be
 actor handles it, the desk's journal and reconciliation cover it (as for any in-process
 mailbox). Frames that cannot be decoded are counted and logged; a durable one is
 terminated (``+TERM``) so it cannot loop.
+
+**Fresh prefixes.** Durable messages wait for a node that is down (up to the stream's
+``max_age``). For a prefix served ``fresh``, what was stored before this node started is
+dropped when it starts (counted in ``stale_dropped`` and logged): its actors rebuild their
+state from its owner as they start (a strategy asks the router for its open orders), so a
+backlog for the previous incarnation would only replay news they already have, or news of
+orders they never knew. What arrives once the node runs is delivered as for any prefix.
 """
 
 from __future__ import annotations
@@ -128,6 +135,7 @@ class Endpoint:
         pull_batch: int = 64,
         pull_expires: float = 5.0,
         nak_delay: float = 0.5,
+        fresh: tuple[str, ...] = (),
     ) -> None:
         self._system = system
         self._bus = bus
@@ -143,6 +151,7 @@ class Endpoint:
         self.pull_batch = pull_batch
         self.pull_expires = pull_expires
         self.nak_delay = nak_delay
+        self.fresh = fresh
         self._inlets: dict[str, _Inlet] = {}
         self._nursery: trio.Nursery | None = None
         self._seen: set[str | int] = set()
@@ -328,7 +337,14 @@ class Endpoint:
             max_deliver=-1,
             max_ack_pending=self.max_ack_pending,
         )
-        await self._bus.call(self._bus.jsm.add_consumer, stream, config)
+        fresh = prefix in self.fresh
+        if fresh:  # what was stored before this start ends at the stream's last seq now
+            stored = await self._bus.call(self._bus.jsm.stream_info, stream)
+            last_before = stored.state.last_seq
+        info = await self._bus.call(self._bus.jsm.add_consumer, stream, config)
+        if fresh:
+            waiting = (info.num_pending or 0) + (info.num_ack_pending or 0)
+            await self._drop_backlog(stream, prefix, waiting, last_before)
         queue: deque[Msg] = deque()
         lot = trio.lowlevel.ParkingLot()
 
@@ -359,6 +375,22 @@ class Endpoint:
                 if lot.unpark_all in self._bus.on_reconnect:
                     self._bus.on_reconnect.remove(lot.unpark_all)
                 await self._bus.unsubscribe(sub)
+
+    async def _drop_backlog(self, stream: str, prefix: str, pending: int, last_seq: int) -> None:
+        """Purge what was stored for ``prefix`` up to ``last_seq``, before this start (see
+        "Fresh prefixes"): a message sent once the node started is kept, however close."""
+        if not pending:
+            return
+        subject = subjects.serve_pattern(self.cluster, prefix, durable=True)
+        # JetStream purges below ``seq``: everything up to and including last_seq.
+        await self._bus.call(self._bus.jsm.purge_stream, stream, seq=last_seq + 1, subject=subject)
+        self.stats.stale_dropped += pending
+        log.info(
+            "dropped %d durable message(s) stored for %s before this start (its actors "
+            "start from their owner's state)",
+            pending,
+            prefix,
+        )
 
     async def _take_batch(
         self, queue: deque[Msg], lot: trio.lowlevel.ParkingLot, deadline: float

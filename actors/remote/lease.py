@@ -205,15 +205,28 @@ class Leases:
         kv = await self.bucket()
         key = subjects.lease_key(name)
         deadline = trio.current_time() + wait
+        waiting = False
         while True:
             sent_at = trio.current_time()
             try:
                 revision = await self._bus.call(kv.create, key, self._value())
                 break
+            except KeyNotFoundError:
+                # The holder's entry expired between create's refusal and its own look-up
+                # (nats-py checks for a tombstone): the key is free now, claim it again.
+                continue
             except KeyWrongLastSequenceError:
                 holder = await self.holder(name)
                 if trio.current_time() >= deadline:
                     raise LeaseHeld(name, holder or "?") from None
+                if not waiting:
+                    waiting = True
+                    log.warning(
+                        "lease %r is held by node %s: waiting up to %gs for it to expire",
+                        name,
+                        holder or "?",
+                        deadline - trio.current_time(),
+                    )
             await trio.sleep(poll if poll is not None else self.ttl / 4)
         lease = Lease(self, name, revision, sent_at)
         self._held[name] = lease

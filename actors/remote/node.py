@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import trio
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
@@ -124,19 +125,57 @@ class Node:
         """Claim an exclusive lease (see ``actors.remote.lease``); ``LeaseHeld`` if taken."""
         return await self.leases.acquire(lease, wait=wait)
 
-    def summary(self) -> str:
-        """One line of the node's counters that are not zero."""
-        counters = {k: v for k, v in self.stats.as_dict().items() if v}
-        counters["outbox"] = self.courier.outbox
+    def counters(self) -> dict[str, int]:
+        """The transport's counters (``NodeStats``), the courier's outbox and the bus's."""
+        counters = self.stats.as_dict()
         bus = self.bus
         counters.update(
+            outbox=self.courier.outbox,
             published=bus.published,
             unpublished=bus.pending,
             publish_errors=bus.publish_errors,
             reconnects=bus.reconnects,
         )
+        return counters
+
+    def peers(self) -> dict[str, str]:
+        """Every other node known (configured or heard from): ``up``, ``down`` or
+        ``not heard`` (declared and never heard from yet)."""
+        return {
+            name: "up" if record.up else "down" if record.heard else "not heard"
+            for name, record in sorted(self.directory.nodes().items())
+            if name != self.name
+        }
+
+    def status(self) -> dict[str, Any]:
+        """The node for the operator (``--summary-json``): its peers, leases and counters.
+
+        >>> # node.status()["peers"] == {"md": "up", "strategies": "down"}
+        """
+        return {
+            "node": self.name,
+            "cluster": self.cluster,
+            "peers": self.peers(),
+            "leases": sorted(self.leases.held()),
+            "counters": self.counters(),
+        }
+
+    def status_line(self) -> str:
+        """``node exec (cluster split): peers md up, strategies down | leases account/sim-a |
+        received_durable=12 ...`` (counters that are not zero)."""
+        peers = ", ".join(f"{name} {state}" for name, state in self.peers().items())
+        leases = ", ".join(sorted(self.leases.held()))
+        text = " ".join(f"{k}={v}" for k, v in self.counters().items() if v)
+        return (
+            f"node {self.name} (cluster {self.cluster}): peers {peers or 'none'}"
+            + (f" | leases {leases}" if leases else "")
+            + f" | {text or 'no traffic'}"
+        )
+
+    def summary(self) -> str:
+        """One line of the node's counters that are not zero."""
         up = sorted(n for n, r in self.directory.nodes().items() if r.up)
-        text = " ".join(f"{k}={v}" for k, v in counters.items() if v)
+        text = " ".join(f"{k}={v}" for k, v in self.counters().items() if v)
         return f"node {self.name}: nodes up {up}; {text or 'no traffic'}"
 
     def _on_event(self, event: NodeEvent) -> None:
@@ -171,8 +210,10 @@ async def open_node(
     registry: Registry,
     cluster: str = "actors",
     serve: Sequence[str] = ("/",),
+    fresh: Sequence[str] = (),
     peers: Mapping[str, Sequence[str]] | None = None,
     claims: Sequence[str] = (),
+    claim_wait: float | None = None,
     heartbeat: float = 1.0,
     node_timeout: float = 5.0,
     ack_wait: float = 10.0,
@@ -184,20 +225,26 @@ async def open_node(
     reconnect_wait: float = 0.25,
     duplicate_window: float = 120.0,
     max_age: float = 7 * 86_400.0,
+    flush_timeout: float = 5.0,
 ) -> AsyncIterator[Node]:
     """Join ``cluster`` as node ``name`` for the block's life; see the module doc.
 
     ``serve``: the path prefixes whose actors this node serves (they must not overlap with
-    another node's). ``peers``: the other nodes and their prefixes as configured, so their
-    paths resolve before they are first heard from. ``system`` may be None: ``attach`` it
+    another node's). ``fresh``: served prefixes whose durable messages stored before this
+    start are dropped as it starts (see ``actors.remote.endpoint``). ``peers``: the other
+    nodes and their prefixes as configured, so their paths resolve before they are first
+    heard from. ``system`` may be None: ``attach`` it
     later (a desk opens its node first, so actors looking up remote paths in ``on_start``
     find them). ``claims``: leases the node must hold to run at all, taken before it serves
-    or announces anything (``LeaseHeld`` if another node has one).
+    or announces anything; one held by another node is waited for up to ``claim_wait``
+    seconds (default: twice the lease TTL, so a node restarted after a crash gets the lease
+    its dead predecessor held once that expires), then ``LeaseHeld``.
     ``heartbeat``/``node_timeout``: how often this node announces itself and
     how long the others wait before they call it down. ``ack_wait``: how long JetStream waits
     for this node's ack before it redelivers. ``inlet_high``: messages waiting for one actor
     before the node stops taking more from NATS (see ``actors.remote.endpoint``).
-    ``lease_ttl``: the lease bucket's TTL (when this node creates it). Needs trio-asyncio
+    ``lease_ttl``: the lease bucket's TTL (when this node creates it). ``flush_timeout``:
+    how long leaving the block waits for queued durable sends to be stored. Needs trio-asyncio
     (uses the running loop, else opens one).
     """
     prefixes = tuple(serve)
@@ -240,6 +287,7 @@ async def open_node(
             ack_wait=ack_wait,
             pull_expires=pull_expires,
             inlet_high=inlet_high,
+            fresh=tuple(fresh),
         )
         leases = Leases(bus, cluster, name, directory.incarnation, lease_ttl)
         node = Node(name, cluster, system, bus, directory, courier, endpoint, leases, stats)
@@ -251,7 +299,9 @@ async def open_node(
             await nursery.start(leases.run)
             # Before it serves or announces anything: a node that may not run says nothing.
             for lease in claims:
-                await leases.acquire(lease)
+                await leases.bucket()  # its ttl is the bucket's
+                wait = claim_wait if claim_wait is not None else 2 * leases.ttl
+                await leases.acquire(lease, wait=wait)
             await nursery.start(endpoint.run)
             await nursery.start(courier.run)
             await nursery.start(directory.run)
@@ -263,5 +313,9 @@ async def open_node(
             finally:
                 if node.system is not None:
                     node.system.resolver = previous
+                # What the stopping actors sent last (a router's final order updates) is
+                # stored before the connection closes, within a bound.
+                with trio.CancelScope(shield=True), trio.move_on_after(flush_timeout):
+                    await courier.flush()
                 nursery.cancel_scope.cancel()
         log.info("%s", node.summary())

@@ -85,15 +85,20 @@ class _Lane:
     """The durable sends to one path, published strictly in order (a cancel must not
     overtake its submit)."""
 
-    __slots__ = ("items", "lot", "path", "subject")
+    __slots__ = ("idle", "items", "lot", "path", "subject")
 
     def __init__(self, path: str, subject: str) -> None:
         self.path = path
         self.subject = subject
         self.items: deque[tuple[bytes, str, float, Reply | None]] = deque()
         self.lot = trio.lowlevel.ParkingLot()
+        self.idle = trio.Event()
+        """Set while the lane holds nothing (a fresh event whenever something is put)."""
+        self.idle.set()
 
     def put(self, data: bytes, msg_id: str, deadline: float, slot: Reply | None) -> None:
+        if not self.items:
+            self.idle = trio.Event()
         self.items.append((data, msg_id, deadline, slot))
         self.lot.unpark()
 
@@ -138,6 +143,12 @@ class Courier:
     def outbox(self) -> int:
         """Durable sends queued and not yet stored by JetStream."""
         return sum(len(lane.items) for lane in self._lanes.values())
+
+    async def flush(self) -> None:
+        """Return once every durable send queued so far is stored (or given up on)."""
+        while self.outbox:
+            lane = next(lane for lane in self._lanes.values() if lane.items)
+            await lane.idle.wait()
 
     def _subject(self, path: str) -> str:
         subject = self._subjects.get(path)
@@ -235,6 +246,8 @@ class Courier:
                 if slot is not None:
                     slot.set_result(None)
             items.popleft()
+            if not items:
+                lane.idle.set()
 
     async def _publish_durable(
         self, path: str, subject: str, data: bytes, msg_id: str, deadline: float

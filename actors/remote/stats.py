@@ -45,6 +45,9 @@ class NodeStats:
     """Times a subscription paused because an inlet had ``inlet_high`` messages waiting."""
     mailbox_full: int = 0
     node_downs: int = 0
+    stale_dropped: int = 0
+    """Durable messages stored for a previous incarnation of a ``fresh`` prefix, dropped at
+    start (their actors rebuild their state from its owner instead)."""
 
     def as_dict(self) -> dict[str, int]:
         """The counters by name."""

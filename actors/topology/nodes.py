@@ -72,6 +72,13 @@ NEEDS = {"strategies": ("router",)}
 open orders): their node starts its actors only once that group's node is ready."""
 FEEDS = ("books", "market")
 """Groups whose node going down makes its books stale elsewhere."""
+FRESH = ("strategies",)
+"""Groups that start from the execution node's state (a strategy asks the router for its
+open orders): order updates and fills stored for them while their node was down are dropped
+when it starts again, as a restarted single-process desk starts with empty mailboxes.
+Cancels to the router, on the other hand, wait for the execution node however long it is
+down (within the stream's 7 days): a cancel is safe at any age, and nothing that opens an
+order ever waits in JetStream (intents are asks, answered now or refused)."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,7 @@ async def join(plan: NodePlan | None) -> AsyncIterator[Node | None]:
         registry=desk_registry(),
         cluster=plan.cluster,
         serve=plan.serve,
+        fresh=prefixes([g for g in plan.groups if g in FRESH]),
         peers=plan.peers,
         heartbeat=plan.heartbeat,
         node_timeout=plan.node_timeout,

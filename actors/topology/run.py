@@ -20,7 +20,7 @@ from actors.observe.control import serve_control
 from actors.observe.ctl import control_file_path
 from actors.observe.lines import report_trading
 from actors.observe.metrics import serve_metrics
-from actors.observe.status import report_status
+from actors.observe.status import report_node, report_status
 from actors.observe.summary import (
     TradingFigures,
     figures_from_journal,
@@ -139,6 +139,8 @@ async def open_desk(
                 running = Running(system, node=node)
                 if observe.status_interval > 0:
                     observers.start_soon(report_status, system, observe.status_interval)
+                    if node is not None:
+                        observers.start_soon(report_node, node, observe.status_interval)
                 if observe.polls:
                     running.observer = DeskObserver(system, interval=observe.poll_interval)
                     await observers.start(running.observer.run)
@@ -153,6 +155,7 @@ async def open_desk(
                         observe.metrics_port,
                         running.observer,
                         plan.faults.log if plan.faults is not None else None,
+                        node,
                     )
                 if observe.control_file is not None:
                     running.control_url = await observers.start(
@@ -282,13 +285,14 @@ async def run_plan(
         )
     system: System | None = None
     observer: DeskObserver | None = None
+    node: Node | None = None
     soak = SoakRecorder(interval=min(5.0, (duration or 300.0) / 60)) if report else None
     try:
         async with (
             open_desk(plan, handle_signals=handle_signals, observe=observe) as running,
             trio.open_nursery() as sampling,
         ):
-            system, observer = running.system, running.observer
+            system, observer, node = running.system, running.observer, running.node
             await system.ready.wait()
             log.info("desk up: %d actors; Ctrl-C (SIGINT) or SIGTERM stops it", len(system.paths()))
             if soak is not None:
@@ -321,6 +325,7 @@ async def run_plan(
             _report(
                 figures, system, time.monotonic() - started, summary_json, faults, plan.report,
                 malformed={v: b.malformed_frames for v, b in plan.budgets.items()},
+                node=node,
             )  # fmt: skip
             if report is not None:
                 _soak_report(plan, system, time.monotonic() - started, soak, report)
@@ -379,6 +384,7 @@ def _report(
     faults: FaultLog | None = None,
     router: ShutdownReport | None = None,
     malformed: dict[str, int] | None = None,
+    node: Node | None = None,
 ) -> None:
     stats = system.all_stats()
     lines = ["run summary:", *trading_lines(figures)]
@@ -391,6 +397,8 @@ def _report(
         lines.append(f"malformed venue frames dropped: {counts}")
     if faults is not None:
         lines.append(faults.summary_line())
+    if node is not None:  # a split desk: which node this was, and how its peers were
+        lines.append(node.status_line())
     print("\n".join(lines), file=sys.stderr, flush=True)
     if path is not None:
         content = summary_dict(figures, stats, elapsed)
@@ -402,6 +410,8 @@ def _report(
         if faults is not None:
             content["faults"] = {"injected": faults.counts(), "failed": faults.failed()}
         content["malformed_frames"] = dict(sorted((malformed or {}).items()))
+        if node is not None:
+            content["node"] = node.status()
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(json.dumps(content, indent=2))

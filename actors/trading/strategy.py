@@ -88,6 +88,14 @@ MARKETS_TIMEOUT = 1.0
 sends them when it is (``Markets``), so the strategy never waits longer at start."""
 
 
+OPEN_ORDERS_RETRY = 1.0
+"""Seconds between asks for our orders while the router cannot be asked (split desk)."""
+
+
+class _AskOpenOrders(msgspec.Struct, frozen=True):
+    """A strategy's timer to itself: ask the router for our orders again."""
+
+
 class StrategyParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What every strategy is given; a strategy's own ``Params`` subclass this.
 
@@ -209,6 +217,9 @@ class Strategy(Actor):
         self._timers: dict[int, Timer] = {}
         self._book_at: float | None = None
         """``received_at`` of the market data being handled (an intent carries it)."""
+        self.open_orders_asks = 0
+        """Asks for our orders (more than one: the router was not reachable at start)."""
+        self._since_start: set[str] | None = None
 
     @classmethod
     def parse_params(cls, params: Mapping[str, Any] | StrategyParams | None) -> StrategyParams:
@@ -236,12 +247,34 @@ class Strategy(Actor):
         if self._journal is not None:
             await self._lease(wait=True)
         await self._ask_markets()
-        # The router reconciled every venue before we started: its view is the venue's.
-        views = await router.ask(GetOrders(strategy=self.name), timeout=self.risk_timeout)
-        views = [v for v in views or () if isinstance(v, OrderView) and v.strategy == self.name]
+        views = await self._ask_orders()
+        if views is None:
+            # A split desk whose execution node is down or restarting: start without them
+            # (risk refuses our intents meanwhile) and ask again, rather than crash-loop.
+            self._since_start = set()
+            self.ctx.send_after(OPEN_ORDERS_RETRY, _AskOpenOrders())
+        await self.setup()
+        if views is not None:
+            await self._existing_orders(views)
+
+    async def _ask_orders(self) -> list[OrderView] | None:
+        """Our orders the router holds (it reconciled every venue before it answered); None
+        when it cannot be asked now."""
+        self.open_orders_asks += 1
+        try:
+            views = await self.router.ask(GetOrders(strategy=self.name), timeout=self.risk_timeout)
+        except ActorError as exc:
+            log = self.ctx.log.warning if self.open_orders_asks == 1 else self.ctx.log.debug
+            log("cannot ask the router for our orders (%s): asking again", exc)
+            return None
+        return [v for v in views or () if isinstance(v, OrderView) and v.strategy == self.name]
+
+    async def _existing_orders(self, views: list[OrderView]) -> None:
+        if self._since_start:  # submitted by this incarnation while the router was away
+            views = [v for v in views if v.client_order_id not in self._since_start]
+        self._since_start = None
         self.orders.seed(views)  # open orders and the position they add up to
         mine = self.orders.open_orders()
-        await self.setup()
         if mine and self.p.existing_orders == "cancel":
             self.ctx.log.info("cancelling %d order(s) left open before this start", len(mine))
             for view in mine:
@@ -316,6 +349,13 @@ class Strategy(Actor):
         elif kind is Markets:
             self._store_markets(message)
             await self.on_markets(message)
+        elif kind is _AskOpenOrders:
+            views = await self._ask_orders()
+            if views is None:
+                self.ctx.send_after(OPEN_ORDERS_RETRY, message)
+            else:
+                self.ctx.log.info("the router answered (ask %d)", self.open_orders_asks)
+                await self._existing_orders(views)
         elif kind is IdLease:
             self._lease_pending = False
             if message.stem == self.ids.stem:  # not one of an earlier incarnation's
@@ -409,7 +449,9 @@ class Strategy(Actor):
         """Risk refused one of our intents."""
 
     async def on_open_orders(self, orders: list[OrderView]) -> None:
-        """At start, our orders still open from before (a restart); after ``setup``.
+        """At start, our orders still open from before (a restart); after ``setup``, or
+        later if the router could not be asked at start (a split desk whose execution node is
+        restarting: the strategy runs meanwhile, its intents refused as ``RISK_UNAVAILABLE``).
 
         Their updates and fills arrive like any other. Override to take them over (a market
         maker counts them as its live quotes); ``existing_orders = "cancel"`` cancels them
@@ -469,6 +511,8 @@ class Strategy(Actor):
         if problem:
             raise InvalidIntent(f"{self.name}: {problem}")
         self.submitted += 1
+        if self._since_start is not None:
+            self._since_start.add(cid)
         try:
             decision = await self.risk.ask(intent, timeout=self.risk_timeout)
         except ActorUnavailable as exc:

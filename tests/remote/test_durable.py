@@ -84,3 +84,42 @@ async def test_restarting_nats_server_mid_run_loses_nothing_accepted(
         assert len(coids) == len(set(coids))  # a repeat of an id this node had is skipped
         assert set(coids) == set(accepted)
         assert nb.bus.reconnects >= 1 and na.bus.reconnects >= 1
+
+
+async def test_a_fresh_prefix_drops_what_was_stored_before_its_node_started(
+    nats_server: NatsServer,
+) -> None:
+    kept: list[Any] = []
+    fresh: list[Any] = []
+    async with open_system([]) as b, node(b, nats_server.url, "b", ["/b"]) as nb:
+        for i in range(3):  # stored while nobody serves either path
+            await nb.ref("/kept").send(Order(coid=f"k{i}"))
+            await nb.ref("/fresh").send(Order(coid=f"f{i}"))
+        specs = [
+            ChildSpec("kept", lambda: Recorder(kept)),
+            ChildSpec("fresh", lambda: Recorder(fresh)),
+        ]
+        async with (
+            open_system(specs) as a,
+            node(a, nats_server.url, "a", ["/kept", "/fresh"], fresh=["/fresh"]) as na,
+        ):
+            await eventually(lambda: len(kept) == 3)
+            assert na.stats.stale_dropped == 3
+            await nb.ref("/fresh").send(Order(coid="now"))  # once it runs: delivered
+            await eventually(lambda: fresh == [Order(coid="now")])
+            assert [o.coid for o in kept] == ["k0", "k1", "k2"]
+
+
+async def test_durable_sends_queued_as_a_node_stops_are_stored_before_it_closes(
+    nats_server: NatsServer,
+) -> None:
+    seen: list[Any] = []
+    async with (
+        open_system([ChildSpec("orders", lambda: Recorder(seen))]) as a,
+        node(a, nats_server.url, "a", ["/orders"]),
+    ):
+        async with open_system([]) as b, node(b, nats_server.url, "b", ["/b"]) as nb:
+            for i in range(50):
+                nb.ref("/orders").send_nowait(Order(coid=f"o{i}"))  # queued, not yet stored
+        assert nb.courier.outbox == 0  # leaving the block stored them all
+        await eventually(lambda: len(seen) == 50)

@@ -12,6 +12,7 @@ import trio
 from actors.remote import LeaseHeld, LeaseLost, NatsServer
 from actors.remote.subjects import lease_key
 from actors.runtime import open_system
+from actors.runtime.cell import unwrap
 from tests.remote.helpers import node, start_node_process
 
 ACCOUNT = "account/sim-a"
@@ -83,3 +84,23 @@ async def test_a_stalled_holder_loses_the_lease_to_the_next_claimant_after_its_t
         lease.check()
         assert await nb.leases.holder(ACCOUNT) == "b"
         await holder.kill()
+
+
+async def test_a_node_that_must_hold_a_lease_waits_for_a_dead_holders_to_expire(
+    nats_server: NatsServer,
+) -> None:
+    async with open_system([]) as b, trio.open_nursery() as nursery:
+        holder = await start_node_process(
+            nursery, nats_server.url, "exec", "/exec", "--lease", ACCOUNT, "--lease-ttl", "1"
+        )
+        # Alive and renewing: a node claiming the account gives up after its wait.
+        with pytest.raises(BaseExceptionGroup) as caught:
+            async with node(b, nats_server.url, "exec2", ["/x"], claims=[ACCOUNT], claim_wait=0.3):
+                pass
+        refused = unwrap(caught.value)
+        assert isinstance(refused, LeaseHeld) and refused.holder == "exec"
+        await holder.kill()  # SIGKILL: its key stays until the TTL runs out
+        # Its restart claims the account at once and gets it once the dead holder's expires.
+        async with node(b, nats_server.url, "exec", ["/exec"], claims=[ACCOUNT]) as restarted:
+            assert restarted.leases.held()[ACCOUNT].valid
+            assert await restarted.leases.holder(ACCOUNT) == "exec"

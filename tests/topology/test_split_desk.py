@@ -1,165 +1,112 @@
-"""A desk split across three ``actors run --node`` processes, joined by a test-local NATS.
+"""A desk split across ``actors run --node`` processes, joined by a test-local NATS, loses each
+of its parts in turn and keeps every order.
 
-The test process joins the cluster as a fourth node (``observer``) and asks the desk's actors
-where they run: the router for its orders, risk for its verdict on a probe intent whose
-notional is far too big (so it is never sent anywhere: ``NOTIONAL_LIMIT`` when risk has a
-fresh book, ``STALE_BOOK`` when it has not).
+Four nodes (one cluster for the whole module: processes are slow to start): the embedded
+venue on a node of its own (so it outlives the execution node, as a real exchange does),
+execution (journal, risk, router, sessions), market data, strategies. The test process joins
+the cluster as a fifth node (``observer``) and asks the desk's actors where they run: the
+router for its orders, risk for its verdict on a probe intent whose notional is far too big
+(so it is never sent anywhere: ``NOTIONAL_LIMIT`` when risk has a fresh book, ``STALE_BOOK``
+when it has not). At the end the product's invariants compare the journal with the venue's
+own REST API (``actors.testing.verify``).
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-import signal
-import sys
-from decimal import Decimal
+import json
+import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
 
-from actors.remote import NatsServer, open_node
-from actors.runtime import ActorError, open_system
-from actors.topology.build import free_port
-from actors.topology.wire import desk_registry
-from actors.trading.messages import OrderIntent, RejectReason, RiskRejected
-from actors.trading.protocol import GetOrders
+from actors.remote import NatsServer
+from actors.testing.verify import verify_topology
+from actors.topology.load import load
+from actors.trading.messages import RejectReason
 from tests.remote.conftest import nats_server  # noqa: F401 - the fixture
+from tests.topology.split_helpers import (
+    observer,
+    peers_of,
+    sigkill,
+    start,
+    stop_all,
+    topology,
+    until_more_orders,
+    verdict,
+)
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-SPLIT = ROOT / "config" / "split.example.toml"
-ACTORS = [sys.executable, "-m", "actors.cli"]
-PEERS = {
-    "exec": ("/venues", "/journal", "/risk", "/router", "/shutdown", "/exec"),
-    "md": ("/market", "/books", "/consolidated"),
-    "strategies": ("/strategies",),
-}
-IDS = itertools.count()
+NODES = ("venue", "exec", "md", "strategies")
 
 
-def topology(tmp_path: Path, nats_url: str) -> Path:
-    """The shipped split desk on this test's NATS, a free venue port and quick liveness."""
-    text = SPLIT.read_text()
-    text = text.replace("nats://127.0.0.1:4222", nats_url)
-    text = text.replace("port = 18765", f"port = {free_port()}")
-    text = text.replace("heartbeat = 1.0 ", "heartbeat = 0.3 ")
-    text = text.replace("node_timeout = 5.0", "node_timeout = 2.0")
-    text = text.replace("lease_ttl = 10.0", "lease_ttl = 3.0")
-    text += "\n[observe]\nstatus_interval = 0.0\ncontrol = false\n"
-    path = tmp_path / "split.toml"
-    path.write_text(text)
-    return path
-
-
-async def start(config: Path, node: str) -> trio.Process:
-    """``actors run CONFIG --node NODE`` in the config's directory, its log in a file."""
-    log = (config.parent / f"{node}.log").open("ab")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [*ACTORS, "run", str(config), "--node", node, "--view", "lines"]
-    return await trio.lowlevel.open_process(
-        cmd, stdout=log, stderr=log, cwd=str(config.parent), env=env
-    )
-
-
-def probe() -> OrderIntent:
-    """An intent risk must refuse: its notional is 500,000 (limit 20,000)."""
-    return OrderIntent(
-        client_order_id=f"probe-{next(IDS)}",
-        strategy="observer",
-        venue="sim-a",
-        symbol="ETH/USDT",
-        side="buy",
-        order_type="limit",
-        amount=Decimal("0.5"),
-        price=Decimal("1000000"),
-        created_at=0.0,
-    )
-
-
-async def verdict(risk: Any, reason: RejectReason, timeout: float = 60.0) -> RiskRejected:
-    """Ask risk about probe intents until it refuses one for ``reason``."""
-    with trio.fail_after(timeout):
-        while True:
-            try:
-                answer = await risk.ask(probe(), timeout=5.0)
-                if isinstance(answer, RiskRejected) and answer.reason == reason:
-                    return answer
-            except ActorError:
-                pass  # the execution node is still starting
-            await trio.sleep(0.2)
-
-
-async def orders(router: Any) -> int:
-    """How many orders the router knows (0 while it cannot be asked)."""
-    try:
-        return len(await router.ask(GetOrders(), timeout=5.0))
-    except ActorError:
-        return 0
-
-
-async def until_more_orders(router: Any, than: int, timeout: float = 90.0) -> int:
-    """Wait until the router knows more than ``than`` orders; how many."""
-    with trio.fail_after(timeout):
-        while (count := await orders(router)) <= than:  # noqa: ASYNC110 - other processes
-            await trio.sleep(0.2)
-    return count
-
-
-async def test_a_desk_split_across_nodes_trades_and_survives_losing_market_data(
+async def test_a_split_desk_survives_losing_market_data_execution_and_nats_and_keeps_its_orders(
     nats_server: NatsServer,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    config = topology(tmp_path, nats_server.url)
-    processes = {name: await start(config, name) for name in ("exec", "md", "strategies")}
+    # A lease outlives a NATS restart (renewed every ttl/3; reconnecting takes about a
+    # second) and expires soon after its holder is killed (its restart waits for it).
+    config = topology(tmp_path, nats_server.url, lease_ttl=6.0, venue_node=True)
+    processes = {name: await start(config, name) for name in NODES}
+    desk = dict(processes)
+    del desk["venue"]
     try:
-        async with (
-            open_system([]) as system,
-            open_node(
-                system,
-                name="observer",
-                servers=nats_server.url,
-                registry=desk_registry(),
-                cluster="split",
-                serve=("/observer",),
-                peers=PEERS,
-            ) as observer,
-        ):
-            risk, router = observer.ref("/risk"), observer.ref("/router")
+        async with observer(nats_server.url, peers=peers_of(config)) as node:
+            risk, router = node.ref("/risk"), node.ref("/router")
             # The strategy's quotes go strategies -> risk -> router -> session -> venue, with
             # the books they are priced on coming from the market-data node.
-            traded = await until_more_orders(router, 0)
+            traded = await until_more_orders(router, 1)
             fresh = await verdict(risk, RejectReason.NOTIONAL_LIMIT)
             assert "500000" in fresh.detail
 
-            processes["md"].kill()  # SIGKILL: no goodbye, the heartbeats just stop
+            # 1. SIGKILL the market-data node: its books go stale, orders against them refused.
+            sigkill(processes["md"])
             await processes["md"].wait()
             stale = await verdict(risk, RejectReason.STALE_BOOK)
             assert "node md down" in stale.detail
-
-            # The market-data node comes back; meanwhile a second execution node for the same
-            # venue account tries to start (both start at once: process start-up is slow).
-            processes["md"] = await start(config, "md")
+            # It comes back; meanwhile a second execution node for the same venue account
+            # tries to start (both at once: process start-up is slow).
+            processes["md"] = desk["md"] = await start(config, "md")
             second = await start(config, "exec")
             await verdict(risk, RejectReason.NOTIONAL_LIMIT)  # fresh books again
-            await until_more_orders(router, traded)  # and the strategy trades again
+            traded = await until_more_orders(router, traded)  # and the strategy trades again
             with trio.fail_after(90):
                 code = await second.wait()
             assert code == 1  # refused the lease: it never served or traded anything
             log = (tmp_path / "exec.log").read_text()
             assert "another node trades this account" in log
             assert "held by node 'exec'" in log
+
+            # 2. SIGKILL the execution node mid-trading (the market maker requotes on every
+            # top): no goodbye, no cancels. Restarted, it waits for its dead predecessor's
+            # lease, recovers its orders from the journal and the venue, and trades again.
+            sigkill(processes["exec"])
+            await processes["exec"].wait()
+            processes["exec"] = desk["exec"] = await start(config, "exec")
+            traded = await until_more_orders(router, traded)
+
+            # 3. Restart nats-server (SIGKILL, same port and store): trading resumes.
+            await trio.to_thread.run_sync(nats_server.restart)
+            await until_more_orders(router, traded)
+            for name, process in processes.items():
+                assert process.returncode is None, f"node {name} stopped: see {name}.log"
+        await stop_all(desk)  # the execution node cancels its quotes at the venue
+        codes = {name: p.returncode for name, p in desk.items()}
+        assert codes == dict.fromkeys(desk, 0), codes
+        # The venue still runs: every order it holds is the journal's, once, in the same
+        # state with the same fills; positions agree.
+        report = await trio.to_thread.run_sync(verify_topology, load(config))
+        assert report.ok, report.text()
+        assert "0 venue orders" not in report.text()
+        log = (tmp_path / "exec.log").read_text()
+        # The restarted execution node started from the orders its killed one journaled.
+        recovered = re.findall(r"recovered in .*?(\d+) order\(s\), (\d+) open", log)
+        assert len(recovered) >= 2 and int(recovered[-1][0]) >= 2, recovered
+        # Each node's run summary names it and its peers' liveness as it stopped.
+        assert "node exec (cluster split): peers md " in log
+        summary = json.loads((tmp_path / "exec.summary.json").read_text())["node"]
+        assert summary["node"] == "exec" and summary["cluster"] == "split"
+        assert set(summary["peers"]) >= {"md", "strategies", "venue"}  # and the observer
+        assert summary["counters"]["sent_durable"] > 0  # order updates and fills went out
     finally:
-        for process in processes.values():
-            if process.returncode is None:
-                process.send_signal(signal.SIGINT)
-        with trio.move_on_after(60):
-            for process in processes.values():
-                await process.wait()
-        for process in processes.values():
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    for name in ("exec", "strategies"):
-        assert processes[name].returncode in (0, 4), (tmp_path / f"{name}.log").read_text()[-3000:]
+        await stop_all(processes)

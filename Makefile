@@ -9,8 +9,8 @@ CONFIG ?= config/paper.toml
 
 RUNS ?= 10
 HOGS ?= 2
-# Two workers, one test file each at a time: most of the suite waits on loopback processes.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# Four workers, one test file each at a time: most of the suite waits on loopback processes.
+PYTEST_ARGS ?= -n 4 --dist loadfile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

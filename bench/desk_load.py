@@ -28,7 +28,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +40,6 @@ for _p in (str(ROOT), str(ROOT / "bench")):
         sys.path.insert(0, _p)
 
 from market_load import (  # noqa: E402
-    MAKER_KEY,
-    MAKER_SECRET,
     SYM,
     Clocks,
     bench_venue_config,
@@ -136,18 +133,13 @@ async def scrape(port: int) -> dict[str, dict[str, float]]:
 async def desk_against(n_venues: int, n_symbols: int, rate: float) -> AsyncIterator[Any]:
     """``n_venues`` bench venues of ``n_symbols`` each at ``rate`` events/s per symbol, and a
     desk process trading all of them; yields (venues, desk process, metrics port)."""
-    from actors.venues.accounts import Account
 
     async with AsyncExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
         venues = []
         for _ in range(n_venues):
             cfg = bench_venue_config(symbols(n_symbols), rate_hz=rate)
-            venue = await stack.enter_async_context(open_bench_venue(cfg))
-            venue.accounts.add(
-                Account(MAKER_KEY, MAKER_SECRET, {"BTC": Decimal(100), "USDT": Decimal(10**7)})
-            )
-            venues.append(venue)
+            venues.append(await stack.enter_async_context(open_bench_venue(cfg)))
         argv = [sys.executable, SCRIPT, "desk", "--ports", ",".join(str(v.port) for v in venues)]
         argv += ["--symbols", str(n_symbols), "--journal", os.path.join(tmp, "j.sqlite")]
         proc, ready = await start_client(argv, timeout=180.0)
@@ -161,10 +153,7 @@ async def desk_against(n_venues: int, n_symbols: int, rate: float) -> AsyncItera
 
 async def markers(venues: list[Any], trials: int) -> list[float]:
     """Tick-to-order ms of ``trials`` markers on BTC/USDT, round-robin over the venues."""
-    clocks = [Clocks(v.market_of(SYM).id) for v in venues]
-    for v, c in zip(venues, clocks, strict=True):
-        v.on_depth_published = c.on_depth
-        v.on_order_received = c.on_order
+    clocks = [Clocks.hooked(v) for v in venues]
     out: list[float] = []
     for i in range(trials):
         k = i % len(venues)

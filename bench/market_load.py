@@ -117,14 +117,19 @@ async def open_bench_venue(config: VenueConfig) -> AsyncIterator[Venue]:
     """Run a venue whose fair value never moves (no walk, no per-venue deviation).
 
     Makers then quote at least 0.5 bp off a fixed fair value and never cross, so an order at
-    fair value rests untouched while makers and cancels move the book at the set rate.
+    fair value rests untouched while makers and cancels move the book at the set rate. The
+    account that posts the markers (``MAKER_KEY``) is funded.
     """
+    from actors.venues.accounts import Account
     from actors.venues.synthetic import FairValueModel
 
     model = FairValueModel(config.seed, config.specs(), 1, divergence_bps=0.0)
     venue = Venue(config, model=model)
     async with trio.open_nursery() as nursery:
         await nursery.start(venue.run)
+        venue.accounts.add(
+            Account(MAKER_KEY, MAKER_SECRET, {"BTC": Decimal(100), "USDT": Decimal(10**7)})
+        )
         try:
             yield venue
         finally:
@@ -273,6 +278,14 @@ class Clocks:
         self.market_id = market_id
         self.reset()
 
+    @classmethod
+    def hooked(cls, venue: Venue) -> Clocks:
+        """Clocks of the marker symbol, fed by ``venue``'s observer hooks."""
+        clocks = cls(venue.market_of(SYM).id)
+        venue.on_depth_published = clocks.on_depth
+        venue.on_order_received = clocks.on_order
+        return clocks
+
     def reset(self) -> None:
         """Forget the last trial."""
         self.placed: float | None = None
@@ -334,7 +347,6 @@ async def trial(
 
 async def main(trials: int, blocks: int, kinds: tuple[str, ...], rates: tuple[int, ...]) -> dict:
     """Alternate blocks of takers; inside each block, every rate in turn."""
-    from actors.venues.accounts import Account
 
     res: dict[str, Any] = {
         "rates": {str(r): {k: {"tick": [], "age": [], "missed": 0} for k in kinds} for r in rates},
@@ -342,12 +354,7 @@ async def main(trials: int, blocks: int, kinds: tuple[str, ...], rates: tuple[in
     }
     with tempfile.TemporaryDirectory() as tmp:
         async with open_bench_venue(bench_venue_config()) as venue:
-            venue.accounts.add(
-                Account(MAKER_KEY, MAKER_SECRET, {"BTC": Decimal(100), "USDT": Decimal(10**7)})
-            )
-            clocks = Clocks(venue.market_of(SYM).id)
-            venue.on_depth_published = clocks.on_depth
-            venue.on_order_received = clocks.on_order
+            clocks = Clocks.hooked(venue)
             for _ in range(blocks):
                 for kind in kinds:
                     argv = [sys.executable, SCRIPT, "--client", kind, "--port", str(venue.port)]

@@ -32,7 +32,6 @@ import statistics
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +45,6 @@ for _p in (str(ROOT), str(ROOT / "bench")):
 
 from market_load import (  # noqa: E402
     JITTER,
-    MAKER_KEY,
-    MAKER_SECRET,
-    SYM,
     Clocks,
     bench_venue_config,
     machine,
@@ -74,17 +70,11 @@ def drop(venue: Any, scope: str) -> int:
 
 async def main(trials: int, blocks: int, kinds: tuple[str, ...], scope: str) -> dict[str, Any]:
     """Alternate blocks of takers; in each block, drop trials and no-drop trials alternate."""
-    from actors.venues.accounts import Account
 
     res: dict[str, Any] = {k: {"drop": [], "no_drop": [], "missed": 0} for k in kinds}
     with tempfile.TemporaryDirectory() as tmp:
         async with open_bench_venue(bench_venue_config(rate_hz=100.0)) as venue:
-            venue.accounts.add(
-                Account(MAKER_KEY, MAKER_SECRET, {"BTC": Decimal(100), "USDT": Decimal(10**7)})
-            )
-            clocks = Clocks(venue.market_of(SYM).id)
-            venue.on_depth_published = clocks.on_depth
-            venue.on_order_received = clocks.on_order
+            clocks = Clocks.hooked(venue)
             for _ in range(blocks):
                 for kind in kinds:
                     argv = [sys.executable, MARKET, "--client", kind, "--port", str(venue.port)]

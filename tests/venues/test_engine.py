@@ -259,3 +259,31 @@ def test_candles_aggregate_and_carry_the_close_over_quiet_intervals() -> None:
     assert [(r.open, r.close, r.volume) for r in rows[1:3]] == [(110, 110, 0)] * 2
     five = c.series(300_000, None, t0 + 200_000)
     assert len(five) == 1 and five[0].volume == 4 and five[0].close == 90
+
+
+def test_okx_reports_a_taker_matching_several_levels_as_partially_filled_never_canceled() -> None:
+    # Events go out during matching, before the taker rests or ends: a partly filled taker
+    # between two levels is live at OKX ("partially_filled"), not "canceled".
+    from actors.venues.okx.shapes import state
+
+    seen: list[tuple[str, str]] = []
+
+    class Listener:
+        def on_fill(self, fill: object) -> None: ...
+        def on_match_done(self, *args: object) -> None: ...
+        def on_top_change(self, book: object) -> None: ...
+
+        def on_order_event(self, order: object, exec_type: str, fill: object) -> None:
+            if order is taker:
+                seen.append((exec_type, state(order)))  # type: ignore[arg-type]
+
+    eng = _engine()
+    eng.listener = Listener()  # type: ignore[assignment]
+    mk = eng.new_order
+    eng.submit(mk(symbol="BTCUSDT", side=SELL, type=LIMIT, tif="GTC", price=100, qty=2))
+    eng.submit(mk(symbol="BTCUSDT", side=SELL, type=LIMIT, tif="GTC", price=101, qty=2))
+    taker = mk(symbol="BTCUSDT", side=BUY, type=LIMIT, tif="GTC", price=101, qty=3, account="me")
+    eng.submit(taker)
+    assert seen[-1] == ("TRADE", "filled")
+    assert ("TRADE", "partially_filled") in seen
+    assert all(okx_state != "canceled" for _, okx_state in seen), seen

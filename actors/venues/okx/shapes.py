@@ -200,7 +200,9 @@ def state(o: Order) -> str:
     if o.status == "NEW":
         return "live"
     if o.status == "PARTIALLY_FILLED":
-        return "partially_filled" if o.working else "canceled"
+        # Also while it matches (not resting yet): an order that ends partly filled is
+        # EXPIRED or CANCELED by then.
+        return "partially_filled"
     if o.status == "FILLED":
         return "filled"
     return "canceled"

@@ -319,6 +319,7 @@ def _verify(path: str, venues: list[str]) -> int:
 def _check(path: str) -> int:
     from actors.topology.build import build
     from actors.topology.load import ConfigError, load
+    from actors.topology.nodes import placement
 
     try:
         topology = load(path)
@@ -342,7 +343,7 @@ def _check(path: str) -> int:
     for venue in topology.venues:
         print(f"venue {venue.name}: {venue_line(venue)}")
     for name, node in topology.nodes.items():
-        print(f"node {name}: {', '.join(node.groups)}")
+        print(placement(name, node))
     faults = topology.faults
     if faults is not None:
         stop = f", none after {faults.stop_after:g}s" if faults.stop_after else ""

@@ -156,18 +156,20 @@ class Node:
             "node": self.name,
             "cluster": self.cluster,
             "peers": self.peers(),
+            "serves": list(self.prefixes),
             "leases": sorted(self.leases.held()),
             "counters": self.counters(),
         }
 
     def status_line(self) -> str:
-        """``node exec (cluster split): peers md up, strategies down | leases account/sim-a |
-        received_durable=12 ...`` (counters that are not zero)."""
+        """``node exec (cluster split): peers md up, strategies down | serves /exec, /router |
+        leases account/sim-a | received_durable=12 ...`` (counters that are not zero)."""
         peers = ", ".join(f"{name} {state}" for name, state in self.peers().items())
         leases = ", ".join(sorted(self.leases.held()))
         text = " ".join(f"{k}={v}" for k, v in self.counters().items() if v)
         return (
             f"node {self.name} (cluster {self.cluster}): peers {peers or 'none'}"
+            + f" | serves {', '.join(self.prefixes) or 'nothing'}"
             + (f" | leases {leases}" if leases else "")
             + f" | {text or 'no traffic'}"
         )

@@ -40,7 +40,14 @@ from actors.runtime.events import (
 )
 from actors.runtime.mailbox import Intercepted, MailboxSpec, Overflow
 from actors.runtime.ref import DEFAULT_ASK_TIMEOUT, Ref
-from actors.runtime.spec import ChildSpec, GiveUp, Restart, Strategy, supervisor_spec
+from actors.runtime.spec import (
+    ChildSpec,
+    GiveUp,
+    Restart,
+    Strategy,
+    supervisor_spec,
+    with_children,
+)
 from actors.runtime.stats import ActorStats
 from actors.runtime.supervisor import StartChild, StopChild, Supervisor, WhichChildren
 from actors.runtime.system import System, open_system
@@ -87,4 +94,5 @@ __all__ = [
     "WhichChildren",
     "open_system",
     "supervisor_spec",
+    "with_children",
 ]

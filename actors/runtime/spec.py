@@ -156,3 +156,27 @@ def supervisor_spec(
         children=specs,
         supervision=SupervisorSettings(strategy, max_restarts, within, give_up),
     )
+
+
+def with_children(spec: ChildSpec, children: list[ChildSpec] | tuple[ChildSpec, ...]) -> ChildSpec:
+    """Supervisor ``spec`` with other ``children`` (a share of them), its policies kept.
+
+    >>> from actors.runtime.actor import Actor
+    >>> feeds = supervisor_spec("feeds", [ChildSpec("a", Actor), ChildSpec("b", Actor)])
+    >>> [c.name for c in with_children(feeds, feeds.children[1:]).children]
+    ['b']
+    """
+    settings = spec.supervision
+    if settings is None:
+        raise ValueError(f"{spec.name!r} is not a supervisor")
+    return supervisor_spec(
+        spec.name,
+        children,
+        strategy=settings.strategy,
+        max_restarts=settings.max_restarts,
+        within=settings.within,
+        restart=spec.restart,
+        backoff=spec.backoff,
+        shutdown_grace=spec.shutdown_grace,
+        give_up=settings.give_up,
+    )

@@ -15,6 +15,20 @@ beside a NATS node (``actors.remote``) that serves them under their paths (``/ma
     [nodes.strategies]
     groups = ["strategies"]
 
+Market data can be placed per venue instead: ``market_data = ["binance"]`` puts that venue's
+feed (``/market/binance``) and books (``/books/binance/...``) on the node, so each venue's
+market data runs in a process of its own (close to the venue, on a core of its own) while
+every other node resolves those paths to it:
+
+    [nodes.md-binance]
+    market_data = ["binance"]
+    [nodes.md-okx]
+    market_data = ["okx"]
+    [nodes.exec]
+    groups = ["journal", "risk", "router", "exec", "consolidated"]
+
+Either the whole ``market`` and ``books`` groups are placed or every venue's market data is
+(the two would serve overlapping subtrees), each venue once.
 Rules, each checked with an error naming the key: journal, risk, router and exec share one
 node (the router journals every order before it leaves and asks the journal on the way;
 ``Append`` carries any message and stays local); an embedded venue of a split desk has a
@@ -27,7 +41,8 @@ start at once. Supervision across nodes: the execution node takes an exclusive l
 venue account (``account/<venue>``) before anything starts, and refuses to start while
 another node holds one; if it loses a lease while running it stops (a split brain never
 trades twice).
-When a node that fed books goes down, every book it fed is reported stale to the local risk
+When a node that fed books goes down, every book it fed (and only those: one venue's with
+``market_data``) is reported stale to the local risk
 and consolidated actors (``FeedStatus``), so risk refuses orders against them, and
 strategies stop seeing them in the consolidated top, until fresh tops come again.
 """
@@ -42,9 +57,9 @@ from dataclasses import dataclass
 import trio
 
 from actors.remote import Lease, Node, NodeDown, NodeEvent, open_node
-from actors.runtime import ChildSpec, MailboxFull, System
+from actors.runtime import ChildSpec, MailboxFull, System, with_children
 from actors.topology.load import NAME, ConfigError
-from actors.topology.schema import Topology
+from actors.topology.schema import NodeSection, Topology
 from actors.topology.wire import desk_registry
 from actors.trading.config import RISK, consolidated_path
 from actors.trading.messages import FeedStatus
@@ -71,7 +86,8 @@ NEEDS = {"strategies": ("router",)}
 """Groups whose actors ask another group as they start (a strategy asks the router for its
 open orders): their node starts its actors only once that group's node is ready."""
 FEEDS = ("books", "market")
-"""Groups whose node going down makes its books stale elsewhere."""
+"""Groups whose node going down makes its books stale elsewhere; also the groups a node can
+take one venue's share of (``market_data``: ``/market/<venue>``, ``/books/<venue>``)."""
 FRESH = ("strategies",)
 """Groups that start from the execution node's state (a strategy asks the router for its
 open orders): order updates and fills stored for them while their node was down are dropped
@@ -89,6 +105,8 @@ class NodePlan:
     cluster: str
     servers: tuple[str, ...]
     groups: tuple[str, ...]
+    market_data: tuple[str, ...]
+    """Venues whose feed and books this node runs (besides whole ``groups``)."""
     peers: dict[str, tuple[str, ...]]
     """Every other node and the path prefixes it serves."""
     accounts: tuple[str, ...]
@@ -103,13 +121,31 @@ class NodePlan:
     @property
     def serve(self) -> tuple[str, ...]:
         """The path prefixes this node serves."""
-        return prefixes(self.groups)
+        return prefixes(self.groups, self.market_data)
 
 
-def prefixes(groups: Sequence[str]) -> tuple[str, ...]:
-    """The path prefixes of ``groups`` and their companions."""
+def prefixes(groups: Sequence[str], market_data: Sequence[str] = ()) -> tuple[str, ...]:
+    """The path prefixes of ``groups`` and their companions, then of each venue's market data.
+
+    >>> prefixes(["router"], ["sim-a"])
+    ('/router', '/shutdown', '/market/sim-a', '/books/sim-a')
+    """
     names = [g for group in groups for g in (group, *COMPANIONS.get(group, ()))]
+    names += [f"{group}/{venue}" for venue in market_data for group in reversed(FEEDS)]
     return tuple(f"/{name}" for name in names)
+
+
+def placement(name: str, node: NodeSection) -> str:
+    """One node's share for the operator (``actors check``): what it runs, the paths it serves.
+
+    >>> placement("md-a", NodeSection(market_data=["sim-a"]))
+    'node md-a: market data of sim-a; serves /market/sim-a, /books/sim-a'
+    """
+    parts = list(node.groups)
+    if node.market_data:
+        parts.append(f"market data of {', '.join(node.market_data)}")
+    served = ", ".join(prefixes(node.groups, node.market_data))
+    return f"node {name}: {', '.join(parts)}; serves {served}"
 
 
 def node_problems(topology: Topology) -> list[str]:
@@ -122,8 +158,8 @@ def node_problems(topology: Topology) -> list[str]:
         at = f"nodes.{name}"
         if not NAME.match(name):
             problems.append(f"{at}: node name {name!r} must be 1-64 of A-Z a-z 0-9 _ . -")
-        if not node.groups:
-            problems.append(f"{at}.groups: a node runs at least one group")
+        if not node.groups and not node.market_data:
+            problems.append(f"{at}.groups: a node runs at least one group or venue's market data")
         for j, group in enumerate(node.groups):
             if group not in PLACEABLE:
                 problems.append(f"{at}.groups[{j}]: no group {group!r} (groups: {PLACEABLE})")
@@ -131,8 +167,12 @@ def node_problems(topology: Topology) -> list[str]:
                 problems.append(f"{at}.groups[{j}]: {group!r} is already on node {placed[group]!r}")
             else:
                 placed[group] = name
+    problems += _market_data_problems(topology, placed)
+    per_venue = any(node.market_data for node in topology.nodes.values())
     embedded = [v for v in topology.venues if v.kind == "embedded"]
-    needed = [g for g in PLACEABLE if g != "venues" or embedded]
+    needed = [
+        g for g in PLACEABLE if (g != "venues" or embedded) and not (per_venue and g in FEEDS)
+    ]
     missing = [g for g in needed if g not in placed]
     if missing:
         problems.append(f"nodes: groups on no node: {', '.join(missing)}")
@@ -161,6 +201,39 @@ def node_problems(topology: Topology) -> list[str]:
     return problems
 
 
+def _market_data_problems(topology: Topology, placed: dict[str, str]) -> list[str]:
+    """What is wrong with the nodes' ``market_data`` (each venue placed once, every venue
+    placed, never beside a whole ``market`` or ``books`` group)."""
+    problems: list[str] = []
+    venues = [v.name for v in topology.venues]
+    owner: dict[str, str] = {}
+    for name, node in topology.nodes.items():
+        for j, venue in enumerate(node.market_data):
+            at = f"nodes.{name}.market_data[{j}]"
+            whole = [f"{g!r} on node {placed[g]!r}" for g in FEEDS if g in placed]
+            if venue not in venues:
+                problems.append(f"{at}: no venue {venue!r} (venues: {venues})")
+            elif venue in owner:
+                problems.append(
+                    f"{at}: the market data of {venue!r} is already on node {owner[venue]!r}"
+                )
+            elif whole:
+                problems.append(
+                    f"{at}: {venue!r} cannot run apart from the whole group {', '.join(whole)}"
+                    " (place either the market and books groups or every venue's market data)"
+                )
+            else:
+                owner[venue] = name
+    if any(node.market_data for node in topology.nodes.values()):
+        missing = [v for v in venues if v not in owner]
+        if missing and not any(g in placed for g in FEEDS):
+            problems.append(
+                f"nodes: the market data of {', '.join(missing)} is on no node "
+                "(add each venue to a node's market_data)"
+            )
+    return problems
+
+
 def node_plan(topology: Topology, name: str, *, source: str) -> NodePlan:
     """Node ``name``'s ``NodePlan``; ``ConfigError`` when the topology has no such node."""
     if not topology.nodes:
@@ -168,10 +241,16 @@ def node_plan(topology: Topology, name: str, *, source: str) -> NodePlan:
     if name not in topology.nodes:
         raise ConfigError(source, [f"--node {name}: no such node (nodes: {list(topology.nodes)})"])
     groups = {n: tuple(node.groups) for n, node in topology.nodes.items()}
+    market_data = {n: tuple(node.market_data) for n, node in topology.nodes.items()}
     feeds = {
-        n: tuple((v.name, s) for v in topology.venues for s in v.symbols)
+        n: tuple(
+            (v.name, s)
+            for v in topology.venues
+            if any(g in FEEDS for g in placed) or v.name in market_data[n]
+            for s in v.symbols
+        )
         for n, placed in groups.items()
-        if any(g in FEEDS for g in placed)
+        if any(g in FEEDS for g in placed) or market_data[n]
     }
     cluster = topology.cluster
     return NodePlan(
@@ -179,7 +258,8 @@ def node_plan(topology: Topology, name: str, *, source: str) -> NodePlan:
         cluster=cluster.name or topology.desk.name,
         servers=tuple(cluster.servers),
         groups=groups[name],
-        peers={n: prefixes(g) for n, g in groups.items() if n != name},
+        market_data=market_data[name],
+        peers={n: prefixes(g, market_data[n]) for n, g in groups.items() if n != name},
         accounts=tuple(v.name for v in topology.venues) if "exec" in groups[name] else (),
         feeds=feeds,
         heartbeat=cluster.heartbeat,
@@ -190,9 +270,17 @@ def node_plan(topology: Topology, name: str, *, source: str) -> NodePlan:
 
 
 def place(specs: Sequence[ChildSpec], plan: NodePlan) -> list[ChildSpec]:
-    """The top-level specs node ``plan`` runs."""
-    names = {name.lstrip("/") for name in plan.serve}
-    return [spec for spec in specs if spec.name in names]
+    """The top-level specs node ``plan`` runs: its whole groups, and the ``market`` and
+    ``books`` groups cut down to its venues' children when it runs their market data."""
+    names = {name.lstrip("/") for name in prefixes(plan.groups)}
+    placed: list[ChildSpec] = []
+    for spec in specs:
+        if spec.name in names:
+            placed.append(spec)
+        elif spec.name in FEEDS and plan.market_data:
+            mine = [child for child in spec.children if child.name in plan.market_data]
+            placed.append(with_children(spec, mine))
+    return placed
 
 
 @asynccontextmanager

@@ -238,9 +238,12 @@ class ClusterSection(Section):
 class NodeSection(Section):
     """One node (process) of a split desk: the actor groups it runs."""
 
-    groups: list[str]
+    groups: list[str] = []
     """Top-level groups: venues, journal, risk, consolidated, books, exec, router,
     strategies, market (journal, risk, router and exec go together)."""
+    market_data: list[str] = []
+    """Venues whose market data this node runs: each one's feed (``/market/<venue>``) and
+    books (``/books/<venue>/...``), instead of the whole ``market`` and ``books`` groups."""
 
 
 class Topology(Section):

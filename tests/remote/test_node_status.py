@@ -34,6 +34,7 @@ async def test_a_node_tells_its_peers_liveness_its_leases_and_its_traffic(
             assert na.peers() == {"b": "up", "c": "not heard"}
             line = na.status_line()
             assert line.startswith("node a (cluster test): peers b up, c not heard")
+            assert "| serves /orders |" in line
             assert f"leases {ACCOUNT}" in line and "received_durable=1" in line
             samples = await scrape(port)
             up = (("node", "a"), ("peer", "b"))
@@ -46,6 +47,7 @@ async def test_a_node_tells_its_peers_liveness_its_leases_and_its_traffic(
         status = na.status()
         assert status["node"] == "a" and status["cluster"] == "test"
         assert status["peers"] == {"b": "down", "c": "not heard"}
+        assert status["serves"] == ["/orders"]
         assert status["leases"] == [ACCOUNT] and status["counters"]["node_downs"] == 1
         assert (await scrape(port))[("actors_node_peer_up", up)] == 0.0
         nursery.cancel_scope.cancel()

@@ -107,7 +107,7 @@ def peers_of(config: Path) -> dict[str, tuple[str, ...]]:
     """Every node of the split desk at ``config`` and the prefixes it serves (as the product
     places them)."""
     topo = load(config)
-    return {name: prefixes(node.groups) for name, node in topo.nodes.items()}
+    return {name: prefixes(node.groups, node.market_data) for name, node in topo.nodes.items()}
 
 
 @asynccontextmanager

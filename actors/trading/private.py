@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -69,7 +70,7 @@ from actors.trading.ccxt_bridge import (
     order_update_of,
 )
 from actors.trading.config import ROUTER, VenueSpec
-from actors.trading.dialects import dialect_for
+from actors.trading.dialects import Dialect, dialect_for
 from actors.trading.entry import EntryPath, Transport
 from actors.trading.markets import Markets
 from actors.trading.messages import (
@@ -718,13 +719,7 @@ class PrivateSession(Actor):
         return None
 
     async def _fetch_open(self, message: FetchOpenOrders) -> tuple[VenueOrder, ...]:
-        out: list[VenueOrder] = []
-        for symbol in message.symbols:
-            for order in await aio(self.exchange.fetch_open_orders)(symbol):
-                found = _venue_order(self.venue.name, order)
-                if found is not None:
-                    out.append(found)
-        return tuple(out)
+        return await open_orders(self.exchange, self.dialect, self.venue.name, message.symbols)
 
     async def on_stop(self) -> None:
         """Close the exchange (also after a crash)."""
@@ -733,6 +728,28 @@ class PrivateSession(Actor):
         if self.exchange is not None:
             exchange, self.exchange = self.exchange, None
             await close_exchange(exchange)
+
+
+async def open_orders(
+    exchange: Any, dialect: Dialect, venue: str, symbols: Sequence[str]
+) -> tuple[VenueOrder, ...]:
+    """The account's open orders on ``symbols`` (those with a client order id).
+
+    One ``fetch_open_orders`` for them all where the exchange answers it without a symbol
+    (``Dialect.open_orders_at_once``), else one per symbol: with many symbols, one call per
+    symbol waits on ccxt's rate limiter for each, and a reconciliation at start-up missed
+    its deadline behind them (BENCHMARKS.md, "Scale sweep").
+    """
+    if dialect.open_orders_at_once and len(symbols) > 1:
+        # Binance charges more weight without a symbol, and ccxt refuses the call unless told
+        # we know: one heavier call beats one per symbol from a few symbols on.
+        exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
+        wanted = set(symbols)
+        every = await aio(exchange.fetch_open_orders)()
+        orders = [order for order in every if order.get("symbol") in wanted]
+    else:
+        orders = [o for symbol in symbols for o in await aio(exchange.fetch_open_orders)(symbol)]
+    return tuple(found for order in orders if (found := _venue_order(venue, order)) is not None)
 
 
 def _venue_order(venue: str, order: dict[str, Any]) -> VenueOrder | None:

@@ -130,12 +130,12 @@ async def observer(
         yield node
 
 
-def probe() -> OrderIntent:
+def probe(venue: str = "sim-a") -> OrderIntent:
     """An intent risk must refuse: its notional is 500,000 (limit 20,000)."""
     return OrderIntent(
         client_order_id=f"probe-{next(IDS)}",
         strategy="observer",
-        venue="sim-a",
+        venue=venue,
         symbol="ETH/USDT",
         side="buy",
         order_type="limit",
@@ -145,12 +145,14 @@ def probe() -> OrderIntent:
     )
 
 
-async def verdict(risk: Any, reason: RejectReason, timeout: float = 60.0) -> RiskRejected:
-    """Ask risk about probe intents until it refuses one for ``reason``."""
+async def verdict(
+    risk: Any, reason: RejectReason, timeout: float = 60.0, venue: str = "sim-a"
+) -> RiskRejected:
+    """Ask risk about probe intents on ``venue`` until it refuses one for ``reason``."""
     with trio.fail_after(timeout):
         while True:
             try:
-                answer = await risk.ask(probe(), timeout=5.0)
+                answer = await risk.ask(probe(venue), timeout=5.0)
                 if isinstance(answer, RiskRejected) and answer.reason == reason:
                     return answer
             except ActorError:
@@ -158,18 +160,20 @@ async def verdict(risk: Any, reason: RejectReason, timeout: float = 60.0) -> Ris
             await trio.sleep(0.2)
 
 
-async def orders(router: Any) -> int:
-    """How many orders the router knows (0 while it cannot be asked)."""
+async def orders(router: Any, strategy: str | None = None) -> int:
+    """How many orders the router knows (of ``strategy``; 0 while it cannot be asked)."""
     try:
-        return len(await router.ask(GetOrders(), timeout=5.0))
+        return len(await router.ask(GetOrders(strategy=strategy), timeout=5.0))
     except ActorError:
         return 0
 
 
-async def until_more_orders(router: Any, than: int, timeout: float = 90.0) -> int:
-    """Wait until the router knows more than ``than`` orders; how many."""
+async def until_more_orders(
+    router: Any, than: int, timeout: float = 90.0, strategy: str | None = None
+) -> int:
+    """Wait until the router knows more than ``than`` orders (of ``strategy``); how many."""
     with trio.fail_after(timeout):
-        while (count := await orders(router)) <= than:  # noqa: ASYNC110 - other processes
+        while (count := await orders(router, strategy)) <= than:  # noqa: ASYNC110
             await trio.sleep(0.2)
     return count
 

@@ -117,6 +117,11 @@ class Dialect:
     """Orders may go over the websocket where ccxt has ``createOrderWs``; False forbids it."""
     trades_page: int = 100
     """``limit`` of one ``fetch_my_trades`` page."""
+    open_orders_at_once: bool = False
+    """Whether ``fetch_open_orders`` without a symbol returns every open order of the
+    account in one unpaged answer (Binance spot), so a reconciliation over many symbols
+    asks once instead of once per symbol. OKX answers without a symbol too, but in pages
+    of 100, which ccxt does not follow unless asked to paginate: left per symbol."""
     text_frames: frozenset[str] = frozenset()
     """Websocket frames the exchange sends as plain text, not JSON (a keep-alive answer):
     passed to ccxt; any other non-JSON frame is counted as malformed and dropped."""

@@ -13,14 +13,17 @@ the same two actors in this process. Measured both ways:
 Both nodes run on the desk's asyncio loop (``actors.trading.ccxt_bridge.open_loop``, the one
 ``actors run`` opens) unless ``--loop plain``.
 
-Run: ``.venv/bin/python bench/remote_hop.py [--loop desk|plain] [--asks N] [--messages N]``
+Run: ``.venv/bin/python bench/remote_hop.py [--loop desk|plain] [--asks N] [--messages N]
+[--out docs/bench/remote_hop.json]`` (``--out``: every ask's round trip, for ``bench/plots.py``)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -140,7 +143,7 @@ async def serve_far(url: str, loop: str) -> None:
         await trio.sleep_forever()
 
 
-async def measure_raw(url: str, asks: int) -> dict[str, float]:
+async def measure_raw(url: str, asks: int) -> dict[str, Any]:
     """The floor: bare nats-py request/reply on asyncio to the far process, no actors."""
     nc = await nats.connect(url)
     try:
@@ -154,10 +157,10 @@ async def measure_raw(url: str, asks: int) -> dict[str, float]:
     finally:
         await nc.close()
     rtts.sort()
-    return {"p50": rtts[len(rtts) // 2], "p99": rtts[int(len(rtts) * 0.99)]}
+    return {"p50": rtts[len(rtts) // 2], "p99": rtts[int(len(rtts) * 0.99)], "rtts": rtts}
 
 
-async def measure(echo: Ref, sink: Ref, asks: int, messages: int) -> dict[str, float]:
+async def measure(echo: Ref, sink: Ref, asks: int, messages: int) -> dict[str, Any]:
     """Ask latency and send throughput against ``echo`` and ``sink``."""
     for i in range(50):  # warm-up
         await echo.ask(Ping(i), timeout=10)
@@ -180,6 +183,7 @@ async def measure(echo: Ref, sink: Ref, asks: int, messages: int) -> dict[str, f
         "p50": rtts[len(rtts) // 2],
         "p99": rtts[int(len(rtts) * 0.99)],
         "rate": messages / elapsed,
+        "rtts": rtts,
     }
 
 
@@ -195,7 +199,7 @@ async def measure_durable(sink: Ref, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-async def run(url: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+async def run(url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The in-process and the remote measurements, one after the other."""
     async with (
         event_loop(args.loop),
@@ -213,7 +217,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, dict[str, float]]
     return {"local": local, "remote": remote}
 
 
-def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
+def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     """The table."""
     local, remote, raw = results["local"], results["remote"], results["raw"]
     print(f"asks: {args.asks} sequential; sends: {args.messages}; durable sends: {args.durable}")
@@ -245,6 +249,7 @@ def main() -> None:
         default="desk",
         help="asyncio loop of both nodes: the desk's batching one (as `actors run`) or plain",
     )
+    parser.add_argument("--out", type=Path, help="write every sample as JSON here (for plots)")
     parser.add_argument("--far", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.far:
@@ -265,6 +270,15 @@ def main() -> None:
             far.kill()
             far.wait()
     report(results, args)
+    if args.out:
+        machine = {
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg": list(os.getloadavg()),
+        }
+        command = "bench/remote_hop.py " + " ".join(sys.argv[1:])
+        args.out.write_text(json.dumps({**results, "command": command, "machine": machine}))
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -545,6 +547,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int)
     parser.add_argument("--trigger", type=float)
     parser.add_argument("--journal")
+    parser.add_argument("--out", type=Path, help="write every sample (ms) as JSON here")
     parser.add_argument("--node", help="a split taker's node (internal)")
     parser.add_argument("--nats", help="a split taker's NATS URL (internal)")
     parser.add_argument("--cluster", help="a split taker's cluster (internal)")
@@ -584,3 +587,13 @@ if __name__ == "__main__":
         print(report(res, args.trials, args.blocks))
         print(stage_report())
         print(f"wall time {time.perf_counter() - started:.1f}s")
+        if args.out:
+            machine = {
+                "nproc": os.cpu_count(),
+                "python": platform.python_version(),
+                "loadavg": list(os.getloadavg()),
+            }
+            command = "bench/tick_to_order.py " + " ".join(sys.argv[1:])
+            data = {"command": command, "machine": machine, "samples_ms": res}
+            args.out.write_text(json.dumps(data))
+            print(f"wrote {args.out}")

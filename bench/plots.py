@@ -4,8 +4,9 @@
 
 Reads what ``market_load.py``, ``recovery.py`` and ``desk_load.py scale|burst`` wrote with
 ``--out`` into that folder (``market_load.json``, ``recovery.json``, ``scale.json``,
-``burst.json``; a missing one is skipped) and writes one PNG beside each. Each plot names the
-machine it ran on (cores, python). Needs matplotlib (the ``bench`` extra).
+``burst.json``; and the split desk's, ``bench/split_plots.py``; a missing one is skipped) and
+writes one PNG beside each. Each plot names the machine it ran on (cores, python). Needs
+matplotlib (the ``bench`` extra).
 """
 
 from __future__ import annotations
@@ -164,7 +165,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     args = parser.parse_args()
-    for name, plot in PLOTS.items():
+    from split_plots import PLOTS as SPLIT_PLOTS  # the split desk's benches (imports this)
+
+    for name, plot in {**PLOTS, **SPLIT_PLOTS}.items():
         path = args.folder / name
         if path.exists():
             plot(json.loads(path.read_text()), args.folder)

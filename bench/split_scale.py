@@ -137,8 +137,8 @@ def status_lines(log: Path, node: str, cluster: str) -> list[dict[str, int]]:
 
 
 def point(directory: Path, nats: Any, mode: str, venues: int, symbols: int, rate: float,
-          window: float) -> dict[str, Any]:  # fmt: skip
-    """Run one split desk; the rates and CPU of its nodes over one window."""
+          window: float, windows: int) -> dict[str, Any]:  # fmt: skip
+    """Run one split desk; the rates and CPU of its nodes over ``windows`` status windows."""
     ports = free_ports(venues)
     config = topology(directory, nats.url, mode, venues, symbols, rate, window, ports)
     cluster = f"scale-{mode}-{venues}"
@@ -172,31 +172,34 @@ def point(directory: Path, nats: Any, mode: str, venues: int, symbols: int, rate
         return status_lines(logs[node], node, cluster)
 
     try:
-        # Warm up: wait for a status line of exec that shows tops of every book arriving
-        # (the md nodes start one by one), then measure between the next two lines of exec.
+        # Warm up: wait for a status line of exec and one of every md node that shows tops
+        # going out (the md nodes start one by one).
         deadline = time.monotonic() + 180
-        while not (lines("exec") and all(any(c.get("sent", 0) for c in lines(n)) for n in md)):
+        while not (
+            any(c.get("received", 0) for c in lines("exec"))
+            and all(any(c.get("sent", 0) for c in lines(n)) for n in md)
+        ):
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs.values()):
                 tails = "\n".join(f"--- {n}\n{logs[n].read_text()[-1500:]}" for n in nodes)
                 raise RuntimeError(f"the desk did not start:\n{tails}")
             time.sleep(0.1)
         startup = time.monotonic() - started
-        seen = len(lines("exec"))
-        while len(lines("exec")) == seen:
-            time.sleep(0.02)
+        # Each node's rates come from its own status lines (k windows from the second line it
+        # logs after t0, the first window left to settle): the nodes' lines are not in step.
+        seen = {n: len(lines(n)) + 1 for n in nodes}
         cpu0 = {n: cpu_seconds(procs[n].pid) for n in nodes}
         cpu0["nats"] = cpu_seconds(nats.process.pid)
         busy0, total0 = machine_ticks()
         t0 = time.monotonic()
-        first = {n: lines(n)[-1] for n in nodes}
-        while len(lines("exec")) == seen + 1:
-            time.sleep(0.02)
+        while any(len(lines(n)) < seen[n] + windows + 1 for n in nodes):
+            time.sleep(0.05)
         elapsed = time.monotonic() - t0
         cpu1 = {n: cpu_seconds(procs[n].pid) for n in nodes}
         cpu1["nats"] = cpu_seconds(nats.process.pid)
         busy1, total1 = machine_ticks()
         load = os.getloadavg()
-        last = {n: lines(n)[-1] for n in nodes}
+        first = {n: lines(n)[seen[n]] for n in nodes}
+        last = {n: lines(n)[seen[n] + windows] for n in nodes}
     finally:
         for p in procs.values():
             p.send_signal(signal.SIGINT)
@@ -208,7 +211,7 @@ def point(directory: Path, nats: Any, mode: str, venues: int, symbols: int, rate
                 p.wait()
 
     def rate_of(node: str, key: str) -> float:
-        return (last[node].get(key, 0) - first[node].get(key, 0)) / window
+        return (last[node].get(key, 0) - first[node].get(key, 0)) / (windows * window)
 
     cpu = {n: 100 * (cpu1[n] - cpu0[n]) / elapsed for n in cpu1}
     return {
@@ -252,7 +255,8 @@ def main() -> None:
     parser.add_argument("--venues", default="1,2,4", help="venue counts to sweep")
     parser.add_argument("--symbols", type=int, default=8, help="symbols per venue")
     parser.add_argument("--rate", type=float, default=200.0, help="synthetic events/s a venue")
-    parser.add_argument("--window", type=float, default=3.0, help="seconds measured a point")
+    parser.add_argument("--window", type=float, default=3.0, help="seconds between status lines")
+    parser.add_argument("--windows", type=int, default=3, help="status windows measured a point")
     parser.add_argument("--modes", default=",".join(MODES), help=f"market data: {MODES}")
     parser.add_argument("--out", type=Path, help="write the rows as JSON here (for plots)")
     args = parser.parse_args()
@@ -268,7 +272,16 @@ def main() -> None:
                 if mode == "one-node" and venues == 1 and "per-venue" in modes:
                     continue  # one venue: the same desk either way
                 rows.append(
-                    point(Path(tmp), nats, mode, venues, args.symbols, args.rate, args.window)
+                    point(
+                        Path(tmp),
+                        nats,
+                        mode,
+                        venues,
+                        args.symbols,
+                        args.rate,
+                        args.window,
+                        args.windows,
+                    )
                 )
                 print(table(rows[-1:], os.cpu_count() or 0).splitlines()[-1], flush=True)
     cores = os.cpu_count() or 0

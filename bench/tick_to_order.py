@@ -201,6 +201,7 @@ def split_node(kind: str, node: str, specs: list[Any], nats_url: str, cluster: s
         cluster=cluster,
         servers=(nats_url,),
         groups=layout[node],
+        market_data=(),
         peers={n: prefixes(g) for n, g in layout.items() if n != node},
         accounts=("sim",) if "exec" in layout[node] else (),
         feeds={n: (("sim", SYM),) for n, g in layout.items() if set(g) & set(FEEDS)},

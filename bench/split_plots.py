@@ -69,7 +69,7 @@ def split_tick_plot(data: dict[str, Any], out: Path) -> None:
 
 def split_scale_plot(data: dict[str, Any], out: Path) -> None:
     """Tops into the execution node and each process's CPU against the books fed."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 4.6))
     for n, mode in enumerate(("per-venue", "one-node")):
         rows = sorted((r for r in data["rows"] if r["mode"] == mode or r["venues"] == 1),
                       key=lambda r: r["books"])  # fmt: skip
@@ -86,16 +86,18 @@ def split_scale_plot(data: dict[str, Any], out: Path) -> None:
                    label=f"exec, {label}")  # fmt: skip
         right.plot(books, [max(r["md_cpu"]) for r in rows], style, marker="s", color="C2",
                    label=f"busiest md node, {label}")  # fmt: skip
+        right.plot(books, [sum(r["md_cpu"]) for r in rows], style, marker="D", color="C4",
+                   label=f"md nodes together, {label}")  # fmt: skip
         right.plot(books, [r["machine_busy"] for r in rows], style, marker="^", color="grey",
                    label=f"machine (all cores), {label}")  # fmt: skip
     left.set(xlabel="books (venues x symbols)", ylabel="messages/s",
              title="tops into the execution node")  # fmt: skip
     right.axhline(100, color="black", lw=0.8)
     right.set(xlabel="books (venues x symbols)", ylabel="CPU % (process: of one core)",
-              title="CPU", ylim=(0, 105))  # fmt: skip
+              title="CPU (machine: % of all its cores)")  # fmt: skip
     for axis in (left, right):
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(f"Market-data nodes into one execution node ({_machine(data)})")
     _footer(fig, data)
     fig.tight_layout(rect=(0, 0.03, 1, 1))

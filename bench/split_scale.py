@@ -19,8 +19,9 @@ bench reads two consecutive lines of every node and the processes' CPU time
 average over the same window: tops sent by the market-data nodes per second, tops received
 and conflated by exec per second, each process's CPU. A process is saturated when its CPU
 reaches one core (one Python process is one core); exec also shows it by conflating (it takes
-the newest top and drops the ones it had no time for, by design). The machine is saturated
-when its busy share nears 100% of its cores.
+the newest top and drops the ones it had no time for, by design); "dropped" counts what
+arrived at exec and reached no mailbox (inlet full, no such actor, undecodable). The machine
+is saturated when its busy share nears 100% of its cores.
 
 Run: ``.venv/bin/python bench/split_scale.py [--venues 1,2,4] [--symbols 8] [--rate 200]
 [--out docs/bench/split_scale.json]`` (about 30 s a point; a book publishes at most 10 depth
@@ -222,6 +223,10 @@ def point(directory: Path, nats: Any, mode: str, venues: int, symbols: int, rate
         "md_sent": sum(rate_of(n, "sent") for n in md),
         "exec_received": rate_of("exec", "received"),
         "exec_conflated": rate_of("exec", "conflated"),
+        "exec_lost": sum(
+            rate_of("exec", k)
+            for k in ("inlet_dropped", "dead_letters", "mailbox_full", "undecodable")
+        ),
         "md_cpu": [cpu[n] for n in md],
         "exec_cpu": cpu["exec"],
         "venue_cpu": cpu["venue"],
@@ -235,15 +240,17 @@ def table(rows: list[dict[str, Any]], cores: int) -> str:
     """The rows as a markdown table."""
     out = [
         "| venues | books | market data | md tops sent/s | exec received/s | exec conflated/s "
+        "| exec dropped/s "
         "| md CPU % (each) | exec CPU % | venue CPU % | nats CPU % | machine busy % "
         f"(of {cores} cores) | load | start s |",
-        "|---:|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         each = ", ".join(f"{c:.0f}" for c in r["md_cpu"])
         out.append(
             f"| {r['venues']} | {r['books']} | {r['mode']} | {r['md_sent']:.0f} | "
-            f"{r['exec_received']:.0f} | {r['exec_conflated']:.0f} | {each} | "
+            f"{r['exec_received']:.0f} | {r['exec_conflated']:.0f} | "
+            f"{r.get('exec_lost', float('nan')):.0f} | {each} | "
             f"{r['exec_cpu']:.0f} | {r['venue_cpu']:.0f} | {r['nats_cpu']:.0f} | "
             f"{r['machine_busy']:.0f} | {r['loadavg']:.1f} | {r['startup_s']:.0f} |"
         )

@@ -229,11 +229,13 @@ class PrivateSession(Actor):
             await self._tell(SessionUp(venue=self.venue.name, incarnation=self.ctx.incarnation))
 
     def _start_streams(self) -> None:
-        """Start the user streams (the venue confirmed the subscription) and, once, the
-        liveness check."""
+        """Start the user streams (the venue confirmed the subscription) unless they run, and,
+        once, the liveness check."""
         self._stream_retry.delivered = True
         self._resubscribing = False
-        if self.venue.user_streams:
+        # Idempotent: a dropped socket may be reopened both by the streams' resubscription
+        # and by an order that lost it (``_reopen_private``); one set of streams, not two.
+        if self.venue.user_streams and not self._stream_scopes:
             for loop in (self._orders_loop, self._trades_loop, self._balance_loop):
                 self._stream_scopes.append(self.ctx.start_soon(self._user_stream, loop))
             if self.venue.liveness_interval > 0 and not self._liveness_started:

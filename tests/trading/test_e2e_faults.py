@@ -160,6 +160,7 @@ async def test_dropped_websockets_are_resubscribed_in_place_and_a_missed_fill_co
         await desk.ref("/router").ask(ReconcileVenue(venue="sim"), timeout=20.0)
         await _counted_once(desk, cid, AMOUNT)
 
+        assert len(desk.peek("/exec/sim")._stream_scopes) == 3  # one set of user streams
         # Nothing restarted; the session takes orders again.
         for path in ("/market/sim", "/exec/sim", *UNTOUCHED):
             assert desk.restarts(path) == 0, (path, desk.last_crash(path))

@@ -110,6 +110,7 @@ async def test_orders_go_over_the_socket_and_over_rest_while_it_is_down(
             "ws.place": 2,
         }
         assert stats["order_entry"] == "ws"
+        assert len(desk.peek(SESSION)._stream_scopes) == 3  # one set of user streams
         await _cancel(desk, third)
         assert desk.restarts(SESSION) == 0
         await desk.verify(hit=["sim"])

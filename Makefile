@@ -38,9 +38,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Every benchmark, then the plots of the suite (bench/*.json -> PNG in $(BENCH_OUT)); 13 min
-# measured on 2 cores at load 6-15 with the scripts' default sizes, ~11 with these (BENCHMARKS.md
-# names the sizes behind each figure). QUICK=1: tiny parameters, a smoke run (3-5 min).
+# Every benchmark, then the plots of the suite (bench/*.json -> PNG in $(BENCH_OUT)); 9.3 min
+# measured with these sizes on 2 cores at load 2-7 (13.4 with the scripts' defaults at load
+# 6-15; BENCHMARKS.md names the sizes behind each figure). QUICK=1: tiny parameters, a smoke
+# run (3-5 min).
 QUICK ?=
 ifeq ($(QUICK),1)
 BENCH_OUT ?= var/bench

@@ -11,11 +11,12 @@ part of the figure that is not recovery. ``--drop market`` closes the market-dat
 (the private session's stay up): the difference says what the private session's recovery
 adds.
 
-* ``desk``: the full desk: the market-data connection crashes on ``NetworkError``, its
-  supervisor restarts it after the venue group's backoff (0.2 s +- 20 %, the shipped
-  default), the book is stale until the new snapshot, risk refuses against it meanwhile. The
-  backoff's ``reset_after`` is shortened from 30 s to 1 s so that drops 3 s apart each start
-  from the initial backoff (independent trials) instead of escalating.
+* ``desk``: the full desk: the market-data connection and the private session resubscribe in
+  place on ``NetworkError`` (``actors.trading.resubscribe``; before that change they crashed
+  and were restarted after the venue group's backoff, 0.2 s +- 20 %), the book is stale
+  until the new snapshot, risk refuses against it meanwhile. The backoff's ``reset_after``
+  is shortened from 30 s to 1 s so that, where a drop does restart an actor, drops 3 s
+  apart each start from the initial backoff (independent trials) instead of escalating.
 * ``bare``: the asyncio ccxt.pro script of ``market_load``: ``watch_order_book`` raises
   ``NetworkError``, the loop calls it again, ccxt reconnects and resyncs at once.
 

@@ -21,10 +21,12 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import ccxt
 import ccxt.pro
+import trio
 import trio_asyncio
 
 from actors.trading.aio_loop import adopt
@@ -60,7 +62,10 @@ async def open_loop(*, batching: bool = True) -> AsyncIterator[asyncio.AbstractE
         loop.set_exception_handler(log_asyncio_error)
         if batching:
             adopt(loop)
-        yield loop
+        try:
+            yield loop
+        finally:
+            await _linger_once()
 
 
 def log_asyncio_error(loop: object, context: dict[str, Any]) -> None:
@@ -242,12 +247,90 @@ def make_exchange(
     return exchange
 
 
+EXIT_LINGER = 0.25
+"""Seconds the asyncio loop keeps running after the last exchange closed, before it closes:
+what ccxt's ``close`` would sleep per instance (``timeout_on_exit``) so that aiohttp's TLS
+transports finish their shutdown (aiohttp's "graceful shutdown" advice)."""
+
+_linger_owed = False
+
+
+MARKETS_MAX_AGE = 3600.0
+"""Seconds a venue's loaded markets are reused across restarts before they are fetched again."""
+
+_MARKET_FIELDS = (
+    "markets", "markets_by_id", "symbols", "ids", "currencies", "currencies_by_id",
+    "baseCurrencies", "quoteCurrencies", "codes",
+)  # fmt: skip
+
+
+class LoadedMarkets:
+    """A venue's markets as ccxt loaded them, kept across the restarts of the actor that
+    loaded them, so that a restarted connection does not fetch them again.
+
+    A restart is for a dropped socket or a desync, not for new listings, and the fetch is
+    neither cheap nor free: Binance's ``exchangeInfo`` is megabytes of JSON at request
+    weight 20, and every restart of every venue would pay it. Kept for ``max_age`` seconds
+    (then fetched again on the next start); handed over with ccxt's own
+    ``set_markets_from_exchange`` (the markets, their indexes and the options its market
+    helpers need). One per actor: a private session's markets may hold what its keys can see.
+
+    >>> cache = LoadedMarkets()
+    >>> # await cache.load(exchange)  # fetches the first time, reuses after a restart
+    """
+
+    def __init__(self, max_age: float = MARKETS_MAX_AGE) -> None:
+        self.max_age = max_age
+        self.fetches = 0
+        """Times the markets were fetched from the venue."""
+        self.reuses = 0
+        """Starts that reused them instead."""
+        self._kept: Any = None
+        self._at = -math.inf
+
+    async def load(self, exchange: Any) -> None:
+        """Give ``exchange`` the kept markets if fresh enough, else load them (and keep them)."""
+        now = trio.current_time()
+        if self._kept is not None and now - self._at < self.max_age:
+            exchange.set_markets_from_exchange(self._kept)
+            self.reuses += 1
+            return
+        await aio(exchange.load_markets)()
+        helpers = exchange.safe_list(exchange.options, "marketHelperProps", [])
+        self._kept = SimpleNamespace(
+            id=exchange.id,
+            options={"marketHelperProps": helpers, **{h: exchange.options.get(h) for h in helpers}},
+            **{name: getattr(exchange, name) for name in _MARKET_FIELDS},
+        )
+        self._at = now
+        self.fetches += 1
+
+
 async def close_exchange(exchange: Any) -> None:
-    """Close an exchange's sessions and sockets; errors are logged, not raised."""
+    """Close an exchange's sessions and sockets; errors are logged, not raised.
+
+    Without ccxt's own 250 ms sleep at the end of ``close`` (``timeout_on_exit``): it only
+    gives aiohttp's TLS transports time to shut down before the loop closes, and our loop
+    lives on; an actor's ``on_stop`` waited for it on every restart (a quarter of a second
+    before the backoff even began, BENCHMARKS.md "Recovery"). :func:`open_loop` sleeps it
+    once, at its exit, if an exchange was closed meanwhile.
+    """
+    global _linger_owed
+    exchange.timeout_on_exit = 0
+    _linger_owed = True
     try:
         await aio(exchange.close)()
     except Exception:
         log.exception("closing %s failed", getattr(exchange, "id", exchange))
+
+
+async def _linger_once() -> None:
+    """ccxt's exit sleep, once for all the exchanges closed while the loop ran."""
+    global _linger_owed
+    if _linger_owed:
+        _linger_owed = False
+        with trio.CancelScope(shield=True):
+            await trio.sleep(EXIT_LINGER)
 
 
 async def fetch_all_trades(

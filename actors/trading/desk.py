@@ -36,6 +36,7 @@ from typing import Any
 
 from actors.runtime import ChildSpec, MailboxSpec, Overflow, supervisor_spec
 from actors.trading.book_actor import OrderBookActor, market_data_key
+from actors.trading.ccxt_bridge import LoadedMarkets
 from actors.trading.config import (
     RISK,
     DeskOptions,
@@ -291,10 +292,16 @@ def client_id_format(
 def _session_factory(
     venue: VenueSpec, budget: VenueBudget, strategies: tuple[str, ...] = ()
 ) -> object:
-    return lambda: PrivateSession(venue, budget, market_subscribers=strategies)
+    markets = LoadedMarkets()  # kept across the session's restarts
+    return lambda: PrivateSession(
+        venue, budget, market_subscribers=strategies, loaded_markets=markets
+    )
 
 
 def _feed_factory(
     venue: VenueSpec, budget: VenueBudget, depth: int, strategies: tuple[str, ...] = ()
 ) -> object:
-    return lambda: MarketDataConnection(venue, budget, depth, ticker_subscribers=strategies)
+    markets = LoadedMarkets()  # one per venue, kept across the feed's restarts
+    return lambda: MarketDataConnection(
+        venue, budget, depth, ticker_subscribers=strategies, markets=markets
+    )

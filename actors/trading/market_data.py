@@ -4,12 +4,19 @@ Each ``watch_order_book`` result is copied into a :class:`BookSnapshot` (ccxt ha
 mutating object) and sent to the book actor at ``/books/<venue>/<BASE-QUOTE>``; public trades
 go there too as :class:`TradeTick` and are fanned out with the books. With
 ``VenueSpec.watch_tickers`` each symbol's 24h ticker is copied into a :class:`Ticker` and sent
-straight to the strategies (``ticker_subscribers``; books need no ticker). Failure is a crash on
-purpose, so the supervisor restarts the connection with backoff and it resubscribes
-everything: a ``NetworkError`` (dropped socket), a desync (ccxt's ``InvalidNonce`` /
-``ChecksumError``) or a stall (no book message within ``stall_after`` seconds while
-connected). On the way down, also after a crash, the books are told their feed is down
-(they go stale, so risk refuses orders against them) and the exchange is closed.
+straight to the strategies (``ticker_subscribers``; books need no ticker).
+
+A dropped socket is resubscribed in place: the stream tells its book the feed is down (stale:
+risk refuses orders against it) and calls ``watch_*`` again, on which ccxt reconnects,
+resubscribes and resynchronises the book from a fresh REST snapshot (:class:`Resubscriber`
+says when that is allowed). A restart of the whole connection would add the supervisor's
+backoff, a new ccxt instance and its start-up to every drop (BENCHMARKS.md "Recovery").
+Anything else is a crash on purpose, so the supervisor restarts the connection with backoff
+and it resubscribes everything: a socket that drops again before the stream delivered or
+within ``RESUBSCRIBE_SPACING``, a dial the venue refuses, a desync (ccxt's ``InvalidNonce``
+/ ``ChecksumError``) or a stall (no book message within ``stall_after`` seconds while
+connected). The venue's markets survive restarts (:class:`LoadedMarkets`). On the way down,
+also after a crash, the books are told their feed is down and the exchange is closed.
 
 >>> # ChildSpec("sim", lambda: MarketDataConnection(venue_spec, budget), backoff=...)
 """
@@ -25,6 +32,7 @@ import trio
 from actors.runtime import Actor, Ref
 from actors.trading.book_actor import Fanout
 from actors.trading.ccxt_bridge import (
+    LoadedMarkets,
     aio,
     close_exchange,
     make_exchange,
@@ -35,6 +43,7 @@ from actors.trading.config import VenueSpec, book_path
 from actors.trading.dialects import dialect_for
 from actors.trading.messages import FeedStatus, Ticker
 from actors.trading.ratelimit import VenueBudget
+from actors.trading.resubscribe import Resubscriber
 
 CREDENTIALS = frozenset({"apiKey", "secret", "password", "uid", "privateKey", "token"})
 """ccxt constructor options that are credentials (kept from the market-data connection)."""
@@ -69,13 +78,18 @@ class MarketDataConnection(Actor):
         depth: int = 20,
         *,
         ticker_subscribers: tuple[str, ...] = (),
+        markets: LoadedMarkets | None = None,
     ) -> None:
         self.ticker_subscribers = ticker_subscribers
+        self.markets = markets if markets is not None else LoadedMarkets()
+        """The venue's markets, kept across restarts when the factory hands the same one."""
         self.venue = venue
         self.budget = budget
         self.depth = depth
         self.exchange: Any = None
         self.snapshots = 0
+        self.resubscribes = 0
+        """Streams resubscribed in place after a dropped socket."""
         self._books: dict[str, Ref] = {}
         self._scopes: list[trio.CancelScope] = []
 
@@ -91,7 +105,7 @@ class MarketDataConnection(Actor):
         self.exchange = make_exchange(
             self.venue.exchange, public, self.budget, sandbox=self.venue.sandbox
         )
-        await aio(self.exchange.load_markets)()
+        await self.markets.load(self.exchange)
         for symbol in self.venue.symbols:
             ref = self.ctx.lookup(book_path(self.venue.name, symbol))
             if ref is None:
@@ -134,9 +148,19 @@ class MarketDataConnection(Actor):
         venue = self.venue.name
         depth = self.depth
         last_nonce: object = None
+        retry = Resubscriber()
         while True:
-            book = await watch(symbol)
+            try:
+                book = await watch(symbol)
+            except Exception as exc:
+                if not retry.allow(exc, clock()):
+                    raise
+                self._dropped(f"order book {symbol}", exc, symbol)
+                last_nonce = None  # the resynchronised book is new even if nothing changed
+                continue
             now = last[0] = clock()
+            if not retry.delivered:
+                self._resynced(f"order book {symbol}", retry, now)
             nonce = book.get("nonce")
             if nonce is not None and nonce == last_nonce:
                 continue  # ccxt woke us without a new update: nothing to copy
@@ -169,9 +193,18 @@ class MarketDataConnection(Actor):
     async def _trade_loop(self, symbol: str, ref: Ref) -> None:
         watch = aio(self.exchange.watch_trades)
         venue = self.venue.name
+        retry = Resubscriber()
         while True:
-            trades = await watch(symbol)
+            try:
+                trades = await watch(symbol)
+            except Exception as exc:
+                if not retry.allow(exc, trio.current_time()):
+                    raise
+                self._dropped(f"trades {symbol}", exc)
+                continue
             now = trio.current_time()
+            if not retry.delivered:
+                self._resynced(f"trades {symbol}", retry, now)
             for trade in trades:
                 try:
                     tick = trade_tick_of(venue, trade, now)
@@ -187,14 +220,55 @@ class MarketDataConnection(Actor):
         watch = aio(self.exchange.watch_ticker)
         fanout = Fanout(self, self.ticker_subscribers)
         venue = self.venue.name
+        retry = Resubscriber()
         while True:
-            raw = await watch(symbol, params)
+            try:
+                raw = await watch(symbol, params)
+            except Exception as exc:
+                if not retry.allow(exc, trio.current_time()):
+                    raise
+                self._dropped(f"ticker {symbol}", exc)
+                continue
+            if not retry.delivered:
+                self._resynced(f"ticker {symbol}", retry, trio.current_time())
             try:
                 ticker = ticker_of(venue, symbol, raw, trio.current_time())
             except (TypeError, ValueError) as exc:
                 self._malformed("ticker", exc)
                 continue
             fanout.publish(ticker)
+
+    def _dropped(self, stream: str, exc: Exception, book_of: str | None = None) -> None:
+        """A stream's socket dropped and it resubscribes in place: its book (``book_of``)
+        goes stale at once, until the resynchronised book arrives."""
+        self.resubscribes += 1
+        now = trio.current_time()
+        if book_of is not None:
+            self._books[book_of].send_nowait(
+                FeedStatus(
+                    venue=self.venue.name,
+                    symbol=book_of,
+                    live=False,
+                    reason=f"socket of {self.ctx.path} dropped: resubscribing",
+                    at=now,
+                )
+            )
+        self.ctx.log.warning(
+            "%s %s: socket dropped (%s), resubscribing in place",
+            self.venue.name,
+            stream,
+            str(exc)[:200],
+        )
+
+    def _resynced(self, stream: str, retry: Resubscriber, now: float) -> None:
+        """The first message after an in-place resubscription: say how long it took."""
+        retry.delivered = True
+        began = retry.dropped_at
+        if began is not None:
+            retry.dropped_at = None
+            self.ctx.log.info(
+                "%s %s: back %.0f ms after the drop", self.venue.name, stream, (now - began) * 1e3
+            )
 
     def _malformed(self, what: str, exc: Exception) -> None:
         """A frame ccxt parsed into something impossible: counted with the frames it could
@@ -209,6 +283,7 @@ class MarketDataConnection(Actor):
             budget = self.budget
             return {
                 "snapshots": self.snapshots,
+                "resubscribes": self.resubscribes,
                 "malformed_frames": budget.malformed_frames if budget else 0,
                 "incarnation": self.ctx.incarnation,
             }

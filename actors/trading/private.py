@@ -2,9 +2,9 @@
 
 It speaks ccxt's unified API; what ccxt leaves open per exchange (client-id lookups, how the
 private stream is confirmed, error codes, trade paging, self-trade parameters) comes from the
-venue's dialect (:mod:`actors.trading.dialects`). It also loads the venue's markets once per
-start and hands every strategy their precision and limits (:class:`Markets`, also the answer
-to :class:`GetMarkets`).
+venue's dialect (:mod:`actors.trading.dialects`). It also loads the venue's markets (fetched
+once, kept across restarts: :class:`LoadedMarkets`) and hands every strategy their precision
+and limits on every start (:class:`Markets`, also the answer to :class:`GetMarkets`).
 
 A separate ccxt.pro instance from the market-data connection, so a market-data crash does not
 drop order updates. It runs ``watch_orders`` / ``watch_my_trades`` / ``watch_balance`` and
@@ -22,10 +22,12 @@ answers) does not crash the session; it trades over REST, without user streams, 
 the socket with backoff; once back, the streams start and the router reconciles
 (:class:`SessionUp`). An order sent over the socket with no answer within
 ``submit_timeout`` is UNKNOWN, as over REST; a cancel the socket fails is retried over REST.
-The router's reconciliation asks are answered from the venue by client order id. A stream
-error is a crash; after a restart the session first waits until the venue confirms the new
-user-data subscription, then tells the router (:class:`SessionUp`), which reconciles the
-venue: subscribe first, reconcile second, so nothing that happens in between can fall
+The router's reconciliation asks are answered from the venue by client order id. A dropped
+private socket is resubscribed in place (:class:`Resubscriber`: a lost connection, after the
+last subscription was confirmed, at most once a second; orders go over REST meanwhile); any
+other stream error is a crash. Either way the session first waits until the venue confirms
+the new user-data subscription, then tells the router (:class:`SessionUp`), which reconciles
+the venue: subscribe first, reconcile second, so nothing that happens in between can fall
 through the gap.
 
 A user stream can also die silently (connected, but no events). Silence proves nothing on a
@@ -53,6 +55,7 @@ import trio
 from actors.runtime import Actor, ActorError, Ref, Refuse
 from actors.trading.book_actor import Fanout
 from actors.trading.ccxt_bridge import (
+    LoadedMarkets,
     aio,
     aio_start,
     aio_wait,
@@ -98,6 +101,7 @@ from actors.trading.protocol import (
     VenueOrder,
 )
 from actors.trading.ratelimit import VenueBudget
+from actors.trading.resubscribe import Resubscriber
 
 QUERIES = (CancelAtVenue, FetchOrder, LookupOrder, FetchOpenOrders, FetchFills, FetchBalances)
 
@@ -136,8 +140,11 @@ class PrivateSession(Actor):
         budget: VenueBudget | None = None,
         *,
         market_subscribers: tuple[str, ...] = (),
+        loaded_markets: LoadedMarkets | None = None,
     ) -> None:
         self.venue = venue
+        self.loaded_markets = loaded_markets if loaded_markets is not None else LoadedMarkets()
+        """ccxt's markets of the venue, kept across restarts when the factory hands the same."""
         self.budget = budget
         self.dialect = dialect_for(venue.exchange)
         self.market_subscribers = market_subscribers
@@ -152,6 +159,12 @@ class PrivateSession(Actor):
         self.liveness_checks = 0
         """Liveness checks that compared the router's view with the venue's."""
         self._scopes: list[trio.CancelScope] = []
+        self._stream_scopes: list[trio.CancelScope] = []
+        self._stream_retry = Resubscriber()
+        self._resubscribing = False
+        self._liveness_started = False
+        self.resubscribes = 0
+        """User streams resubscribed in place after their socket dropped."""
         self._quiet = False
         self.down: str | None = None
         """Why the venue refuses this session's credentials (None: it does not)."""
@@ -217,12 +230,62 @@ class PrivateSession(Actor):
             await self._tell(SessionUp(venue=self.venue.name, incarnation=self.ctx.incarnation))
 
     def _start_streams(self) -> None:
-        if self.venue.user_streams:
-            self._spawn(self._orders_loop)
-            self._spawn(self._trades_loop)
-            self._spawn(self._balance_loop)
-            if self.venue.liveness_interval > 0:
+        """Start the user streams (the venue confirmed the subscription) unless they run, and,
+        once, the liveness check."""
+        self._stream_retry.delivered = True
+        self._resubscribing = False
+        # Idempotent: a dropped socket may be reopened both by the streams' resubscription
+        # and by an order that lost it (``_reopen_private``); one set of streams, not two.
+        if self.venue.user_streams and not self._stream_scopes:
+            for loop in (self._orders_loop, self._trades_loop, self._balance_loop):
+                self._stream_scopes.append(self.ctx.start_soon(self._user_stream, loop))
+            if self.venue.liveness_interval > 0 and not self._liveness_started:
+                self._liveness_started = True
                 self._spawn(self._liveness_loop)
+
+    async def _user_stream(self, loop: Any) -> None:
+        """Run one user stream; a dropped socket is resubscribed in place (``Resubscriber``),
+        anything else is a crash."""
+        try:
+            await loop()
+        except Exception as exc:
+            if self._resubscribing and is_connection_lost(exc):
+                return  # the same drop, seen by a sibling stream that is handling it
+            if not self._stream_retry.allow(exc, trio.current_time()):
+                raise
+            self._resubscribing = True
+            self.resubscribes += 1
+            for scope in self._stream_scopes:
+                scope.cancel()  # the siblings wait on the same dead socket
+            self._stream_scopes.clear()
+            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+            self._socket_down(reason)
+            self.ctx.log.warning(
+                "venue %s: user streams dropped (%s): resubscribing in place (orders over REST "
+                "meanwhile)",
+                self.venue.name,
+                reason,
+            )
+            self._spawn(self._resubscribe)
+
+    async def _resubscribe(self) -> None:
+        """Subscribe the user streams again, then have the router reconcile what the gap hid.
+
+        A subscription that fails is a crash (the supervisor's backoff), unless websocket
+        order entry is on: then REST serves and the socket is retried with backoff, as when
+        the venue refuses it at start-up.
+        """
+        began = trio.current_time()
+        if not await self._open_private():
+            self._reopen_private()
+            return
+        self._start_streams()
+        self.ctx.log.info(
+            "venue %s: user streams back %.0f ms after the drop",
+            self.venue.name,
+            (trio.current_time() - began) * 1e3,
+        )
+        await self._tell(SessionUp(venue=self.venue.name, incarnation=self.ctx.incarnation))
 
     # --- the private socket ----------------------------------------------------------------
 
@@ -291,7 +354,7 @@ class PrivateSession(Actor):
         for attempt in range(2):
             try:
                 if self.markets is None:
-                    await aio(self.exchange.load_markets)()
+                    await self.loaded_markets.load(self.exchange)
                     self._publish_markets()
                 await aio(self.exchange.fetch_balance)()
                 return None
@@ -538,7 +601,7 @@ class PrivateSession(Actor):
         if isinstance(message, Quiesce):
             # The desk is stopping and the router is done: stop the streams so nothing
             # more reaches it (what is not delivered is not lost: the venue keeps it).
-            for scope in self._scopes:
+            for scope in (*self._scopes, *self._stream_scopes):
                 scope.cancel()
             self._quiet = True
             return None
@@ -552,6 +615,7 @@ class PrivateSession(Actor):
             "fallbacks": self.entry.fallbacks,
             "submits": self.submits,
             "unknown": self.unknown,
+            "resubscribes": self.resubscribes,
             "incarnation": self.ctx.incarnation,
         }
 
@@ -723,7 +787,7 @@ class PrivateSession(Actor):
 
     async def on_stop(self) -> None:
         """Close the exchange (also after a crash)."""
-        for scope in self._scopes:
+        for scope in (*self._scopes, *self._stream_scopes):
             scope.cancel()
         if self.exchange is not None:
             exchange, self.exchange = self.exchange, None

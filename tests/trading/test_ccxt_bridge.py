@@ -6,9 +6,20 @@ import ssl
 from typing import Any
 
 import pytest
+import trio
 
-from actors.trading.ccxt_bridge import make_exchange, snapshot_of, trade_tick_of
+from actors.trading.ccxt_bridge import (
+    EXIT_LINGER,
+    LoadedMarkets,
+    aio,
+    close_exchange,
+    make_exchange,
+    open_loop,
+    snapshot_of,
+    trade_tick_of,
+)
 from actors.trading.market_data import ticker_of
+from actors.venues import VenueConfig, open_venue, venue_ccxt_config
 
 
 def test_instances_share_one_ssl_context_per_ca_file() -> None:
@@ -45,3 +56,64 @@ def test_a_ticker_with_a_non_finite_figure_is_refused() -> None:
     with pytest.raises(ValueError, match="bid"):
         ticker_of("sim", "BTC/USDT", {"bid": float("nan"), "ask": 2.0}, 0.0)
     assert ticker_of("sim", "BTC/USDT", {"bid": 1.0, "ask": None}, 0.0).ask is None
+
+
+async def test_a_closed_exchange_does_not_hold_its_actor_for_ccxts_exit_sleep(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # ccxt sleeps 250 ms at the end of every close (for aiohttp's TLS shutdown before the
+    # loop closes); an actor's on_stop waited for it before each restart. The loop sleeps it
+    # once at its own exit instead.
+    async with open_loop():
+        exchange = make_exchange("binance", {}, None)
+        started = trio.current_time()
+        await close_exchange(exchange)
+        assert trio.current_time() - started < EXIT_LINGER / 10
+        closed = trio.current_time()
+    assert trio.current_time() - closed == pytest.approx(EXIT_LINGER)
+    # Nothing closed: nothing owed at exit.
+    async with open_loop():
+        opened = trio.current_time()
+    assert trio.current_time() - opened < EXIT_LINGER / 10
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("protocol", ["binance", "okx"])
+async def test_loaded_markets_are_fetched_once_and_reused_by_the_next_instance(
+    protocol: str,
+) -> None:
+    async with open_venue(VenueConfig(protocol=protocol, seed=3, rate_hz=40.0)) as venue:
+        venue.pause_market()
+        config = venue_ccxt_config(venue)
+        kept = LoadedMarkets()
+        async with open_loop():
+            first = make_exchange(protocol, config, None)
+            try:
+                await kept.load(first)
+            finally:
+                await close_exchange(first)
+            # A restart: a new instance, the same venue. It must not fetch the markets.
+            second = make_exchange(protocol, config, None)
+
+            async def no_fetch(*_: Any, **__: Any) -> Any:
+                raise AssertionError("markets fetched again")
+
+            second.fetch_markets = no_fetch
+            try:
+                await kept.load(second)
+                assert (kept.fetches, kept.reuses) == (1, 1)
+                assert second.markets is first.markets
+                assert second.market("BTC/USDT")["id"] == first.market("BTC/USDT")["id"]
+                book = await aio(second.fetch_order_book)("BTC/USDT")
+                assert book["bids"] and book["asks"]
+            finally:
+                await close_exchange(second)
+            # Past max_age they are fetched again.
+            stale = LoadedMarkets(max_age=0.0)
+            third = make_exchange(protocol, config, None)
+            try:
+                await stale.load(third)
+                await stale.load(third)
+                assert (stale.fetches, stale.reuses) == (2, 0)
+            finally:
+                await close_exchange(third)

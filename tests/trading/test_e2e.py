@@ -131,6 +131,9 @@ async def test_market_data_crash_restarts_only_the_feed_and_refuses_orders_meanw
         await wait_for(lambda: _restarts(desk, "/market/sim") >= 1, timeout=20.0)
         venue.faults.resume_streams()
         view = await desk.wait_fresh("sim", SYM, timeout=30.0)
+        # The restarted feed took the venue's markets from its predecessor: one fetch.
+        markets = desk.peek("/market/sim").markets
+        assert (markets.fetches, markets.reuses >= 1) == (1, True)
         # In sync again: with the market paused, our copy equals the venue's own book.
         venue.pause_market()
         await wait_for(lambda: book_matches_venue(desk, venue, SYM), timeout=10.0)

@@ -53,7 +53,7 @@ async def test_a_socket_dropped_between_the_snapshot_and_the_first_delta(tmp_pat
             top = first.snapshot.asks[0][0]
             rest_ask(venue, SYM, price_of(top * 1.0005), Decimal("0.3"))
             venue.publish_depth()  # the delta goes out to nobody
-            await wait_for(lambda: desk.restarts("/market/sim") >= 1, timeout=20.0)
+            await wait_for(lambda: desk.peek("/market/sim").resubscribes >= 1, timeout=20.0)
             # The new connection resyncs from a new snapshot (with the missed change) and the
             # deltas that follow apply to it: never the old snapshot plus new deltas.
             await wait_for(lambda: book_matches_venue(desk, venue, SYM), timeout=20.0)

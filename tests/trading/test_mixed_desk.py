@@ -124,7 +124,7 @@ async def test_arbitrage_between_a_binance_and_an_okx_venue_fills_on_both(
             assert order.status == "FILLED" and cid.startswith("ax3arb") and cid.isalnum()
 
 
-async def test_a_dropped_okx_socket_restarts_only_that_venues_connections(
+async def test_a_dropped_okx_socket_is_resubscribed_by_that_venues_connections_alone(
     tmp_path: Path,
 ) -> None:
     async with paper_desk(tmp_path, strategies=()) as desk:
@@ -132,7 +132,7 @@ async def test_a_dropped_okx_socket_restarts_only_that_venues_connections(
         b = venue_named(desk, "sim-b")
         before = await desk.book("sim-b", SYM)
         assert b.faults.drop_websockets() > 0
-        await wait_for(lambda: desk.restarts("/market/sim-b") >= 1, timeout=30.0)
+        await wait_for(lambda: desk.peek("/market/sim-b").resubscribes >= 1, timeout=30.0)
         # Back in sync with OKX's book (a fresh snapshot after the stale spell).
         await wait_for(lambda: _fresh_again(desk, before.stale_episodes), timeout=30.0)
         await wait_for(lambda: book_matches_venue(desk, b, SYM), timeout=15.0)

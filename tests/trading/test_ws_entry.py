@@ -85,8 +85,9 @@ async def test_orders_go_over_the_socket_and_over_rest_while_it_is_down(
         await _cancel(desk, first)
         assert _served(venue) == {"ws.place": 1, "ws.cancel": 1}
 
-        # The venue refuses the private socket (REST goes on): the session restarts, finds
-        # the socket refused and trades over REST instead of crash-looping.
+        # The venue drops and refuses the private socket (REST goes on): the session
+        # resubscribes in place, finds the socket refused and trades over REST instead of
+        # crash-looping.
         venue.faults.refuse_private_websockets(600)
         entry = await _on(desk, "rest")
         assert entry.down_reason and entry.fallbacks == 1
@@ -100,10 +101,19 @@ async def test_orders_go_over_the_socket_and_over_rest_while_it_is_down(
         third = await _rest_far(desk, venue)
         assert venue.entry.requests["ws.place"] == 2 and venue.entry.requests["rest.place"] == 1
         stats = await desk.ref(SESSION).ask("stats")
-        assert stats["requests"] == {"rest.cancel": 1, "rest.place": 1, "ws.place": 1}
+        # One session all along (resubscribed in place, not restarted): it counted them all.
+        assert stats["requests"] == _served(venue)
+        assert stats["requests"] == {
+            "rest.cancel": 1,
+            "rest.place": 1,
+            "ws.cancel": 1,
+            "ws.place": 2,
+        }
         assert stats["order_entry"] == "ws"
+        assert len(desk.peek(SESSION)._stream_scopes) == 3  # one set of user streams
         await _cancel(desk, third)
-        await desk.verify(hit=["sim"])  # the refusal restarted the session, nothing else
+        assert desk.restarts(SESSION) == 0
+        await desk.verify(hit=["sim"])
 
 
 async def test_order_entry_rest_keeps_every_order_off_the_socket(tmp_path: Path) -> None:

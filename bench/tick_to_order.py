@@ -151,9 +151,12 @@ async def bare_client(
         if ws:  # open the ws-api connection now, not on the first order
             await exchange.fetch_balance_ws()
         fired_nonce = -1
+        clock = time.perf_counter  # the venue's clock too (CLOCK_MONOTONIC on Linux)
+        print("CLOCK 0.0", flush=True)
         print("READY", flush=True)
-        while True:
+        for n in itertools.count():
             book = await exchange.watch_order_book(SYM)
+            got = clock()
             asks = book["asks"]
             ask = asks[0][0] if asks else None
             if ask is None:
@@ -161,8 +164,12 @@ async def bare_client(
             nonce = book.get("nonce") or 0
             if ask < trigger and nonce > fired_nonce:
                 fired_nonce = nonce
-                params = {"timeInForce": "IOC"}
+                cid = f"bare{os.getpid()}x{n}"
+                params = {"timeInForce": "IOC", "clientOrderId": cid}
+                decided = clock()
                 await create(SYM, "limit", "buy", amount, ask, params)
+                # after the order, off its clock: the stamps for the parent (see SIDES)
+                print(f"STAGE {cid} {got!r} {decided!r}", flush=True)
     finally:
         await exchange.close()
 
@@ -177,6 +184,43 @@ async def bare_under_trio(
 
     async with open_loop(batching=batching):
         await trio_asyncio.aio_as_trio(bare_client)(port, trigger, amount, limiter)
+
+
+class _NoWaitJournal:
+    """The router's journal ref with the write-ahead wait taken out (``desk-ws-nowal``)."""
+
+    def __init__(self, ref: Any) -> None:
+        self.ref = ref
+
+    async def send(self, message: Any) -> None:
+        await self.ref.send(message)
+
+    async def ask(self, message: Any, **kwargs: Any) -> Any:
+        import msgspec
+
+        from actors.trading.messages import SubmitOrder
+        from actors.trading.protocol import Append
+
+        if type(message) is Append and [type(e) for e in message.events] == [SubmitOrder]:
+            await self.ref.send(msgspec.structs.replace(message, durable=False))
+            return 0
+        return await self.ref.ask(message, **kwargs)
+
+
+def without_write_ahead_wait() -> None:
+    """EXPERIMENT, never the product: the router sends each order without waiting for its
+    submit record's commit (the record is still queued, committed within the flush
+    interval). What is left of the way out is what an execution actor owning the write-ahead
+    could at best have: the upper bound of that cut, measured in the same run."""
+    from actors.trading.router import Router
+
+    start = Router.on_start
+
+    async def on_start(self: Router) -> None:
+        await start(self)
+        self.journal = _NoWaitJournal(self.journal)  # type: ignore[assignment]
+
+    Router.on_start = on_start  # type: ignore[method-assign]
 
 
 SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -297,6 +341,7 @@ async def main(
     config = VenueConfig(seed=1, symbols=(SYM,), rate_hz=50.0, order_limit_10s=100000)
     results: dict[str, list[float]] = {kind: [] for kind in kinds}
     STAGES.clear()
+    SIDES.clear()
     with tempfile.TemporaryDirectory() as tmp, nats_for(kinds, tmp) as nats_url:
         async with open_venue(config) as venue:
             venue.accounts.add(
@@ -405,8 +450,10 @@ async def _block(
         for process in (proc, *others):
             process.kill()
             await process.wait()
-    if kind.startswith("desk") and kind not in SPLITS:  # one process: one clock
-        STAGES.setdefault(kind, []).extend(_stages(lines, trials_at, journal))
+    if kind not in SPLITS:  # one process: one clock
+        SIDES.setdefault(kind, []).extend(_sides(lines, trials_at))
+        if kind.startswith("desk"):
+            STAGES.setdefault(kind, []).extend(_stages(lines, trials_at, journal))
     served = {
         k: n - served_before.get(k, 0)
         for k, n in venue.entry.requests.items()
@@ -457,11 +504,7 @@ def _stages(
     from actors.trading.journal import Journal
     from actors.trading.messages import RiskApproved, SubmitOrder
 
-    offset = next(float(x.split()[1]) for x in lines if x.startswith("CLOCK "))
-    stamps = {
-        p[1]: (float(p[2]) - offset, float(p[3]) - offset)
-        for p in (x.split() for x in lines if x.startswith("STAGE "))
-    }
+    offset, stamps = _stamps(lines)
     approved: dict[str, float] = {}
     sent: dict[str, float] = {}
     with Journal(journal) as j:
@@ -478,6 +521,52 @@ def _stages(
             points = (emitted, book, decided, approved[cid], sent[cid], received)
             out.append(tuple((b - a) * 1000 for a, b in itertools.pairwise(points)))
     return out
+
+
+def _stamps(lines: list[str]) -> tuple[float, dict[str, tuple[float, float]]]:
+    """The taker's clock offset and, per client order id, when it saw the book and decided
+    (on the venue's ``perf_counter`` clock)."""
+    offset = next(float(x.split()[1]) for x in lines if x.startswith("CLOCK "))
+    stamps = {
+        p[1]: (float(p[2]) - offset, float(p[3]) - offset)
+        for p in (x.split() for x in lines if x.startswith("STAGE "))
+    }
+    return offset, stamps
+
+
+SIDE_NAMES = ("venue->decision", "decision->venue")
+SIDES: dict[str, list[tuple[float, float]]] = {}
+"""Per taker kind (one process), each trial cut at the decision: the way in (the depth update
+to the taker's decision: websocket, ccxt's parse, and for a desk the pump and two hops) and
+the way out (decision to the venue's receipt: for a desk risk, the write-ahead, the router and
+the session; for both ccxt's request and the wire)."""
+
+
+def _sides(
+    lines: list[str], trials_at: list[tuple[float, float, str | None]]
+) -> list[tuple[float, float]]:
+    """Cut each trial at the taker's decision."""
+    _, stamps = _stamps(lines)
+    return [
+        ((stamps[cid][1] - emitted) * 1000, (received - stamps[cid][1]) * 1000)
+        for emitted, received, cid in trials_at
+        if cid in stamps
+    ]
+
+
+def side_report() -> str:
+    """Median ms of the way in and the way out, per taker kind, and the desks' excess."""
+    if not SIDES:
+        return ""
+    lines = [
+        "| taker | trials | " + " | ".join(SIDE_NAMES) + " |",
+        "|---|---:|" + "---:|" * len(SIDE_NAMES),
+    ]
+    for kind, rows in SIDES.items():
+        medians = [statistics.median(col) for col in zip(*rows, strict=True)] if rows else []
+        cells = " | ".join(f"{m:.3f}" for m in medians) or " - " * len(SIDE_NAMES)
+        lines.append(f"| {kind} | {len(rows)} | {cells} |")
+    return "\n".join(lines)
 
 
 def stage_report() -> str:
@@ -501,13 +590,24 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-KINDS = ("bare", "bare-ws", "bare-trio", "bare-trio-batch", "desk", "desk-ws", *SPLITS)
+KINDS = (
+    "bare",
+    "bare-ws",
+    "bare-trio",
+    "bare-trio-batch",
+    "desk",
+    "desk-ws",
+    "desk-ws-nowal",
+    *SPLITS,
+)
 """``bare``: asyncio script, REST orders; ``bare-ws``: the same with ``create_order_ws``;
 ``bare-trio`` / ``bare-trio-batch``: the bare script on trio through trio-asyncio's plain loop /
 the desk's batching loop (what the bridge costs); ``desk``: the whole desk, REST order entry;
-``desk-ws``: the whole desk, websocket order entry; ``desk-split``: the desk (REST order
-entry) with market data on a node (process) of its own, joined by NATS; ``desk-split3``: the
-strategy on a third node (tops in, intents out over NATS)."""
+``desk-ws``: the whole desk, websocket order entry; ``desk-ws-nowal``: an experiment, desk-ws
+whose router does not wait for the write-ahead commit (``without_write_ahead_wait``: the upper
+bound of an execution actor owning the write-ahead; not durable); ``desk-split``: the desk
+(REST order entry) with market data on a node (process) of its own, joined by NATS;
+``desk-split3``: the strategy on a third node (tops in, intents out over NATS)."""
 
 
 def report(results: dict[str, list[float]], trials: int, blocks: int) -> str:
@@ -571,8 +671,10 @@ if __name__ == "__main__":
     elif args.client in ("bare-trio", "bare-trio-batch"):
         batching = args.client == "bare-trio-batch"
         trio.run(bare_under_trio, args.port, args.trigger, float(AMOUNT), limiter, batching)
-    elif args.client in ("desk", "desk-ws"):
-        ws = args.client == "desk-ws"
+    elif args.client in ("desk", "desk-ws", "desk-ws-nowal"):
+        ws = args.client != "desk"
+        if args.client == "desk-ws-nowal":
+            without_write_ahead_wait()
         trio.run(desk_client, args.port, args.trigger, AMOUNT, args.journal, limiter, ws)
     elif args.client in SPLITS:
         split = (args.client, args.node, args.nats, args.cluster)
@@ -587,6 +689,7 @@ if __name__ == "__main__":
         print(f"ccxt limiter: {limiter}")
         print(report(res, args.trials, args.blocks))
         print(stage_report())
+        print(side_report())
         print(f"wall time {time.perf_counter() - started:.1f}s")
         if args.out:
             machine = {

@@ -554,34 +554,31 @@ def _sides(
     ]
 
 
-def side_report() -> str:
-    """Median ms of the way in and the way out, per taker kind, and the desks' excess."""
-    if not SIDES:
+def median_table(
+    first: str, names: tuple[str, ...], rows: dict[str, list[tuple[float, ...]]]
+) -> str:
+    """A markdown table of the median of each column of each kind's rows ("" if none)."""
+    if not rows:
         return ""
     lines = [
-        "| taker | trials | " + " | ".join(SIDE_NAMES) + " |",
-        "|---|---:|" + "---:|" * len(SIDE_NAMES),
+        f"| {first} | trials | " + " | ".join(names) + " |",
+        "|---|---:|" + "---:|" * len(names),
     ]
-    for kind, rows in SIDES.items():
-        medians = [statistics.median(col) for col in zip(*rows, strict=True)] if rows else []
-        cells = " | ".join(f"{m:.3f}" for m in medians) or " - " * len(SIDE_NAMES)
-        lines.append(f"| {kind} | {len(rows)} | {cells} |")
+    for kind, kind_rows in rows.items():
+        medians = [statistics.median(c) for c in zip(*kind_rows, strict=True)] if kind_rows else []
+        cells = " | ".join(f"{m:.3f}" for m in medians) or " - " * len(names)
+        lines.append(f"| {kind} | {len(kind_rows)} | {cells} |")
     return "\n".join(lines)
+
+
+def side_report() -> str:
+    """Median ms of the way in and the way out, per taker kind."""
+    return median_table("taker", SIDE_NAMES, SIDES)  # type: ignore[arg-type]
 
 
 def stage_report() -> str:
     """Median ms per stage of each desk kind."""
-    if not STAGES:
-        return ""
-    lines = [
-        "| desk | trials | " + " | ".join(STAGE_NAMES) + " |",
-        "|---|---:|" + "---:|" * len(STAGE_NAMES),
-    ]
-    for kind, rows in STAGES.items():
-        medians = [statistics.median(col) for col in zip(*rows, strict=True)] if rows else []
-        cells = " | ".join(f"{m:.3f}" for m in medians) or " - " * len(STAGE_NAMES)
-        lines.append(f"| {kind} | {len(rows)} | {cells} |")
-    return "\n".join(lines)
+    return median_table("desk", STAGE_NAMES, STAGES)
 
 
 def pct(values: list[float], q: float) -> float:

@@ -251,6 +251,16 @@ def trading_lines(figures: TradingFigures) -> list[str]:
     return lines
 
 
+def per_venue_line(label: str, counts: Mapping[str, int] | None) -> list[str]:
+    """``label: venue n, ...`` over the venues with a count (none has one: no line).
+
+    >>> per_venue_line("dropped sockets resubscribed in place", {"b": 0, "a": 2})
+    ['dropped sockets resubscribed in place: a 2']
+    """
+    some = [f"{venue} {n}" for venue, n in sorted((counts or {}).items()) if n]
+    return [f"{label}: {', '.join(some)}"] if some else []
+
+
 def recovery_lines(lookups: int, adopted: int) -> list[str]:
     """What start-up recovered of a lost journal tail (nothing looked up: no line).
 

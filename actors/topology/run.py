@@ -26,6 +26,7 @@ from actors.observe.summary import (
     figures_from_journal,
     figures_from_snapshot,
     latency_summary,
+    per_venue_line,
     recovery_lines,
     run_summary,
     summary_dict,
@@ -325,6 +326,7 @@ async def run_plan(
             _report(
                 figures, system, time.monotonic() - started, summary_json, faults, plan.report,
                 malformed={v: b.malformed_frames for v, b in plan.budgets.items()},
+                resubscribed={v: b.resubscribes for v, b in plan.budgets.items()},
                 node=node,
             )  # fmt: skip
             if report is not None:
@@ -385,16 +387,15 @@ def _report(
     router: ShutdownReport | None = None,
     malformed: dict[str, int] | None = None,
     node: Node | None = None,
+    resubscribed: dict[str, int] | None = None,
 ) -> None:
     stats = system.all_stats()
     lines = ["run summary:", *trading_lines(figures)]
     if router is not None:
         lines += recovery_lines(router.lease_lookups, router.lease_adopted)
     lines.append(run_summary(stats, elapsed))
-    dropped = {venue: n for venue, n in sorted((malformed or {}).items()) if n}
-    if dropped:
-        counts = ", ".join(f"{venue} {n}" for venue, n in dropped.items())
-        lines.append(f"malformed venue frames dropped: {counts}")
+    lines += per_venue_line("malformed venue frames dropped", malformed)
+    lines += per_venue_line("dropped sockets resubscribed in place", resubscribed)
     if faults is not None:
         lines.append(faults.summary_line())
     if node is not None:  # a split desk: which node this was, and how its peers were
@@ -410,6 +411,7 @@ def _report(
         if faults is not None:
             content["faults"] = {"injected": faults.counts(), "failed": faults.failed()}
         content["malformed_frames"] = dict(sorted((malformed or {}).items()))
+        content["resubscribes"] = dict(sorted((resubscribed or {}).items()))
         if node is not None:
             content["node"] = node.status()
         try:

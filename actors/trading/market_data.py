@@ -242,22 +242,27 @@ class MarketDataConnection(Actor):
         """A stream's socket dropped and it resubscribes in place: its book (``book_of``)
         goes stale at once, until the resynchronised book arrives."""
         self.resubscribes += 1
+        if self.budget is not None:
+            self.budget.resubscribes += 1
         now = trio.current_time()
         if book_of is not None:
-            self._books[book_of].send_nowait(
-                FeedStatus(
-                    venue=self.venue.name,
-                    symbol=book_of,
-                    live=False,
-                    reason=f"socket of {self.ctx.path} dropped: resubscribing",
-                    at=now,
-                )
+            self._tell_down(
+                self._books[book_of],
+                book_of,
+                f"socket of {self.ctx.path} dropped: resubscribing",
+                now,
             )
         self.ctx.log.warning(
             "%s %s: socket dropped (%s), resubscribing in place",
             self.venue.name,
             stream,
             str(exc)[:200],
+        )
+
+    def _tell_down(self, book: Ref, symbol: str, reason: str, now: float) -> None:
+        """Tell ``symbol``'s book that its feed is down: it goes stale until a fresh book."""
+        book.send_nowait(
+            FeedStatus(venue=self.venue.name, symbol=symbol, live=False, reason=reason, at=now)
         )
 
     def _resynced(self, stream: str, retry: Resubscriber, now: float) -> None:
@@ -297,15 +302,7 @@ class MarketDataConnection(Actor):
         for symbol in self.venue.symbols:
             ref = self._books.get(symbol) or self.ctx.lookup(book_path(self.venue.name, symbol))
             if ref is not None:
-                ref.send_nowait(
-                    FeedStatus(
-                        venue=self.venue.name,
-                        symbol=symbol,
-                        live=False,
-                        reason=f"feed {self.ctx.path} down",
-                        at=now,
-                    )
-                )
+                self._tell_down(ref, symbol, f"feed {self.ctx.path} down", now)
         if self.exchange is not None:
             exchange, self.exchange = self.exchange, None
             await close_exchange(exchange)

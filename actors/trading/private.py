@@ -255,6 +255,8 @@ class PrivateSession(Actor):
                 raise
             self._resubscribing = True
             self.resubscribes += 1
+            if self.budget is not None:
+                self.budget.resubscribes += 1
             for scope in self._stream_scopes:
                 scope.cancel()  # the siblings wait on the same dead socket
             self._stream_scopes.clear()

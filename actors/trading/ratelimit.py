@@ -44,6 +44,8 @@ class VenueBudget:
         """Requests that had to wait (for a token or a pause)."""
         self.malformed_frames = 0
         """Websocket frames of this venue that could not be parsed (dropped, not fatal)."""
+        self.resubscribes = 0
+        """Dropped sockets of this venue resubscribed in place (feeds and sessions)."""
 
     def paused_for(self, now: float | None = None) -> float:
         """Seconds left of the current venue-wide pause (0 when not paused)."""

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from actors.observe.logs import JsonFormatter
 from actors.observe.metrics import serve_metrics
 from actors.observe.status import status_line
-from actors.observe.summary import recovery_lines, run_summary
+from actors.observe.summary import per_venue_line, recovery_lines, run_summary
 from actors.runtime import Backoff, ChildSpec, MailboxSpec, Overflow, Started, open_system
 
 from ..runtime.helpers import next_event, of, probe
@@ -51,6 +51,13 @@ def test_the_summary_says_what_a_lost_journal_tail_cost_only_when_there_was_one(
         "lost journal tail: 16 leased client ids of earlier runs looked up at the venues, "
         "3 orders adopted"
     ]
+
+
+def test_per_venue_counts_name_only_the_venues_that_have_one() -> None:
+    line = per_venue_line("dropped sockets resubscribed in place", {"sim-b": 3, "sim-a": 0})
+    assert line == ["dropped sockets resubscribed in place: sim-b 3"]
+    assert per_venue_line("malformed venue frames dropped", {"sim-a": 0}) == []
+    assert per_venue_line("malformed venue frames dropped", None) == []
 
 
 def test_json_log_lines_parse() -> None:

@@ -84,4 +84,5 @@ def test_a_short_chaos_run_trades_through_its_faults_and_reports_zero_violations
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["faults"] == {"injected": faults["injected"], "failed": {}}
     assert set(summary["malformed_frames"]) == {"sim-a", "sim-b"}  # per venue, 0 or more
+    assert set(summary["resubscribes"]) == {"sim-a", "sim-b"}
     assert "invariants: 0 violation(s)" in run.stderr

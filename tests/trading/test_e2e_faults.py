@@ -136,6 +136,9 @@ async def test_dropped_websockets_are_resubscribed_in_place_and_a_missed_fill_co
         await wait_for(lambda: _went_stale(desk, episodes), timeout=10.0)
         await wait_for(lambda: desk.peek("/market/sim").resubscribes >= 1, timeout=10.0)
         await wait_for(lambda: desk.peek("/exec/sim").resubscribes >= 1, timeout=10.0)
+        # Counted per venue for the run summary: the feed's and the session's, one budget.
+        assert desk.peek("/exec/sim").budget is desk.peek("/market/sim").budget
+        assert desk.peek("/market/sim").budget.resubscribes >= 2
 
         # ...the session's new subscription is confirmed and the router reconciles: FILLED,
         # once.

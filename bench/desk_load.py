@@ -62,6 +62,22 @@ RAMP = tuple((1, 10, float(rate)) for rate in (8000, 20000, 40000))
 """... then the 1x10 desk at higher aggregate rates, to find where one core saturates."""
 
 
+def parse_shapes(text: str) -> tuple[tuple[int, int, float], ...]:
+    """``2x50,2x100@3000`` -> ((2, 50, 2000.0), (2, 100, 3000.0))."""
+    shapes = []
+    for item in text.split(","):
+        shape, _, rate = item.strip().partition("@")
+        venues, _, count = shape.partition("x")
+        try:
+            parsed = (int(venues), int(count), float(rate) if rate else AGGREGATE_RATE)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"shape {item!r}: not VENUESxSYMBOLS[@RATE]") from None
+        if parsed[0] < 1 or parsed[1] < 1 or not 0 <= parsed[2] < float("inf"):
+            raise argparse.ArgumentTypeError(f"shape {item!r}: counts >= 1, a finite rate >= 0")
+        shapes.append(parsed)
+    return tuple(shapes)
+
+
 def symbols(n: int) -> tuple[str, ...]:
     """BTC/USDT (where the markers go) and ``n - 1`` generic symbols."""
     return (SYM, *(f"S{i:02d}/USDT" for i in range(1, n)))
@@ -351,6 +367,13 @@ if __name__ == "__main__":
     parser.add_argument("--ports")
     parser.add_argument("--symbols", type=int, default=10)
     parser.add_argument("--journal")
+    parser.add_argument(
+        "--shapes",
+        type=parse_shapes,
+        help="scale only these shapes, e.g. 2x50,2x100@3000 (venues x symbols, @ aggregate "
+        f"events/s; default {AGGREGATE_RATE:g}); default: the whole sweep",
+    )
+    parser.add_argument("--window", type=float, help="seconds measured per shape (default 6)")
     args = parser.parse_args()
     started = time.perf_counter()
     result: Any
@@ -360,8 +383,9 @@ if __name__ == "__main__":
         sys.exit(0)
     elif args.mode == "scale":
         quick = ((1, 1, 0.0), (1, 1, AGGREGATE_RATE), (1, 10, AGGREGATE_RATE))
-        shapes = quick if args.quick else SHAPES + RAMP
+        shapes = args.shapes or (quick if args.quick else SHAPES + RAMP)
         window, trials = (3.0, 3) if args.quick else (6.0, 12)
+        window = args.window or window
         result = trio.run(scale, shapes, window, trials)
         print(scale_report(result))
     else:

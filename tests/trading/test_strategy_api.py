@@ -128,17 +128,22 @@ async def test_the_readme_strategy_loads_from_its_file_buys_the_dip_and_fills(
         balances = await dip.balances("sim")  # pushed by the venue's user stream
         assert balances is not None and balances.venue == "sim" and "USDT" in balances.total
 
+        unrealised = ("actors_symbol_pnl", (("kind", "unrealised"), ("symbol", SYM)))
+
         async def exported() -> dict[Any, float] | None:
+            # One scrape reads the strategy, risk and the router one after another: wait for
+            # the one in which all three have accounted the fill.
             samples = await scrape(port)
             fills = samples.get(("actors_strategy_fills_total", (("strategy", "dip"),)))
-            return samples if fills == 1 else None
+            desk_fills = samples.get(("actors_fills_total", ()))
+            return samples if fills == 1 and desk_fills == 1 and unrealised in samples else None
 
         samples = await wait_for(exported, timeout=15.0)
         assert samples[("actors_strategy_position", (("strategy", "dip"), ("symbol", SYM)))] == (
             0.002
         )
         assert ("actors_strategy_pnl", (("kind", "realised"), ("strategy", "dip"))) in samples
-        assert ("actors_symbol_pnl", (("kind", "unrealised"), ("symbol", SYM))) in samples
+        assert samples[("actors_position", (("symbol", SYM),))] == 0.002  # risk's own view
         # The order answered a book: the router measured book arrival -> submit.
         assert samples[("actors_tick_to_order_seconds_count", ())] == 1
         assert samples[("actors_tick_to_order_seconds_bucket", (("le", "+Inf"),))] == 1
